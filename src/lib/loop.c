@@ -1,0 +1,227 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/signalfd.h>
+#include <time.h>
+
+struct fd_slot {
+    int mask;
+    loop_fd_cb *rcb, *wcb;
+    void *rdata, *wdata;
+};
+
+struct timer {
+    long long id, when;
+    loop_timer_cb *cb;
+    void *data;
+    struct timer *next;
+};
+
+struct loop {
+    struct fd_slot fds[FD_SETSIZE];
+    fd_set rset, wset;
+    int maxfd;
+    struct timer *timers; /* unsorted; the loop holds few timers */
+    long long next_timer_id;
+    int stop;
+};
+
+long long loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct loop *loop_new(void)
+{
+    struct loop *loop = calloc(1, sizeof(*loop));
+
+    if (loop == NULL)
+        return NULL;
+    FD_ZERO(&loop->rset);
+    FD_ZERO(&loop->wset);
+    loop->maxfd = -1;
+    loop->next_timer_id = 1;
+    return loop;
+}
+
+void loop_free(struct loop *loop)
+{
+    if (loop == NULL)
+        return;
+    while (loop->timers) {
+        struct timer *t = loop->timers;
+        loop->timers = t->next;
+        free(t);
+    }
+    free(loop);
+}
+
+int loop_add_fd(struct loop *loop, int fd, int mask, loop_fd_cb *cb, void *data,
+                struct w_error *err)
+{
+    struct fd_slot *s;
+
+    if (fd < 0 || fd >= FD_SETSIZE)
+        return w_err(err, "fd %d is out of range for select() (FD_SETSIZE %d)", fd, FD_SETSIZE);
+    s = &loop->fds[fd];
+    if (mask & LOOP_READ) {
+        s->rcb = cb;
+        s->rdata = data;
+        FD_SET(fd, &loop->rset);
+    }
+    if (mask & LOOP_WRITE) {
+        s->wcb = cb;
+        s->wdata = data;
+        FD_SET(fd, &loop->wset);
+    }
+    s->mask |= mask;
+    if (fd > loop->maxfd)
+        loop->maxfd = fd;
+    return 0;
+}
+
+void loop_del_fd(struct loop *loop, int fd, int mask)
+{
+    struct fd_slot *s;
+
+    if (fd < 0 || fd >= FD_SETSIZE)
+        return;
+    s = &loop->fds[fd];
+    if (mask & LOOP_READ)
+        FD_CLR(fd, &loop->rset);
+    if (mask & LOOP_WRITE)
+        FD_CLR(fd, &loop->wset);
+    s->mask &= ~mask;
+    if (fd == loop->maxfd && s->mask == 0)
+        while (loop->maxfd >= 0 && loop->fds[loop->maxfd].mask == 0)
+            loop->maxfd--;
+}
+
+long long loop_add_timer(struct loop *loop, long long ms, loop_timer_cb *cb, void *data)
+{
+    struct timer *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return -1;
+    t->id = loop->next_timer_id++;
+    t->when = loop_now_ms() + ms;
+    t->cb = cb;
+    t->data = data;
+    t->next = loop->timers;
+    loop->timers = t;
+    return t->id;
+}
+
+void loop_del_timer(struct loop *loop, long long id)
+{
+    for (struct timer **p = &loop->timers; *p; p = &(*p)->next) {
+        if ((*p)->id == id) {
+            struct timer *t = *p;
+            *p = t->next;
+            free(t);
+            return;
+        }
+    }
+}
+
+void loop_stop(struct loop *loop)
+{
+    loop->stop = 1;
+}
+
+/* Fire one due timer at a time: a callback may add or delete timers. */
+static void run_timers(struct loop *loop)
+{
+    for (;;) {
+        long long now = loop_now_ms();
+        struct timer **p, *t = NULL;
+
+        for (p = &loop->timers; *p; p = &(*p)->next) {
+            if ((*p)->when <= now) {
+                t = *p;
+                *p = t->next;
+                break;
+            }
+        }
+        if (t == NULL)
+            return;
+        t->cb(loop, t->id, t->data);
+        free(t);
+    }
+}
+
+static long long next_timeout(struct loop *loop)
+{
+    long long best = -1, now = loop_now_ms();
+
+    for (struct timer *t = loop->timers; t; t = t->next) {
+        long long d = t->when - now;
+        if (d < 0)
+            d = 0;
+        if (best < 0 || d < best)
+            best = d;
+    }
+    return best;
+}
+
+int loop_run(struct loop *loop, struct w_error *err)
+{
+    loop->stop = 0;
+    while (!loop->stop) {
+        fd_set r, w;
+        struct timeval tv, *tvp = NULL;
+        long long ms = next_timeout(loop);
+        int n, maxfd = loop->maxfd;
+
+        /* select() modifies its sets: work on copies. */
+        memcpy(&r, &loop->rset, sizeof(r));
+        memcpy(&w, &loop->wset, sizeof(w));
+        if (ms >= 0) {
+            tv.tv_sec = ms / 1000;
+            tv.tv_usec = (ms % 1000) * 1000;
+            tvp = &tv;
+        }
+        n = select(maxfd + 1, &r, &w, NULL, tvp);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return w_errno(err, errno, "select");
+        }
+        for (int fd = 0; n > 0 && fd <= maxfd; fd++) {
+            struct fd_slot *s = &loop->fds[fd];
+            int rd = FD_ISSET(fd, &r), wr = FD_ISSET(fd, &w);
+
+            if (rd || wr)
+                n--;
+            /* Re-check the registration: an earlier callback may have removed it. */
+            if (rd && (s->mask & LOOP_READ))
+                s->rcb(loop, fd, LOOP_READ, s->rdata);
+            if (wr && (s->mask & LOOP_WRITE))
+                s->wcb(loop, fd, LOOP_WRITE, s->wdata);
+        }
+        run_timers(loop);
+    }
+    return 0;
+}
+
+int loop_signalfd(const int *signals, int n, struct w_error *err)
+{
+    sigset_t set;
+    int fd;
+
+    sigemptyset(&set);
+    for (int i = 0; i < n; i++)
+        sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return w_errno(err, errno, "sigprocmask");
+    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return w_errno(err, errno, "signalfd");
+    return fd;
+}

@@ -1,0 +1,241 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int util_set_nonblock(int fd, int on, struct w_error *err)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return w_errno(err, errno, "fcntl F_GETFL on fd %d", fd);
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    if (fcntl(fd, F_SETFL, fl) < 0)
+        return w_errno(err, errno, "fcntl F_SETFL on fd %d", fd);
+    return 0;
+}
+
+int util_write_all(int fd, const void *buf, size_t len, struct w_error *err)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return w_errno(err, errno, "write");
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t len,
+                           struct w_error *err)
+{
+    char tmp[4096];
+    int fd;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return w_err(err, "path too long: %s", path);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return w_errno(err, errno, "open %s", tmp);
+    if (util_write_all(fd, buf, len, err) < 0 || fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        unlinkat(dirfd, tmp, 0);
+        return w_errno(err, e, "write %s", tmp);
+    }
+    close(fd);
+    if (renameat(dirfd, tmp, dirfd, path) < 0) {
+        int e = errno;
+        unlinkat(dirfd, tmp, 0);
+        return w_errno(err, e, "rename %s to %s", tmp, path);
+    }
+    return 0;
+}
+
+char *util_read_file(int dirfd, const char *path, size_t max, size_t *len, struct w_error *err)
+{
+    size_t cap = 4096, n = 0;
+    char *buf;
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        w_errno(err, errno, "open %s", path);
+        return NULL;
+    }
+    buf = malloc(cap + 1);
+    while (buf) {
+        ssize_t r;
+        if (n == cap) {
+            char *nb;
+            if (cap >= max) {
+                free(buf);
+                close(fd);
+                w_err(err, "%s is larger than %zu bytes", path, max);
+                return NULL;
+            }
+            cap *= 2;
+            nb = realloc(buf, cap + 1);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            w_errno(err, e, "read %s", path);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (buf == NULL) {
+        w_err(err, "read %s: out of memory", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+int util_mkdir_p(const char *path, mode_t mode, struct w_error *err)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf))
+        return w_err(err, "mkdir: bad path '%s'", path);
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return w_errno(err, errno, "mkdir %s", buf);
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    return 0;
+}
+
+/* Length of a valid UTF-8 sequence at p (1..4), 0 if invalid, -1 if it is a valid
+ * start that is cut off by the end of the buffer. */
+static int utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned char c = p[0];
+    int need;
+    unsigned char lo = 0x80, hi = 0xBF;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0)
+            lo = 0xA0;
+        if (c == 0xED)
+            hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    for (int i = 1; i <= need; i++) {
+        if ((size_t)i >= left)
+            return -1;
+        if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xBF))
+            return 0;
+    }
+    return need + 1;
+}
+
+size_t util_utf8_complete_prefix(const char *buf, size_t len)
+{
+    /* Only the last 3 bytes can start a cut-off sequence. */
+    size_t start = len > 3 ? len - 3 : 0;
+
+    for (size_t i = start; i < len; i++) {
+        int k = utf8_seq((const unsigned char *)buf + i, len - i);
+        if (k < 0)
+            return i;
+        if (k > 1)
+            i += (size_t)k - 1;
+    }
+    return len;
+}
+
+char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    char *out = malloc(len * 3 + 1);
+    size_t o = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        int k = utf8_seq(p + i, len - i);
+        if (k > 0) {
+            memcpy(out + o, p + i, (size_t)k);
+            o += (size_t)k;
+            i += (size_t)k;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    if (outlen)
+        *outlen = o;
+    return out;
+}
+
+char *util_base64(const void *buf, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = buf;
+    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        *o++ = tab[(v >> 18) & 63];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < len ? tab[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}

@@ -1,0 +1,30 @@
+/* Small helpers shared by every program: files, descriptors, text encodings. */
+#ifndef W_UTIL_H
+#define W_UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+int util_set_nonblock(int fd, int on, struct w_error *err);
+/* Write all of buf (retrying EINTR and short writes). */
+int util_write_all(int fd, const void *buf, size_t len, struct w_error *err);
+/* Write path (relative to dirfd, or AT_FDCWD) atomically: temp file, fsync, rename. */
+int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t len,
+                           struct w_error *err);
+/* Read a whole file up to max bytes; returns a NUL-terminated malloc'd buffer. */
+char *util_read_file(int dirfd, const char *path, size_t max, size_t *len, struct w_error *err);
+/* mkdir -p with mode for each created component. */
+int util_mkdir_p(const char *path, mode_t mode, struct w_error *err);
+
+/* Length of the longest prefix of buf that does not end inside an incomplete UTF-8
+ * sequence (bad bytes count as complete: they will be replaced). */
+size_t util_utf8_complete_prefix(const char *buf, size_t len);
+/* Copy buf to a malloc'd NUL-terminated string, replacing each invalid UTF-8 byte with
+ * U+FFFD; *outlen gets the result length. */
+char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen);
+/* Base64 (RFC 4648, padded) of buf; malloc'd, NUL-terminated. */
+char *util_base64(const void *buf, size_t len);
+
+#endif
