@@ -1,0 +1,164 @@
+/* Connection to wardend and request/reply I/O: one JSON array per line out, one JSON
+ * object per line back. Blocking I/O: the CLI waits for each reply in order. */
+#include "client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "jsonh.h"
+#include "util.h"
+
+#define REPLY_MAX ((size_t)512 << 20) /* job output is capped far below this, even escaped */
+
+void client_init(struct client *c, const char *path)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->path = strdup(path);
+}
+
+void client_close(struct client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->len = 0;
+}
+
+int client_connect(struct client *c, struct w_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+    if (c->fd >= 0)
+        return 0;
+    if (c->path == NULL)
+        return w_err(err, "out of memory");
+    if (strlcpy(sa.sun_path, c->path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
+        return w_err(err, "socket path too long: %s", c->path);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return w_errno(err, errno, "socket");
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        client_close(c);
+        return w_errno(err, e, "cannot connect to %s", c->path);
+    }
+    c->len = 0;
+    return 0;
+}
+
+int client_send_line(struct client *c, const char *line, size_t len, struct w_error *err)
+{
+    struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+    if (client_connect(c, err) < 0)
+        return -1;
+    while (msg.msg_iovlen > 0) {
+        ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            client_close(c);
+            return w_errno(err, e, "send to %s", c->path);
+        }
+        while (msg.msg_iovlen > 0 && (size_t)n >= msg.msg_iov[0].iov_len) {
+            n -= (ssize_t)msg.msg_iov[0].iov_len;
+            msg.msg_iov++;
+            msg.msg_iovlen--;
+        }
+        if (msg.msg_iovlen > 0) {
+            msg.msg_iov[0].iov_base = (char *)msg.msg_iov[0].iov_base + n;
+            msg.msg_iov[0].iov_len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+int client_send(struct client *c, struct json_object *req, struct w_error *err)
+{
+    size_t len;
+    const char *s = jsonh_str(req, &len);
+
+    return client_send_line(c, s, len, err);
+}
+
+/* Grow the buffer and read more; 0 on data, -1 on error or close. */
+static int fill(struct client *c, struct w_error *err)
+{
+    ssize_t n;
+
+    if (c->len == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 65536;
+        char *nb;
+        if (ncap > REPLY_MAX) {
+            client_close(c);
+            return w_err(err, "reply from %s longer than %zu bytes", c->path, REPLY_MAX);
+        }
+        nb = realloc(c->buf, ncap);
+        if (nb == NULL)
+            return w_err(err, "out of memory");
+        c->buf = nb;
+        c->cap = ncap;
+    }
+    do
+        n = read(c->fd, c->buf + c->len, c->cap - c->len);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        int e = errno;
+        client_close(c);
+        if (n == 0)
+            return w_err(err, "connection to %s closed by the server", c->path);
+        return w_errno(err, e, "read from %s", c->path);
+    }
+    c->len += (size_t)n;
+    return 0;
+}
+
+struct json_object *client_recv(struct client *c, struct w_error *err)
+{
+    size_t scanned = 0;
+    char *nl;
+
+    if (c->fd < 0) {
+        w_err(err, "not connected to %s", c->path);
+        return NULL;
+    }
+    while ((nl = c->len ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL) == NULL) {
+        scanned = c->len;
+        if (fill(c, err) < 0)
+            return NULL;
+    }
+    size_t linelen = (size_t)(nl - c->buf);
+    struct json_object *reply = jsonh_parse(c->buf, linelen, err);
+    memmove(c->buf, nl + 1, c->len - linelen - 1);
+    c->len -= linelen + 1;
+    if (reply == NULL) {
+        w_err_prefix(err, "bad reply from %s", c->path);
+        client_close(c);
+    }
+    return reply;
+}
+
+int client_reply(struct json_object *reply, struct json_object **payload, struct w_error *err)
+{
+    const char *type = jsonh_get_str(reply, "type", NULL);
+    struct json_object *p = jsonh_get(reply, "payload");
+
+    *payload = p;
+    if (type != NULL && strcmp(type, "object") == 0 && p != NULL)
+        return 0;
+    if (type != NULL && strcmp(type, "error") == 0) {
+        w_err(err, "%s", p != NULL && json_object_is_type(p, json_type_string)
+                             ? json_object_get_string(p)
+                             : jsonh_str(reply, NULL));
+        return 1;
+    }
+    w_err(err, "malformed reply: %s", jsonh_str(reply, NULL));
+    return -1;
+}
