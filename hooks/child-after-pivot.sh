@@ -1,0 +1,8 @@
+#!/bin/sh
+# The container's child, after pivot_root: run by wshd as
+# `/bin/sh -c "<this file>" child-after-pivot.sh` with the container's own tools
+# (POSIX sh, busybox at least). wshd unmounts the old root afterwards. Keep it tiny.
+set -eu
+[ -n "${DEBUG:-}" ] && set -x
+# A rootfs without /tmp still gets a usable one (in the overlay's upper layer).
+[ -d /tmp ] || mkdir -m 1777 /tmp

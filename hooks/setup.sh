@@ -1,0 +1,98 @@
+#!/bin/bash
+# shellcheck source-path=SCRIPTDIR
+# wardend, on create; host side, host tools. Makes the container directory from the
+# skeleton and writes the overlay's upper layer (never the rootfs, never running a tool
+# inside it): /etc/hostname, hosts, resolv.conf, passwd, group, the user's home. Also
+# etc/config (the whole hook environment) and etc/bind_mounts. The overlay itself is
+# mounted by child-before-pivot.sh inside the container's mount namespace.
+set -euo pipefail
+[[ -n ${DEBUG:-} ]] && set -x
+. "${BASH_SOURCE[0]%/*}/lib/common.sh"
+: "${container_path:?}" "${rootfs_path:?}" "${skeleton_path:?}"
+: "${network_host_ip:?}" "${network_container_ip:?}" "${user_uid:?}"
+user_name=${user_name:-vcap}
+[[ $container_path == /?*/* ]] || die "container_path must be an absolute path below /: '$container_path'"
+[[ $user_uid =~ ^[0-9]+$ ]] || die "user_uid must be a number: '$user_uid'"
+[[ -d $rootfs_path ]] || die "rootfs $rootfs_path is not a directory"
+
+# Anything at this path is a stale container with our id.
+if [[ -e $container_path ]]; then
+	"${BASH_SOURCE[0]%/*}/destroy.sh" || die "cannot remove stale $container_path"
+fi
+
+mkdir -p "$container_path"
+cp -a "$skeleton_path/." "$container_path/" || die "cannot copy $skeleton_path to $container_path"
+upper=$container_path/overlay/upper
+mkdir -p "$upper/etc" "$upper/home" "$container_path/overlay/work" "$container_path/etc"
+
+# Bind mounts, validated now so child-before-pivot.sh can trust them.
+bind_lines=()
+if [[ -n ${bind_mounts:-} ]]; then
+	while IFS=$'\t' read -r src dst mode extra; do
+		[[ -z $src && -z $dst ]] && continue
+		[[ $src == /* && $dst == /* && -z $extra && ($mode == ro || $mode == rw) ]] ||
+			die "bad bind mount line (want SRC<TAB>DST<TAB>ro|rw, absolute paths): '$src $dst $mode'"
+		[[ -e $src ]] || die "bind mount source $src does not exist"
+		bind_lines+=("$src"$'\t'"$dst"$'\t'"$mode")
+	done <<<"$bind_mounts"
+fi
+if ((${#bind_lines[@]})); then
+	printf '%s\n' "${bind_lines[@]}" >"$container_path/etc/bind_mounts"
+else
+	: >"$container_path/etc/bind_mounts"
+fi
+
+# The environment of doc/hooks.md, so `set -a; . etc/config` restores it.
+for v in instance id handle container_path rootfs_path skeleton_path hooks_path \
+	wshd_path network_network network_host_ip network_container_ip network_netmask \
+	network_host_iface network_container_iface network_pool mtu allow_networks \
+	deny_networks allow_host_access dns_servers user_name user_uid cgroup_root \
+	cgroup_version iptables stop_timeout bind_mounts disk_size_mb; do
+	printf '%s=%q\n' "$v" "${!v-}"
+done >"$container_path/etc/config"
+
+printf '%s\n' "$id" >"$upper/etc/hostname"
+printf '127.0.0.1 localhost\n%s %s\n' "$network_container_ip" "$id" >"$upper/etc/hosts"
+
+# resolv.conf: $dns_servers if set; else the host's, with loopback nameservers (a
+# local resolver the container cannot reach) replaced by the host side of the veth.
+resolv=()
+if [[ -n ${dns_servers:-} ]]; then
+	for s in $dns_servers; do resolv+=("nameserver $s"); done
+else
+	host_ns_added=0
+	if [[ -r ${host_resolv_conf:=/etc/resolv.conf} ]]; then
+		while read -r line; do
+			if [[ $line =~ ^nameserver[[:space:]]+127\. ]]; then
+				((host_ns_added)) || resolv+=("nameserver $network_host_ip")
+				host_ns_added=1
+			else
+				resolv+=("$line")
+			fi
+		done <"$host_resolv_conf"
+	fi
+fi
+if ((${#resolv[@]})); then
+	printf '%s\n' "${resolv[@]}" >"$upper/etc/resolv.conf"
+else
+	: >"$upper/etc/resolv.conf"
+fi
+
+# passwd and group: the rootfs's, with our user (re)defined.
+copy_without_user() { # FILE OUT_FILE NEW_LINE
+	local line lines=()
+	if [[ -e $1 ]]; then
+		while IFS= read -r line || [[ -n $line ]]; do
+			[[ $line == "$user_name:"* ]] || lines+=("$line")
+		done <"$1"
+	fi
+	lines+=("$3")
+	printf '%s\n' "${lines[@]}" >"$2"
+}
+copy_without_user "$rootfs_path/etc/passwd" "$upper/etc/passwd" \
+	"$user_name:x:$user_uid:$user_uid::/home/$user_name:/bin/sh"
+copy_without_user "$rootfs_path/etc/group" "$upper/etc/group" "$user_name:x:$user_uid:"
+
+mkdir -p "$upper/home/$user_name"
+chown "$user_uid:$user_uid" "$upper/home/$user_name"
+chmod 0755 "$upper/home/$user_name"

@@ -1,0 +1,8 @@
+#!/bin/bash
+# wardend, on create; host side. Becomes wshd, which runs the clone-stage hooks, turns
+# into the container's pid 1 and returns here once it serves run/wshd.sock.
+set -euo pipefail
+[[ -n ${DEBUG:-} ]] && set -x
+: "${id:?}" "${container_path:?}" "${hooks_path:?}" "${wshd_path:?}"
+exec "$wshd_path" --run "$container_path/run" --hooks "$hooks_path" \
+	--root "$container_path/mnt" --title "wshd: $id"
