@@ -1,0 +1,359 @@
+/* Jobs (the "spawn" request): wshd owns the job's output. The job writes into two
+ * pipes; this loop appends every read to jobs/<n>/stdout or stderr at once, enforces
+ * output_limit, and writes jobs/<n>/status atomically once the job has been reaped AND
+ * both pipes are done. A background child may keep the pipes open after the job's main
+ * process exited: one second after the exit we drain what is there, close them and
+ * write the status anyway. */
+#include "config.h"
+
+#include "job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jsonh.h"
+#include "log.h"
+#include "spawn.h"
+#include "util.h"
+
+#define SCRIPT_ARG_MAX 100000 /* longer scripts go to the shell's stdin */
+#define LINGER_MS 1000
+
+struct job {
+    struct wshd_ctx *ctx;
+    int id;
+    pid_t pid;
+    int pipes[2]; /* read ends of the job's stdout and stderr, -1 when closed */
+    int files[2]; /* jobs/<n>/stdout and stderr, O_APPEND */
+    long long limit, written;
+    int discard, exited, status, limit_hit;
+    long long timer;
+    int script_fd; /* write end of the shell's stdin for long scripts, or -1 */
+    char *script;
+    size_t script_len, script_off;
+};
+
+static void job_free(struct job *j)
+{
+    for (int i = 0; i < 2; i++) {
+        if (j->pipes[i] >= 0) {
+            loop_del_fd(j->ctx->loop, j->pipes[i], LOOP_READ);
+            close(j->pipes[i]);
+        }
+        if (j->files[i] >= 0)
+            close(j->files[i]);
+    }
+    if (j->script_fd >= 0) {
+        loop_del_fd(j->ctx->loop, j->script_fd, LOOP_WRITE);
+        close(j->script_fd);
+    }
+    if (j->timer > 0)
+        loop_del_timer(j->ctx->loop, j->timer);
+    free(j->script);
+    free(j);
+}
+
+static void close_pipe(struct job *j, int i)
+{
+    if (j->pipes[i] < 0)
+        return;
+    loop_del_fd(j->ctx->loop, j->pipes[i], LOOP_READ);
+    close(j->pipes[i]);
+    j->pipes[i] = -1;
+}
+
+static void write_status(struct job *j)
+{
+    struct json_object *o = json_object_new_object();
+    struct w_error err;
+    char path[32];
+    const char *s;
+    size_t len;
+
+    if (j->limit_hit) {
+        json_object_object_add(o, "exit", NULL);
+        json_object_object_add(o, "signal", json_object_new_int(SIGKILL));
+        json_object_object_add(o, "reason", json_object_new_string("output limit"));
+    } else if (WIFEXITED(j->status)) {
+        json_object_object_add(o, "exit", json_object_new_int(WEXITSTATUS(j->status)));
+    } else {
+        json_object_object_add(o, "exit", NULL);
+        json_object_object_add(o, "signal", json_object_new_int(WTERMSIG(j->status)));
+    }
+    s = jsonh_str(o, &len);
+    snprintf(path, sizeof(path), "%d/status", j->id);
+    if (util_write_file_atomic(j->ctx->jobs_fd, path, s, len, &err) < 0)
+        log_msg(LOG_ERR, "job %d: %s", j->id, err.msg);
+    json_object_put(o);
+}
+
+static void maybe_finish(struct job *j);
+
+/* Append what one read returns; past the limit keep only up to it and kill the job. */
+static void drain_once(struct job *j, int i, int *again)
+{
+    char buf[65536];
+    ssize_t n = read(j->pipes[i], buf, sizeof(buf));
+    size_t keep;
+    struct w_error err;
+
+    *again = 0;
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            close_pipe(j, i);
+        return;
+    }
+    if (n == 0) {
+        close_pipe(j, i);
+        return;
+    }
+    *again = 1;
+    if (j->discard)
+        return;
+    keep = (size_t)n;
+    if (j->limit > 0 && j->written + n > j->limit) {
+        keep = (size_t)(j->limit - j->written);
+        j->limit_hit = 1;
+    }
+    if (keep > 0 && util_write_all(j->files[i], buf, keep, &err) < 0)
+        log_msg(LOG_ERR, "job %d: %s", j->id, err.msg);
+    j->written += (long long)keep;
+    if (j->limit_hit) {
+        kill(-j->pid, SIGKILL); /* the job leads its own process group (setsid) */
+        close_pipe(j, 0);
+        close_pipe(j, 1);
+        *again = 0;
+    }
+}
+
+static void on_output(struct loop *loop, int fd, int mask, void *data)
+{
+    struct job *j = data;
+    int again;
+
+    (void)loop;
+    (void)mask;
+    drain_once(j, fd == j->pipes[0] ? 0 : 1, &again);
+    maybe_finish(j);
+}
+
+static void on_linger(struct loop *loop, long long id, void *data)
+{
+    struct job *j = data;
+    int again;
+
+    (void)loop;
+    (void)id;
+    j->timer = 0;
+    for (int i = 0; i < 2; i++) {
+        do
+            again = 0, j->pipes[i] >= 0 ? drain_once(j, i, &again) : (void)0;
+        while (again && j->pipes[i] >= 0);
+        close_pipe(j, i);
+    }
+    maybe_finish(j);
+}
+
+static void maybe_finish(struct job *j)
+{
+    if (!j->exited)
+        return;
+    if (j->pipes[0] < 0 && j->pipes[1] < 0) {
+        write_status(j);
+        job_free(j);
+    } else if (j->timer == 0) {
+        j->timer = loop_add_timer(j->ctx->loop, LINGER_MS, on_linger, j);
+    }
+}
+
+static void job_exited(struct wshd_ctx *ctx, pid_t pid, int status, void *data)
+{
+    struct job *j = data;
+
+    (void)ctx;
+    (void)pid;
+    j->exited = 1;
+    j->status = status;
+    maybe_finish(j);
+}
+
+static void on_script_writable(struct loop *loop, int fd, int mask, void *data)
+{
+    struct job *j = data;
+    ssize_t n = write(fd, j->script + j->script_off, j->script_len - j->script_off);
+
+    (void)mask;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n > 0)
+        j->script_off += (size_t)n;
+    if (n < 0 || j->script_off == j->script_len) {
+        loop_del_fd(loop, fd, LOOP_WRITE);
+        close(fd);
+        j->script_fd = -1;
+        free(j->script);
+        j->script = NULL;
+    }
+}
+
+struct job_req {
+    int id;
+    const char *script;
+    size_t script_len;
+    long long limit;
+    int discard;
+};
+
+static int parse_job_req(struct json_object *req, struct job_req *r, struct w_error *err)
+{
+    struct json_object *v;
+
+    v = jsonh_get(req, "job");
+    if (v == NULL || !json_object_is_type(v, json_type_int))
+        return w_err(err, "job: required integer");
+    if (json_object_get_int64(v) <= 0 || json_object_get_int64(v) > INT_MAX)
+        return w_err(err, "job: must be between 1 and %d", INT_MAX);
+    r->id = (int)json_object_get_int64(v);
+    v = jsonh_get(req, "script");
+    if (v == NULL || !json_object_is_type(v, json_type_string))
+        return w_err(err, "script: required string");
+    r->script = json_object_get_string(v);
+    r->script_len = (size_t)json_object_get_string_len(v);
+    if (strlen(r->script) != r->script_len)
+        return w_err(err, "script: contains a NUL byte");
+    v = jsonh_get(req, "output_limit");
+    if (v && (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0))
+        return w_err(err, "output_limit: must be an integer >= 0");
+    r->limit = v ? json_object_get_int64(v) : 0;
+    v = jsonh_get(req, "discard_output");
+    if (v && !json_object_is_type(v, json_type_boolean))
+        return w_err(err, "discard_output: must be a boolean");
+    r->discard = v ? json_object_get_boolean(v) : 0;
+    return 0;
+}
+
+static void remove_job_dir(struct job *j)
+{
+    char path[32];
+
+    snprintf(path, sizeof(path), "%d/stdout", j->id);
+    unlinkat(j->ctx->jobs_fd, path, 0);
+    snprintf(path, sizeof(path), "%d/stderr", j->id);
+    unlinkat(j->ctx->jobs_fd, path, 0);
+    snprintf(path, sizeof(path), "%d", j->id);
+    unlinkat(j->ctx->jobs_fd, path, AT_REMOVEDIR);
+}
+
+/* Make jobs/<n>/ with empty stdout and stderr. */
+static int make_job_dir(struct job *j, struct w_error *err)
+{
+    static const char *const names[2] = {"stdout", "stderr"};
+    char path[32];
+
+    snprintf(path, sizeof(path), "%d", j->id);
+    if (mkdirat(j->ctx->jobs_fd, path, 0755) < 0) {
+        if (errno == EEXIST)
+            return w_err(err, "job %d already exists", j->id);
+        return w_errno(err, errno, "mkdir jobs/%d", j->id);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%d/%s", j->id, names[i]);
+        j->files[i] = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                             0644);
+        if (j->files[i] < 0) {
+            w_errno(err, errno, "open jobs/%s", path);
+            remove_job_dir(j);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Pipes, fork, and registration in the loop. On failure the caller cleans up. */
+static int start_process(struct job *j, struct spawn_opts *o, const struct job_req *r,
+                         struct w_error *err)
+{
+    char *argv_c[] = {"/bin/sh", "-c", (char *)r->script, NULL};
+    char *argv_s[] = {"/bin/sh", "-s", NULL};
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1};
+    int rc = -1;
+
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+        goto sys;
+    if (r->script_len > SCRIPT_ARG_MAX && pipe2(in, O_CLOEXEC) < 0)
+        goto sys;
+    o->argv = in[0] >= 0 ? argv_s : argv_c;
+    o->fds[0] = in[0] >= 0 ? in[0] : j->ctx->devnull;
+    o->fds[1] = out[1];
+    o->fds[2] = errp[1];
+    if ((j->pid = spawn_start(o, err)) < 0)
+        goto out;
+    j->pipes[0] = out[0], out[0] = -1;
+    j->pipes[1] = errp[0], errp[0] = -1;
+    for (int i = 0; i < 2; i++) {
+        util_set_nonblock(j->pipes[i], 1, NULL);
+        if (loop_add_fd(j->ctx->loop, j->pipes[i], LOOP_READ, on_output, j, err) < 0)
+            kill(j->pid, SIGKILL); /* unwatchable: end it, status says killed */
+    }
+    if (in[1] >= 0) {
+        j->script = malloc(r->script_len);
+        if (j->script)
+            memcpy(j->script, r->script, r->script_len);
+        j->script_len = r->script_len;
+        j->script_fd = in[1], in[1] = -1;
+        util_set_nonblock(j->script_fd, 1, NULL);
+        if (j->script == NULL ||
+            loop_add_fd(j->ctx->loop, j->script_fd, LOOP_WRITE, on_script_writable, j, NULL) < 0)
+            kill(j->pid, SIGKILL);
+    }
+    rc = 0;
+    goto out;
+sys:
+    w_errno(err, errno, "pipe");
+out:
+    for (int i = 0; i < 2; i++) {
+        if (out[i] >= 0)
+            close(out[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+        if (in[i] >= 0)
+            close(in[i]);
+    }
+    return rc;
+}
+
+pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, struct w_error *err)
+{
+    struct spawn_opts o = {0};
+    struct job_req r = {0};
+    struct job *j;
+
+    if (parse_job_req(req, &r, err) < 0 || spawn_parse_common(req, &o, err) < 0)
+        return -1;
+    if ((j = calloc(1, sizeof(*j))) == NULL)
+        return w_err(err, "out of memory");
+    j->ctx = ctx;
+    j->id = r.id;
+    j->limit = r.limit;
+    j->discard = r.discard;
+    j->pipes[0] = j->pipes[1] = j->files[0] = j->files[1] = j->script_fd = -1;
+    if (make_job_dir(j, err) < 0) {
+        job_free(j);
+        return -1;
+    }
+    if (start_process(j, &o, &r, err) < 0) {
+        remove_job_dir(j);
+        job_free(j);
+        return -1;
+    }
+    serve_watch_pid(j->pid, job_exited, j);
+    return j->pid;
+}

@@ -1,0 +1,24 @@
+/* wshd's serving half: pid 1 of the container, one event loop over the listening
+ * socket, its clients, job pipes and a SIGCHLD signalfd. */
+#ifndef W_WSHD_SERVE_H
+#define W_WSHD_SERVE_H
+
+#include <sys/types.h>
+
+#include "loop.h"
+
+struct wshd_ctx {
+    struct loop *loop;
+    int listen_fd; /* <run>/wshd.sock, bound before pivot_root */
+    int jobs_fd;   /* host-side <container>/jobs, opened before pivot_root */
+    int devnull;   /* /dev/null opened before pivot_root (the rootfs may lack one) */
+};
+
+typedef void serve_exit_cb(struct wshd_ctx *ctx, pid_t pid, int status, void *data);
+
+/* Call cb with the wait status when pid is reaped. */
+int serve_watch_pid(pid_t pid, serve_exit_cb *cb, void *data);
+/* Serve until a fatal loop error (never because of a client). */
+int serve_run(struct wshd_ctx *ctx, struct w_error *err);
+
+#endif

@@ -1,0 +1,396 @@
+/* wshd: starts on the host (run by the start.sh hook), clones the container's init
+ * and becomes it. Roles:
+ *   parent  host namespaces: parent-before-clone.sh, clone, parent-after-clone.sh,
+ *           waits for the child's "ready", writes <run>/wshd.pid, exits 0.
+ *   child   new namespaces, pid 1: waits for "go", child-before-pivot.sh, opens what it
+ *           needs from the host (jobs dir, socket, log, /dev/null, the after-pivot hook),
+ *           pivot_root, child-after-pivot.sh, detaches, says "ready", serves.
+ * The two talk over two pipes; EOF on a pipe means the peer died. The child reports a
+ * failure as 'E' + message on its pipe, so the parent prints one precise last line. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "serve.h"
+#include "util.h"
+
+#define EXIT_USAGE 100
+#define EXIT_SYSTEM 111
+
+struct opts {
+    const char *run, *hooks, *root, *title;
+    char container[PATH_MAX];
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: wshd --run DIR --hooks DIR --root DIR [--title STR]\n"
+               "       wshd --help | --version\n");
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        {"run", required_argument, NULL, 'r'},   {"hooks", required_argument, NULL, 'k'},
+        {"root", required_argument, NULL, 'R'},  {"title", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    char tmp[PATH_MAX];
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'r': o->run = optarg; break;
+        case 'k': o->hooks = optarg; break;
+        case 'R': o->root = optarg; break;
+        case 't': o->title = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        case 'V': printf("wshd %s\n", PACKAGE_VERSION); exit(0);
+        default: usage(stderr); exit(EXIT_USAGE);
+        }
+    }
+    if (optind != argc || !o->run || !o->hooks || !o->root) {
+        usage(stderr);
+        exit(EXIT_USAGE);
+    }
+    if (strlcpy(tmp, o->run, sizeof(tmp)) >= sizeof(tmp)) {
+        fprintf(stderr, "wshd: --run path too long\n");
+        exit(EXIT_USAGE);
+    }
+    strlcpy(o->container, dirname(tmp), sizeof(o->container));
+    if (o->title == NULL)
+        o->title = "wshd";
+}
+
+/* Run a hook with our environment (plus extra, "K=V" or NULL), stdin on /dev/null and
+ * stdout on our stderr; wait for it. argv0 is the hook's name for messages. */
+static int run_hook(const char *path, const char *name, const char *extra, struct w_error *err)
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return w_errno(err, errno, "fork for hook %s", name);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, STDIN_FILENO);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        if (extra)
+            putenv((char *)extra);
+        closefrom(3);
+        execl(path, name, (char *)NULL);
+        dprintf(STDERR_FILENO, "wshd: exec hook %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return w_errno(err, errno, "waitpid hook %s", name);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status))
+        return w_err(err, "hook %s exited with status %d", name, WEXITSTATUS(status));
+    return w_err(err, "hook %s killed by signal %d", name, WTERMSIG(status));
+}
+
+static int run_named_hook(const struct opts *o, const char *name, const char *extra,
+                          struct w_error *err)
+{
+    char path[PATH_MAX];
+
+    if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path))
+        return w_err(err, "hook path too long");
+    return run_hook(path, name, extra, err);
+}
+
+/* ---- child side: runs in the new namespaces ---- */
+
+struct child_res {
+    int jobs_fd, log_fd, devnull, listen_fd;
+    char *after_pivot; /* content of child-after-pivot.sh */
+};
+
+static int open_host_side(const struct opts *o, struct child_res *r, struct w_error *err)
+{
+    char path[PATH_MAX];
+    size_t len;
+
+    if (snprintf(path, sizeof(path), "%s/jobs", o->container) >= (int)sizeof(path))
+        return w_err(err, "container path too long");
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        return w_errno(err, errno, "mkdir %s", path);
+    if ((r->jobs_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return w_errno(err, errno, "open %s", path);
+    if ((r->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+        return w_errno(err, errno, "open /dev/null");
+    if (snprintf(path, sizeof(path), "%s/log/wshd.log", o->container) >= (int)sizeof(path))
+        return w_err(err, "container path too long");
+    r->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (r->log_fd < 0 && (r->log_fd = fcntl(r->devnull, F_DUPFD_CLOEXEC, 3)) < 0)
+        return w_errno(err, errno, "dup /dev/null");
+    if (snprintf(path, sizeof(path), "%s/child-after-pivot.sh", o->hooks) >= (int)sizeof(path))
+        return w_err(err, "hooks path too long");
+    r->after_pivot = util_read_file(AT_FDCWD, path, 1024 * 1024, &len, err);
+    if (r->after_pivot == NULL)
+        return w_err_prefix(err, "hook child-after-pivot.sh");
+    return 0;
+}
+
+static int listen_socket(const struct opts *o, struct child_res *r, struct w_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    mode_t old;
+    int fd;
+
+    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/wshd.sock", o->run) >=
+        (int)sizeof(sa.sun_path))
+        return w_err(err, "socket path too long: %s/wshd.sock", o->run);
+    if (unlink(sa.sun_path) < 0 && errno != ENOENT)
+        return w_errno(err, errno, "unlink %s", sa.sun_path);
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return w_errno(err, errno, "socket");
+    old = umask(0177); /* the socket is born 0600 */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        umask(old);
+        close(fd);
+        return w_errno(err, e, "bind %s", sa.sun_path);
+    }
+    umask(old);
+    if (listen(fd, 128) < 0) {
+        int e = errno;
+        close(fd);
+        return w_errno(err, e, "listen %s", sa.sun_path);
+    }
+    r->listen_fd = fd;
+    return 0;
+}
+
+static int do_pivot(const struct opts *o, struct child_res *r, struct w_error *err)
+{
+    char old[PATH_MAX];
+    const char *name;
+
+    if (snprintf(old, sizeof(old), "%s/.wshd-oldroot-XXXXXX", o->root) >= (int)sizeof(old))
+        return w_err(err, "root path too long");
+    if (mkdtemp(old) == NULL)
+        return w_errno(err, errno, "mkdtemp %s", old);
+    name = strrchr(old, '/') + 1;
+    if (syscall(SYS_pivot_root, o->root, old) < 0) {
+        int e = errno;
+        rmdir(old);
+        return w_errno(err, e, "pivot_root %s", o->root);
+    }
+    if (chdir("/") < 0)
+        return w_errno(err, errno, "chdir /");
+    if (r->after_pivot[0] != '\0') {
+        int status;
+        pid_t pid = fork();
+
+        if (pid < 0)
+            return w_errno(err, errno, "fork for hook child-after-pivot.sh");
+        if (pid == 0) {
+            dup2(r->devnull, STDIN_FILENO);
+            dup2(STDERR_FILENO, STDOUT_FILENO);
+            execl("/bin/sh", "sh", "-c", r->after_pivot, "child-after-pivot.sh", (char *)NULL);
+            dprintf(STDERR_FILENO, "wshd: exec /bin/sh: %s\n", strerror(errno));
+            _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+            if (errno != EINTR)
+                return w_errno(err, errno, "waitpid");
+        if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+            return w_err(err, "hook child-after-pivot.sh exited with status %d",
+                         WEXITSTATUS(status));
+        if (WIFSIGNALED(status))
+            return w_err(err, "hook child-after-pivot.sh killed by signal %d", WTERMSIG(status));
+    }
+    if (umount2(name, MNT_DETACH) < 0)
+        return w_errno(err, errno, "umount old root /%s", name);
+    if (rmdir(name) < 0)
+        return w_errno(err, errno, "rmdir old root /%s", name);
+    return 0;
+}
+
+/* Everything the child does before "ready"; any failure goes back to the parent. */
+static int child_setup(const struct opts *o, int go_fd, struct child_res *r, struct w_error *err)
+{
+    char c;
+    ssize_t n;
+
+    do
+        n = read(go_fd, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return w_err(err, "parent died before the child could go on");
+    close(go_fd);
+    /* Nothing we mount may propagate back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return w_errno(err, errno, "make / rprivate");
+    if (run_named_hook(o, "child-before-pivot.sh", NULL, err) < 0)
+        return -1;
+    if (open_host_side(o, r, err) < 0 || listen_socket(o, r, err) < 0)
+        return -1;
+    if (do_pivot(o, r, err) < 0)
+        return -1;
+    free(r->after_pivot);
+    r->after_pivot = NULL;
+    if (setsid() < 0)
+        return w_errno(err, errno, "setsid");
+    if (dup2(r->devnull, STDIN_FILENO) < 0 || dup2(r->log_fd, STDOUT_FILENO) < 0 ||
+        dup2(r->log_fd, STDERR_FILENO) < 0)
+        return w_errno(err, errno, "redirect stdio to the log");
+    close(r->log_fd);
+    return 0;
+}
+
+static void __attribute__((noreturn)) child_main(const struct opts *o, int go_fd, int ready_fd)
+{
+    struct child_res r = {-1, -1, -1, -1, NULL};
+    struct wshd_ctx ctx;
+    struct w_error err;
+
+    if (child_setup(o, go_fd, &r, &err) < 0) {
+        dprintf(ready_fd, "E%s", err.msg);
+        _exit(EXIT_SYSTEM);
+    }
+    setproctitle("-%s", o->title);
+    prctl(PR_SET_PDEATHSIG, 0); /* from now on we outlive the parent */
+    ctx.listen_fd = r.listen_fd;
+    ctx.jobs_fd = r.jobs_fd;
+    ctx.devnull = r.devnull;
+    ctx.loop = loop_new();
+    if (ctx.loop == NULL) {
+        dprintf(ready_fd, "Eout of memory");
+        _exit(EXIT_SYSTEM);
+    }
+    if (write(ready_fd, "R", 1) != 1)
+        _exit(EXIT_SYSTEM);
+    close(ready_fd);
+    if (serve_run(&ctx, &err) < 0) {
+        fprintf(stderr, "wshd: %s\n", err.msg);
+        _exit(EXIT_SYSTEM);
+    }
+    _exit(0);
+}
+
+/* ---- parent side: host namespaces ---- */
+
+static void __attribute__((noreturn)) fail(pid_t child, const char *msg)
+{
+    if (child > 0) {
+        kill(child, SIGKILL); /* pid 1 of its namespace: takes every process in it along */
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    fprintf(stderr, "wshd: %s\n", msg);
+    exit(EXIT_SYSTEM);
+}
+
+/* Read the child's answer: "R" (ready), "E<message>", or EOF (it died). */
+static void wait_ready(pid_t child, int ready_fd)
+{
+    char buf[sizeof(((struct w_error *)0)->msg) + 2];
+    size_t len = 0;
+    ssize_t n;
+
+    while (len < sizeof(buf) - 1) {
+        n = read(ready_fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (buf[0] == 'R')
+            return;
+    }
+    buf[len] = '\0';
+    if (len > 1 && buf[0] == 'E')
+        fail(child, buf + 1);
+    {
+        int status = 0;
+        char msg[128];
+        if (waitpid(child, &status, 0) == child && WIFSIGNALED(status))
+            snprintf(msg, sizeof(msg), "container init killed by signal %d before it was ready",
+                     WTERMSIG(status));
+        else
+            snprintf(msg, sizeof(msg), "container init exited with status %d before it was ready",
+                     WEXITSTATUS(status));
+        fail(0, msg);
+    }
+}
+
+static void write_pidfile(const struct opts *o, pid_t child)
+{
+    char path[PATH_MAX], buf[32];
+    struct w_error err;
+    int len = snprintf(buf, sizeof(buf), "%d\n", (int)child);
+
+    if (snprintf(path, sizeof(path), "%s/wshd.pid", o->run) >= (int)sizeof(path))
+        fail(child, "run path too long");
+    if (util_write_file_atomic(AT_FDCWD, path, buf, (size_t)len, &err) < 0)
+        fail(child, err.msg);
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    struct opts o = {0};
+    struct w_error err;
+    int go[2], ready[2];
+    char pidenv[32];
+    pid_t child;
+
+    closefrom(3); /* whatever our starter leaked must not live on in the container */
+    setproctitle_init(argc, argv, envp);
+    parse_args(argc, argv, &o);
+    signal(SIGPIPE, SIG_IGN);
+    if (run_named_hook(&o, "parent-before-clone.sh", NULL, &err) < 0)
+        fail(0, err.msg);
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+        fail(0, "pipe failed");
+    child = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID |
+                                          CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
+    if (child < 0) {
+        w_errno(&err, errno, "clone");
+        fail(0, err.msg);
+    }
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* until ready: the parent's death is ours */
+        close(go[1]);
+        close(ready[0]);
+        child_main(&o, go[0], ready[1]);
+    }
+    close(go[0]);
+    close(ready[1]);
+    snprintf(pidenv, sizeof(pidenv), "PID=%d", (int)child);
+    if (run_named_hook(&o, "parent-after-clone.sh", pidenv, &err) < 0)
+        fail(child, err.msg);
+    if (write(go[1], "G", 1) != 1) {
+        w_errno(&err, errno, "tell the child to go on");
+        fail(child, err.msg);
+    }
+    close(go[1]);
+    wait_ready(child, ready[0]);
+    write_pidfile(&o, child);
+    return 0;
+}
