@@ -1,0 +1,276 @@
+# shellcheck shell=bash
+# Loaded by every suite (`load helpers`). Runs under bats as root on the build machine.
+# Gives each test file (or test) a private wardend: its own temp dir, socket, depot,
+# instance name "tw" and pools, and tears all of it down even when a test failed.
+
+WARDEN_SRC=${WARDEN_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+WARDEN_BUILD=${WARDEN_BUILD:-$WARDEN_SRC/_build}
+WARDEN_TEST_ROOTFS=${WARDEN_TEST_ROOTFS:-/var/tmp/warden-test-rootfs}
+WARDEN_BIN=$WARDEN_BUILD/src/warden/warden
+WARDEND_BIN=$WARDEN_BUILD/src/wardend/wardend
+WIRE=$WARDEN_SRC/t/lib/wire.py
+WINSTANCE=${WINSTANCE:-tw}
+# Set by bats `run`.
+status=${status:-} output=${output:-}
+export WARDEN_SRC WARDEN_BUILD WARDEN_TEST_ROOTFS
+
+# ---- requirements ----
+
+# requires root|cgroup1|cgroup2|wardend|rootfs...: skip with a reason; unknown = test bug.
+requires() {
+	local r
+	for r in "$@"; do
+		case $r in
+		root) [[ $(id -u) == 0 ]] || skip "needs root" ;;
+		cgroup1) [[ -d /sys/fs/cgroup/memory && ! -f /sys/fs/cgroup/cgroup.controllers ]] ||
+			skip "needs cgroup v1 controllers under /sys/fs/cgroup" ;;
+		cgroup2) [[ -f /sys/fs/cgroup/cgroup.controllers ]] ||
+			skip "needs the unified cgroup v2 hierarchy at /sys/fs/cgroup" ;;
+		wardend) [[ -x $WARDEND_BIN ]] || skip "wardend not built at $WARDEND_BIN" ;;
+		rootfs) [[ -x $WARDEN_TEST_ROOTFS/bin/sh ]] || skip "no test rootfs at $WARDEN_TEST_ROOTFS" ;;
+		*)
+			echo "requires: unknown requirement '$r'" >&2
+			return 1
+			;;
+		esac
+	done
+}
+
+# ---- bounded waiting ----
+
+# wait_for TIMEOUT_S CMD...: run CMD until it succeeds; fail after TIMEOUT_S seconds.
+wait_for() {
+	local timeout=$1
+	shift
+	local deadline=$((SECONDS + timeout))
+	until "$@"; do
+		if ((SECONDS >= deadline)); then
+			echo "wait_for: '$*' still failing after ${timeout}s" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# retry N DELAY CMD...: up to N attempts, DELAY seconds apart.
+retry() {
+	local n=$1 delay=$2 i
+	shift 2
+	for ((i = 1; i <= n; i++)); do
+		"$@" && return 0
+		((i < n)) && sleep "$delay"
+	done
+	echo "retry: '$*' failed $n times" >&2
+	return 1
+}
+
+# ---- the CLI and the raw client on the private socket ----
+
+w() { "$WARDEN_BIN" -s "$WSOCK" "$@"; }
+wire() { python3 "$WIRE" "$WSOCK" "$@"; }
+
+# run_w ARGS...: bats `run` of the CLI; the assert helpers below explain failures.
+run_w() {
+	WLAST_CMD="warden $*"
+	run "$WARDEN_BIN" -s "$WSOCK" "$@"
+}
+
+# run_cmd ARGS...: like run, but remembered for the assert helpers' failure messages.
+run_cmd() {
+	WLAST_CMD="$*"
+	run "$@"
+}
+
+_explain() {
+	{
+		echo "-- $1"
+		echo "command: ${WLAST_CMD:-${BATS_RUN_COMMAND:-?}}"
+		echo "status:  $status"
+		echo "output:"
+		printf '%s\n' "$output"
+		echo "--"
+	} >&2
+	return 1
+}
+
+assert_success() {
+	[[ $status == 0 ]] || _explain "expected success"
+}
+
+# assert_failure [N]: non-zero, or exactly N.
+assert_failure() {
+	if [[ -n ${1:-} ]]; then
+		[[ $status == "$1" ]] || _explain "expected exit status $1"
+	else
+		[[ $status != 0 ]] || _explain "expected failure"
+	fi
+}
+
+assert_output() {
+	[[ $output == "$1" ]] || _explain "expected output: $1"
+}
+
+assert_output_contains() {
+	[[ $output == *"$1"* ]] || _explain "expected output to contain: $1"
+}
+
+refute_output_contains() {
+	[[ $output != *"$1"* ]] || _explain "expected output not to contain: $1"
+}
+
+# ---- private daemon ----
+
+# wardend_config [EXTRA_JSON]: write $WTMP/warden.conf; EXTRA_JSON ({"server":{...},...}) is
+# merged into the defaults section by section (a null section value removes the section).
+wardend_config() {
+	[[ -n ${WTMP:-} ]] || WTMP=$(mktemp -d /tmp/wt.XXXXXX)
+	export WTMP WSOCK=$WTMP/w.sock
+	mkdir -p "$WTMP/depot"
+	local extra=${1:-}
+	[[ -n $extra ]] || extra='{}'
+	python3 - "$WTMP" "$extra" >"$WTMP/warden.conf" <<'PY' || return 1
+import json, os, sys
+tmp, extra = sys.argv[1], json.loads(sys.argv[2])
+env = os.environ
+cfg = {
+    "server": {
+        "instance": env.get("WINSTANCE", "tw"),
+        "unix_domain_path": tmp + "/w.sock",
+        "container_depot_path": tmp + "/depot",
+        "container_rootfs_path": env["WARDEN_TEST_ROOTFS"],
+        "hooks_path": env["WARDEN_SRC"] + "/hooks",
+        "skeleton_path": env["WARDEN_SRC"] + "/skeleton",
+        "wshd_path": env["WARDEN_BUILD"] + "/src/wshd/wshd",
+        "container_grace_time": None,
+    },
+    "network": {"pool_start_address": "10.253.0.0", "pool_size": 32},
+    "user": {"pool_start_uid": 60000, "pool_size": 64},
+    "port": {"pool_start_port": 62000, "pool_size": 100},
+    "logging": {"level": "debug", "file": tmp + "/wardend.log"},
+}
+for section, keys in extra.items():
+    if keys is None:
+        cfg.pop(section, None)
+    elif isinstance(keys, dict) and isinstance(cfg.get(section), dict):
+        cfg[section].update(keys)
+    else:
+        cfg[section] = keys
+json.dump(cfg, sys.stdout, indent=2)
+PY
+}
+
+wardend_log() {
+	local f
+	for f in "$WTMP/wardend.log" "$WTMP/wardend.out"; do
+		[[ -s $f ]] && { echo "== $f (last 60 lines)"; tail -n 60 "$f"; }
+	done >&2
+	return 0
+}
+
+_wardend_answers() {
+	kill -0 "$WARDEND_PID" 2>/dev/null || return 2
+	"$WARDEN_BIN" -s "$WSOCK" ping >/dev/null 2>&1
+}
+
+# wardend_start [EXTRA_JSON]: private daemon in the background; waits (bounded) for ping.
+wardend_start() {
+	requires wardend || return
+	wardend_config "${1:-}" || return 1
+	"$WARDEND_BIN" --config "$WTMP/warden.conf" >>"$WTMP/wardend.out" 2>&1 3>&- </dev/null &
+	WARDEND_PID=$!
+	echo "$WARDEND_PID" >"$WTMP/wardend.pid"
+	export WARDEND_PID
+	local deadline=$((SECONDS + 30)) rc
+	while :; do
+		_wardend_answers && return 0
+		rc=$?
+		if ((rc == 2)); then
+			echo "wardend_start: wardend exited before answering ping" >&2
+			wardend_log
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			echo "wardend_start: no pong on $WSOCK within 30s" >&2
+			wardend_log
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# Every leftover of this instance in the kernel: chains, interfaces, cgroups, mounts.
+_cleanup_instance() {
+	local ipt=iptables table rule chain ifc cg pid m
+	local -a args
+	command -v iptables >/dev/null || ipt=
+	if [[ -n $ipt ]]; then
+		for table in filter nat mangle; do
+			# Jumps into the instance's chains first, then the chains themselves.
+			while read -r rule; do
+				[[ -n $rule ]] || continue
+				eval "args=(${rule/-A /-D })"
+				"$ipt" -w -t "$table" "${args[@]}" 2>/dev/null || true
+			done < <("$ipt" -w -t "$table" -S 2>/dev/null | grep -E "^-A .*-j warden-$WINSTANCE-" || true)
+			for chain in $("$ipt" -w -t "$table" -S 2>/dev/null |
+				awk -v p="warden-$WINSTANCE-" '$1 == "-N" && index($2, p) == 1 { print $2 }'); do
+				"$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true
+			done
+			for chain in $("$ipt" -w -t "$table" -S 2>/dev/null |
+				awk -v p="warden-$WINSTANCE-" '$1 == "-N" && index($2, p) == 1 { print $2 }'); do
+				"$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true
+			done
+		done
+	fi
+	for ifc in $(ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+		grep -E "^$WINSTANCE-" || true); do
+		ip link del "$ifc" 2>/dev/null || true
+	done
+	for cg in /sys/fs/cgroup/*/"warden-$WINSTANCE" /sys/fs/cgroup/"warden-$WINSTANCE"; do
+		[[ -d $cg ]] || continue
+		# Processes still in the instance's cgroups were started by this test's containers.
+		find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+		find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+	done
+	if [[ -n ${WTMP:-} ]]; then
+		while read -r m; do
+			umount -l "$m" 2>/dev/null || true
+		done < <(awk -v p="$WTMP/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r)
+	fi
+}
+
+# wardend_stop: destroy what the daemon still lists, TERM it (bounded), then a safety net
+# for anything left over. Safe to call twice and when no daemon was started.
+wardend_stop() {
+	[[ -n ${WTMP:-} ]] || return 0
+	local pid h dir
+	pid=${WARDEND_PID:-$(cat "$WTMP/wardend.pid" 2>/dev/null || true)}
+	if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+		for h in $(timeout 30 "$WARDEN_BIN" -s "$WSOCK" list 2>/dev/null || true); do
+			timeout 60 "$WARDEN_BIN" -s "$WSOCK" destroy "$h" >/dev/null 2>&1 ||
+				echo "wardend_stop: destroy $h failed" >&2
+		done
+		kill -TERM "$pid" 2>/dev/null || true
+		if ! wait_for 30 eval "! kill -0 $pid 2>/dev/null"; then
+			echo "wardend_stop: wardend $pid ignored SIGTERM; killing it" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wait "$pid" 2>/dev/null || true
+	fi
+	# Safety net: destroy.sh on whatever the depot still holds, with its recorded env.
+	for dir in "$WTMP"/depot/*/; do
+		[[ -f $dir/etc/config ]] || continue
+		echo "wardend_stop: leftover container $dir" >&2
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		env -i PATH="$PATH" bash -c 'set -a; . "$1"; set +a; exec "$2"' _ \
+			"$dir/etc/config" "$WARDEN_SRC/hooks/destroy.sh" >&2 || true
+	done
+	_cleanup_instance
+	if awk -v p="$WTMP/" 'index($2, p) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+		echo "wardend_stop: mounts left under $WTMP; not removing it" >&2
+	else
+		rm -rf --one-file-system "$WTMP"
+	fi
+	unset WTMP WSOCK WARDEND_PID
+}
