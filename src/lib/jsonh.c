@@ -31,9 +31,9 @@ struct json_object *jsonh_parse(const char *buf, size_t len, struct w_error *err
     json_tokener_free(tok);
     if (obj == NULL || jerr != json_tokener_success) {
         json_object_put(obj);
-        w_err(err, "%s", json_tokener_error_desc(jerr == json_tokener_success
-                                                     ? json_tokener_error_parse_unexpected
-                                                     : jerr));
+        w_err(err, "%s",
+              json_tokener_error_desc(
+                  jerr == json_tokener_success ? json_tokener_error_parse_unexpected : jerr));
         return NULL;
     }
     for (size_t i = used; i < len; i++) {
@@ -80,6 +80,6 @@ int jsonh_get_bool(struct json_object *obj, const char *key, int dflt)
 
 const char *jsonh_str(struct json_object *obj, size_t *len)
 {
-    return json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE, len);
+    return json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
 }

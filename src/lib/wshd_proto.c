@@ -1,8 +1,8 @@
 #include "wshd_proto.h"
 
-#include <string.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>

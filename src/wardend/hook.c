@@ -1,0 +1,366 @@
+/* Runs in wardend. A hook is a child in its own process group, so a timeout kills
+ * everything it started. stdout goes straight to the log file; stderr comes back
+ * through a pipe, is copied to the log, and its last line is kept for the error.
+ * Completion waits for both the exit (SIGCHLD) and EOF on the pipe -- or, if something
+ * the hook left running holds the pipe, for a short grace after the exit. */
+#include "hook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#define HOOK_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define PIPE_GRACE_MS 200
+
+struct hook {
+    char name[64];
+    pid_t pid;
+    int errfd, logfd;
+    int exited, status, timed_out;
+    long long started, timer;
+    char last[512]; /* last complete stderr line */
+    char partial[512];
+    size_t plen;
+    hook_cb *cb;
+    void *data;
+    struct hook *next;
+};
+
+static struct hook *running;
+
+static void stamp(char *buf, size_t size)
+{
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void log_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(int fd, const char *fmt, ...)
+{
+    char line[1024], ts[40];
+    va_list ap;
+    int n;
+
+    if (fd < 0)
+        return;
+    stamp(ts, sizeof(ts));
+    n = snprintf(line, sizeof(line), "%s ", ts);
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    (void)!write(fd, line, (size_t)n);
+}
+
+/* Keep the last non-empty line of what the hook wrote to stderr. */
+static void track_stderr(struct hook *h, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\n') {
+            if (h->plen > 0) {
+                memcpy(h->last, h->partial, h->plen);
+                h->last[h->plen] = '\0';
+            }
+            h->plen = 0;
+        } else if (h->plen < sizeof(h->partial) - 1) {
+            h->partial[h->plen++] = buf[i];
+        }
+    }
+}
+
+static void drain_stderr(struct hook *h)
+{
+    char buf[4096];
+
+    while (h->errfd >= 0) {
+        ssize_t n = read(h->errfd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            loop_del_fd(g_loop, h->errfd, LOOP_READ);
+            close(h->errfd);
+            h->errfd = -1;
+            return;
+        }
+        if (h->logfd >= 0)
+            (void)!write(h->logfd, buf, (size_t)n);
+        track_stderr(h, buf, (size_t)n);
+    }
+}
+
+static void finish(struct hook *h)
+{
+    char msg[1024];
+    const char *error = NULL;
+    double ms = (double)(loop_now_ms() - h->started);
+
+    for (struct hook **p = &running; *p; p = &(*p)->next)
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    if (h->errfd >= 0) {
+        loop_del_fd(g_loop, h->errfd, LOOP_READ);
+        close(h->errfd);
+    }
+    if (h->timer)
+        loop_del_timer(g_loop, h->timer);
+    if (h->plen > 0) {
+        memcpy(h->last, h->partial, h->plen);
+        h->last[h->plen] = '\0';
+    }
+    if (h->timed_out) {
+        snprintf(msg, sizeof(msg), "hook %s timed out after %g s", h->name,
+                 g_cfg->server.hook_timeout);
+        error = msg;
+    } else if (WIFSIGNALED(h->status)) {
+        snprintf(msg, sizeof(msg), "hook %s killed by signal %d", h->name, WTERMSIG(h->status));
+        error = msg;
+    } else if (WEXITSTATUS(h->status) != 0) {
+        snprintf(msg, sizeof(msg), "hook %s exited with status %d%s%s", h->name,
+                 WEXITSTATUS(h->status), h->last[0] ? ": " : "", h->last);
+        error = msg;
+    }
+    log_line(h->logfd, "end %s: %s (%.0f ms)", h->name, error ? error : "ok", ms);
+    if (error)
+        log_msg(LOG_WARNING, "%s", error);
+    else
+        log_msg(LOG_DEBUG, "hook %s ok (%.0f ms)", h->name, ms);
+    if (h->logfd >= 0)
+        close(h->logfd);
+    h->cb(h->data, error);
+    free(h);
+}
+
+static void on_stderr(struct loop *loop, int fd, int mask, void *data)
+{
+    struct hook *h = data;
+
+    (void)loop, (void)fd, (void)mask;
+    drain_stderr(h);
+    if (h->errfd < 0 && h->exited)
+        finish(h);
+}
+
+static void on_timer(struct loop *loop, long long id, void *data)
+{
+    struct hook *h = data;
+
+    (void)loop, (void)id;
+    h->timer = 0;
+    if (h->exited) { /* exited, but something it left holds stderr: stop waiting */
+        drain_stderr(h);
+        finish(h);
+        return;
+    }
+    h->timed_out = 1;
+    kill(-h->pid, SIGKILL);
+}
+
+void hook_reap(void)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        struct hook *h;
+
+        if (pid <= 0)
+            return;
+        for (h = running; h && h->pid != pid; h = h->next)
+            ;
+        if (h == NULL)
+            continue;
+        h->exited = 1;
+        h->status = status;
+        drain_stderr(h);
+        if (h->errfd < 0) {
+            finish(h);
+        } else { /* a background child still holds the pipe */
+            if (h->timer)
+                loop_del_timer(g_loop, h->timer);
+            h->timer = loop_add_timer(g_loop, PIPE_GRACE_MS, on_timer, h);
+        }
+    }
+}
+
+static char **build_env(char *const *env)
+{
+    size_t n = 0;
+    char **out;
+
+    while (env && env[n])
+        n++;
+    out = calloc(n + 2, sizeof(*out));
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = env[i];
+    out[n] = (char *)HOOK_PATH;
+    return out;
+}
+
+static pid_t spawn_hook(const char *name, const char *const *args, char *const *env, int logfd,
+                        int errfd, struct w_error *err)
+{
+    char path[4096];
+    const char *argv[16];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none;
+    char **envp;
+    size_t n = 0;
+    pid_t pid;
+    int rc;
+
+    if (snprintf(path, sizeof(path), "%s/%s", g_cfg->server.hooks_path, name) >= (int)sizeof(path))
+        return w_err(err, "hook %s: path too long", name);
+    argv[n++] = path;
+    while (args && args[n - 1] && n < 15) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    envp = build_env(env);
+    if (envp == NULL)
+        return w_err(err, "hook %s: out of memory", name);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (logfd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+    posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none); /* wardend blocks signals for signalfd */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    {
+        sigset_t all;
+        sigfillset(&all);
+        posix_spawnattr_setsigdefault(&attr, &all);
+    }
+    rc = posix_spawn(&pid, path, &fa, &attr, (char *const *)argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    free(envp);
+    if (rc != 0)
+        return w_errno(err, rc, "hook %s: spawn %s", name, path);
+    return pid;
+}
+
+int hook_run(const char *name, const char *const *args, char *const *env, const char *log_path,
+             hook_cb *cb, void *data, struct w_error *err)
+{
+    struct hook *h = calloc(1, sizeof(*h));
+    int pipefd[2];
+
+    if (h == NULL)
+        return w_err(err, "hook %s: out of memory", name);
+    strlcpy(h->name, name, sizeof(h->name));
+    h->cb = cb;
+    h->data = data;
+    h->logfd = log_path ? open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        int e = errno;
+        if (h->logfd >= 0)
+            close(h->logfd);
+        free(h);
+        return w_errno(err, e, "hook %s: pipe", name);
+    }
+    log_line(h->logfd, "begin %s%s%s", name, args && args[0] ? " " : "",
+             args && args[0] ? args[0] : "");
+    h->started = loop_now_ms();
+    h->pid = spawn_hook(name, args, env, h->logfd, pipefd[1], err);
+    close(pipefd[1]);
+    h->errfd = pipefd[0];
+    if (h->pid < 0 || util_set_nonblock(h->errfd, 1, err) < 0 ||
+        loop_add_fd(g_loop, h->errfd, LOOP_READ, on_stderr, h, err) < 0) {
+        if (h->pid > 0) {
+            kill(-h->pid, SIGKILL);
+            waitpid(h->pid, NULL, 0);
+        }
+        close(h->errfd);
+        if (h->logfd >= 0)
+            close(h->logfd);
+        free(h);
+        return -1;
+    }
+    h->timer = loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
+    h->next = running;
+    running = h;
+    return 0;
+}
+
+struct sync_result {
+    int done;
+    char error[1024];
+};
+
+static void sync_done(void *data, const char *error)
+{
+    struct sync_result *r = data;
+
+    r->done = 1;
+    if (error)
+        strlcpy(r->error, error, sizeof(r->error));
+}
+
+int hook_run_sync(const char *name, const char *const *args, char *const *env, const char *log_path,
+                  struct w_error *err)
+{
+    struct sync_result r = {0};
+    long long deadline;
+
+    if (hook_run(name, args, env, log_path, sync_done, &r, err) < 0)
+        return -1;
+    deadline = loop_now_ms() + (long long)(g_cfg->server.hook_timeout * 1000) + 1000;
+    /* Start-up only: nothing else is being served yet, so a plain wait is fine. */
+    while (!r.done) {
+        struct hook *h = running;
+        int status;
+        pid_t pid;
+        for (; h && h->cb != sync_done; h = h->next)
+            ;
+        if (h == NULL)
+            break;
+        if (!h->exited) {
+            pid = waitpid(h->pid, &status, 0);
+            if (pid == h->pid) {
+                h->exited = 1;
+                h->status = status;
+            }
+        }
+        util_set_nonblock(h->errfd, 0, NULL);
+        drain_stderr(h);
+        finish(h);
+        if (loop_now_ms() > deadline)
+            break;
+    }
+    if (r.error[0])
+        return w_err(err, "%s", r.error);
+    return 0;
+}

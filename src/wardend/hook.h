@@ -1,0 +1,23 @@
+/* The hook runner: runs one script of server.hooks_path asynchronously with a clean
+ * environment and a timeout, appends its output to a log file with a timestamp and its
+ * duration, and reports failure as one precise sentence. */
+#ifndef W_HOOK_H
+#define W_HOOK_H
+
+#include "error.h"
+
+/* error is NULL on success, else e.g. "hook net.sh exited with status 2: <last stderr line>". */
+typedef void hook_cb(void *data, const char *error);
+
+/* Run hooks_path/name with args (NULL-terminated, may be NULL) and env (NULL-terminated
+ * "K=V" strings; PATH is added). Output goes to log_path (appended; NULL: discarded).
+ * cb runs exactly once, later, from the loop. */
+int hook_run(const char *name, const char *const *args, char *const *env, const char *log_path,
+             hook_cb *cb, void *data, struct w_error *err);
+/* Synchronous variant for start-up work; returns 0 or -1 with err set as above. */
+int hook_run_sync(const char *name, const char *const *args, char *const *env, const char *log_path,
+                  struct w_error *err);
+/* Reap exited children and complete their hooks: call on every SIGCHLD. */
+void hook_reap(void);
+
+#endif

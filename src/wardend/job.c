@@ -1,0 +1,643 @@
+/* Runs in wardend's loop. wshd owns every job: it appends output to
+ * <container>/jobs/<n>/stdout|stderr as it arrives and renames jobs/<n>/status into
+ * place when the job has ended, after the last byte. wardend only reads those files:
+ * an inotify watch per unfinished job tells it about new bytes and the status, so a
+ * link or stream never waits on wshd and a restart of wardend loses nothing. */
+#include "job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "jsonh.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "util.h"
+#include "wshd_proto.h"
+
+#define CHUNK 65536
+#define SEQ_BLOCK 1000
+
+struct waiter {
+    struct req *req;
+    struct job *job;
+    int stream;
+    off_t off[2];
+    struct waiter *next;
+};
+
+struct job {
+    long long id;
+    struct container *ct;
+    int spawned;     /* wshd accepted it */
+    int done;        /* status seen */
+    int exit_status; /* -1: null */
+    int base64, discard;
+    int wd;      /* inotify watch, -1 when none */
+    int wshd_fd; /* spawn request in flight */
+    struct req *spawn_req;
+    int link_after_spawn; /* run = spawn + link */
+    struct waiter *waiters;
+    struct job *next;
+};
+
+static int inotify_fd = -1;
+static long long next_id = 1, reserved_until = 0;
+static char seq_path[PATH_MAX];
+
+/* ---- ids: reserved in blocks in the depot so they never repeat across restarts ---- */
+
+static long long job_next_id(struct w_error *err)
+{
+    if (next_id >= reserved_until) {
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%lld\n", next_id + SEQ_BLOCK);
+        if (util_write_file_atomic(AT_FDCWD, seq_path, buf, (size_t)n, err) < 0)
+            return w_err_prefix(err, "job id sequence");
+        reserved_until = next_id + SEQ_BLOCK;
+    }
+    return next_id++;
+}
+
+/* ---- files ---- */
+
+static int job_dir(struct job *j, char *buf, size_t size)
+{
+    return snprintf(buf, size, "%s/jobs/%lld", j->ct->path, j->id) < (int)size ? 0 : -1;
+}
+
+static int job_open(struct job *j, const char *name)
+{
+    char path[PATH_MAX + 64];
+
+    if (job_dir(j, path, sizeof(path) - 16) < 0)
+        return -1;
+    strlcat(path, "/", sizeof(path));
+    strlcat(path, name, sizeof(path));
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Read jobs/<n>/status if it is there: 1 when the job has ended. */
+static int read_status(struct job *j)
+{
+    char buf[512];
+    struct json_object *st, *ex;
+    struct w_error err;
+    ssize_t n;
+    int fd;
+
+    if (j->done)
+        return 1;
+    fd = job_open(j, "status");
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    st = jsonh_parse(buf, (size_t)n, &err);
+    if (st == NULL) {
+        log_msg(LOG_WARNING, "job %lld: bad status file: %s", j->id, err.msg);
+        j->exit_status = -1;
+    } else {
+        ex = jsonh_get(st, "exit");
+        j->exit_status = json_object_is_type(ex, json_type_int) ? json_object_get_int(ex) : -1;
+        if (strcmp(jsonh_get_str(st, "reason", ""), "output limit") == 0)
+            ct_add_event(j->ct, "command exceeded maximum output");
+        json_object_put(st);
+    }
+    j->done = 1;
+    if (j->wd >= 0) {
+        inotify_rm_watch(inotify_fd, j->wd);
+        j->wd = -1;
+    }
+    return 1;
+}
+
+/* Output bytes as a JSON string: base64, or UTF-8 with bad bytes replaced. */
+static struct json_object *text(struct job *j, const char *buf, size_t len)
+{
+    struct json_object *s;
+    char *enc;
+    size_t elen;
+
+    if (j->base64) {
+        enc = util_base64(buf, len);
+        elen = enc ? strlen(enc) : 0;
+    } else {
+        enc = util_utf8_sanitize(buf, len, &elen);
+    }
+    if (enc == NULL)
+        return NULL;
+    s = json_object_new_string_len(enc, (int)elen);
+    free(enc);
+    return s;
+}
+
+static struct json_object *whole_file(struct job *j, const char *name)
+{
+    size_t max = (size_t)g_cfg->server.job_output_limit + CHUNK, len = 0;
+    struct json_object *s;
+    struct w_error err;
+    char path[PATH_MAX + 64], *data;
+
+    if (j->discard)
+        return json_object_new_string("");
+    if (job_dir(j, path, sizeof(path) - 16) < 0)
+        return NULL;
+    strlcat(path, "/", sizeof(path));
+    strlcat(path, name, sizeof(path));
+    data = util_read_file(AT_FDCWD, path, max ? max : (size_t)1 << 30, &len, &err);
+    if (data == NULL)
+        return NULL;
+    s = text(j, data, len);
+    free(data);
+    return s;
+}
+
+static struct json_object *link_result(struct job *j)
+{
+    struct json_object *a = json_object_new_array();
+
+    json_object_array_add(a, j->done && j->exit_status >= 0 ? json_object_new_int(j->exit_status)
+                                                            : NULL);
+    json_object_array_add(a, whole_file(j, "stdout"));
+    json_object_array_add(a, whole_file(j, "stderr"));
+    return a;
+}
+
+/* ---- waiters ---- */
+
+static void waiter_unlink(struct waiter *w)
+{
+    for (struct waiter **p = &w->job->waiters; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+}
+
+static void waiter_cancel(struct req *r, void *data)
+{
+    struct waiter *w = data;
+
+    (void)r;
+    waiter_unlink(w);
+    free(w);
+}
+
+static void waiter_end(struct waiter *w, struct json_object *payload)
+{
+    struct req *r = w->req;
+
+    waiter_unlink(w);
+    free(w);
+    req_set_cancel(r, NULL, NULL);
+    req_set_drain(r, NULL, NULL);
+    req_reply(r, payload);
+}
+
+static void stream_pump(struct req *r, void *data);
+
+/* Send what the files hold past the stream's offsets; end it once the job has ended
+ * and everything is sent. Stops while the client's backlog is high. */
+static void stream_pump(struct req *r, void *data)
+{
+    static const char *const names[2] = {"stdout", "stderr"};
+    struct waiter *w = data;
+    struct job *j = w->job;
+    char *buf = NULL;
+    int ended = j->done; /* read before the files: bytes precede the status */
+
+    if (j->discard) {
+        if (ended)
+            waiter_end(w, json_object_new_array());
+        return;
+    }
+    for (;;) {
+        int progress = 0;
+        for (int s = 0; s < 2; s++) {
+            ssize_t n;
+            size_t k;
+            int fd;
+            struct json_object *chunk;
+
+            if (req_backlog(r) >= SERVER_BACKLOG_HIGH) {
+                free(buf);
+                req_set_drain(r, stream_pump, w);
+                return;
+            }
+            if (buf == NULL && (buf = malloc(CHUNK)) == NULL)
+                return;
+            fd = job_open(j, names[s]);
+            if (fd < 0)
+                continue;
+            n = pread(fd, buf, CHUNK, w->off[s]);
+            close(fd);
+            if (n <= 0)
+                continue;
+            k = j->base64 ? (size_t)n : util_utf8_complete_prefix(buf, (size_t)n);
+            if (k == 0 && ended)
+                k = (size_t)n; /* a cut-off character at the very end */
+            if (k == 0)
+                continue;
+            chunk = json_object_new_array();
+            json_object_array_add(chunk, json_object_new_string(names[s]));
+            json_object_array_add(chunk, text(j, buf, k));
+            w->off[s] += (off_t)k;
+            req_send(r, chunk);
+            progress = 1;
+        }
+        if (!progress)
+            break;
+    }
+    free(buf);
+    if (ended)
+        waiter_end(w, json_object_new_array());
+}
+
+/* Something changed in the job's directory (or the job ended): serve its waiters. */
+static void job_notify(struct job *j)
+{
+    struct waiter *w = j->waiters, *next;
+
+    read_status(j);
+    for (; w; w = next) {
+        next = w->next;
+        if (w->stream)
+            stream_pump(w->req, w);
+        else if (j->done)
+            waiter_end(w, link_result(j));
+    }
+}
+
+static void on_inotify(struct loop *loop, int fd, int mask, void *data)
+{
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+
+    (void)loop, (void)mask, (void)data;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            struct job *found = NULL;
+            p += sizeof(*ev) + ev->len;
+            for (struct container *ct = ct_first(); ct && !found; ct = ct->next)
+                for (struct job *j = ct->jobs; j && !found; j = j->next)
+                    if (j->wd == ev->wd && !j->done)
+                        found = j;
+            /* Look it up again per event: serving waiters may end other requests. */
+            if (found)
+                job_notify(found);
+        }
+    }
+}
+
+static int watch(struct job *j)
+{
+    char path[PATH_MAX + 32];
+
+    if (job_dir(j, path, sizeof(path)) < 0)
+        return -1;
+    j->wd = inotify_add_watch(inotify_fd, path, IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
+    if (j->wd < 0)
+        log_msg(LOG_WARNING, "job %lld: inotify_add_watch %s: %s", j->id, path, strerror(errno));
+    return j->wd;
+}
+
+/* ---- spawn ---- */
+
+static struct job *find_job(struct container *ct, long long id)
+{
+    for (struct job *j = ct->jobs; j; j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+static void job_free(struct job *j)
+{
+    if (j->wd >= 0)
+        inotify_rm_watch(inotify_fd, j->wd);
+    if (j->wshd_fd >= 0) {
+        loop_del_fd(g_loop, j->wshd_fd, LOOP_READ);
+        close(j->wshd_fd);
+    }
+    free(j);
+}
+
+static void job_remove(struct job *j)
+{
+    for (struct job **p = &j->ct->jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    job_free(j);
+}
+
+static void add_waiter(struct job *j, struct req *r, int stream)
+{
+    struct waiter *w = calloc(1, sizeof(*w));
+
+    if (w == NULL) {
+        req_error(r, "out of memory");
+        return;
+    }
+    w->req = r;
+    w->job = j;
+    w->stream = stream;
+    w->next = j->waiters;
+    j->waiters = w;
+    req_set_cancel(r, waiter_cancel, w);
+    if (stream)
+        stream_pump(r, w);
+    else if (read_status(j))
+        waiter_end(w, link_result(j));
+}
+
+static void spawn_cancel(struct req *r, void *data)
+{
+    struct job *j = data;
+
+    (void)r;
+    j->spawn_req = NULL; /* the job still runs; its output stays for link */
+}
+
+static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
+{
+    struct job *j = data;
+    struct req *r = j->spawn_req;
+    struct w_error err;
+    struct json_object *reply = wshd_recv(fd, NULL, NULL, &err);
+    const char *e = reply ? jsonh_get_str(reply, "error", NULL) : err.msg;
+    char msg[1200];
+
+    (void)mask;
+    loop_del_fd(loop, fd, LOOP_READ);
+    close(fd);
+    j->wshd_fd = -1;
+    if (e != NULL || !jsonh_get_bool(reply, "ok", 0)) {
+        snprintf(msg, sizeof(msg), "could not spawn job: %s", e ? e : "wshd said no");
+        json_object_put(reply);
+        if (r) {
+            req_set_cancel(r, NULL, NULL);
+            req_error(r, "%s", msg);
+        }
+        job_remove(j);
+        return;
+    }
+    json_object_put(reply);
+    j->spawned = 1;
+    watch(j);
+    read_status(j); /* it may have ended before the watch existed */
+    j->spawn_req = NULL;
+    if (r == NULL)
+        return;
+    req_set_cancel(r, NULL, NULL);
+    if (j->link_after_spawn)
+        add_waiter(j, r, 0);
+    else
+        req_reply(r, json_object_new_int64(j->id));
+}
+
+static struct json_object *merged_rlimits(struct json_object *opt)
+{
+    struct json_object *out = json_object_new_object();
+
+    json_object_object_foreach(g_cfg->server.container_rlimits, k, v)
+        json_object_object_add(out, k, json_object_get(v));
+    if (opt) {
+        json_object_object_foreach(opt, k2, v2)
+            json_object_object_add(out, k2, json_object_get(v2));
+    }
+    return out;
+}
+
+/* Check SCRIPT and OPTS; replies and returns -1 on error. */
+static int check_spawn_args(struct req *r, struct container *ct, struct json_object **opts)
+{
+    struct json_object *script = req_arg(r, 2), *v;
+
+    *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
+    if (!json_object_is_type(script, json_type_string)) {
+        req_error(r, "Script must be a string");
+        return -1;
+    }
+    if (*opts && !json_object_is_type(*opts, json_type_object)) {
+        req_error(r, "Options must be a hash");
+        return -1;
+    }
+    if (*opts) {
+        json_object_object_foreach(*opts, k, val)
+        {
+            struct w_error err;
+            if (strcmp(k, "privileged") == 0 || strcmp(k, "discard_output") == 0) {
+                if (!json_object_is_type(val, json_type_boolean)) {
+                    req_error(r, "Expected `%s` to hold a boolean.", k);
+                    return -1;
+                }
+            } else if (strcmp(k, "env") == 0) {
+                if (!json_object_is_type(val, json_type_object)) {
+                    req_error(r, "Expected `env` to hold an object of strings.");
+                    return -1;
+                }
+                json_object_object_foreach(val, ek, ev)
+                {
+                    if (!json_object_is_type(ev, json_type_string) || *ek == '\0' ||
+                        strchr(ek, '=')) {
+                        req_error(r, "Expected `env` to hold an object of strings.");
+                        return -1;
+                    }
+                }
+            } else if (strcmp(k, "rlimits") == 0) {
+                if (config_check_rlimits(val, "rlimits", &err) < 0) {
+                    req_error(r, "Invalid `rlimits`: %s", err.msg);
+                    return -1;
+                }
+            } else if (strcmp(k, "output") == 0) {
+                if (!json_object_is_type(val, json_type_string) ||
+                    (strcmp(json_object_get_string(val), "base64") != 0 &&
+                     strcmp(json_object_get_string(val), "text") != 0)) {
+                    req_error(r, "Expected `output` to be \"base64\" or \"text\".");
+                    return -1;
+                }
+            } else {
+                req_error(r, "Unknown spawn option `%s`.", k);
+                return -1;
+            }
+        }
+    }
+    (void)v;
+    return ct_check_state(ct, CT_MASK(CT_ACTIVE), r);
+}
+
+static void spawn(struct req *r, struct container *ct, int link)
+{
+    struct json_object *opts, *msg, *env;
+    struct w_error err;
+    char sock[PATH_MAX + 32];
+    struct job *j;
+    int fd;
+
+    if (check_spawn_args(r, ct, &opts) < 0)
+        return;
+    j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        req_error(r, "out of memory");
+        return;
+    }
+    j->wd = j->wshd_fd = -1;
+    j->exit_status = -1;
+    j->ct = ct;
+    j->base64 = strcmp(jsonh_get_str(opts, "output", ""), "base64") == 0;
+    j->discard = jsonh_get_bool(opts, "discard_output", 0);
+    j->link_after_spawn = link;
+    j->id = job_next_id(&err);
+    if (j->id < 0) {
+        free(j);
+        req_error(r, "%s", err.msg);
+        return;
+    }
+    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", ct->path);
+    fd = wshd_connect(sock, &err);
+    if (fd < 0) {
+        free(j);
+        req_error(r, "could not spawn job: %s", err.msg);
+        return;
+    }
+    env = jsonh_get(opts, "env");
+    msg = json_object_new_object();
+    json_object_object_add(msg, "op", json_object_new_string("spawn"));
+    json_object_object_add(msg, "job", json_object_new_int64(j->id));
+    json_object_object_add(msg, "script", json_object_get(req_arg(r, 2)));
+    json_object_object_add(
+        msg, "user",
+        json_object_new_string(jsonh_get_bool(opts, "privileged", 0) ? "root" : "vcap"));
+    json_object_object_add(msg, "env", env ? json_object_get(env) : json_object_new_object());
+    json_object_object_add(msg, "rlimits", merged_rlimits(jsonh_get(opts, "rlimits")));
+    json_object_object_add(msg, "output_limit",
+                           json_object_new_int64(g_cfg->server.job_output_limit));
+    json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
+    if (wshd_send(fd, msg, NULL, 0, &err) < 0 ||
+        loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, &err) < 0) {
+        json_object_put(msg);
+        close(fd);
+        free(j);
+        req_error(r, "could not spawn job: %s", err.msg);
+        return;
+    }
+    json_object_put(msg);
+    j->wshd_fd = fd;
+    j->spawn_req = r;
+    req_set_cancel(r, spawn_cancel, j);
+    j->next = ct->jobs;
+    ct->jobs = j;
+}
+
+void cmd_spawn(struct req *r, struct container *ct)
+{
+    spawn(r, ct, 0);
+}
+
+void cmd_run(struct req *r, struct container *ct)
+{
+    spawn(r, ct, 1);
+}
+
+static struct job *job_arg(struct req *r, struct container *ct)
+{
+    long long id = proto_job_id(req_arg(r, 2));
+    struct job *j = id > 0 ? find_job(ct, id) : NULL;
+
+    if (j == NULL || !j->spawned) {
+        req_error(r, "no such job");
+        return NULL;
+    }
+    return j;
+}
+
+void cmd_link(struct req *r, struct container *ct)
+{
+    struct job *j = job_arg(r, ct);
+
+    if (j)
+        add_waiter(j, r, 0);
+}
+
+void cmd_stream(struct req *r, struct container *ct)
+{
+    struct job *j = job_arg(r, ct);
+
+    if (j)
+        add_waiter(j, r, 1);
+}
+
+struct json_object *job_running_ids(struct container *ct)
+{
+    struct json_object *a = json_object_new_array();
+
+    for (struct job *j = ct->jobs; j; j = j->next)
+        if (j->spawned && !read_status(j))
+            json_object_array_add(a, json_object_new_int64(j->id));
+    return a;
+}
+
+void job_container_stopping(struct container *ct)
+{
+    for (struct job *j = ct->jobs; j; j = j->next) {
+        read_status(j);
+        /* Whatever has not ended by now never will: it ends as killed. */
+        j->done = 1;
+        job_notify(j);
+    }
+}
+
+void job_container_gone(struct container *ct)
+{
+    while (ct->jobs) {
+        struct job *j = ct->jobs;
+        ct->jobs = j->next;
+        while (j->waiters) { /* none should be left; answer them rather than leak */
+            struct waiter *w = j->waiters;
+            j->waiters = w->next;
+            req_set_cancel(w->req, NULL, NULL);
+            req_set_drain(w->req, NULL, NULL);
+            req_error(w->req, "container was destroyed");
+            free(w);
+        }
+        if (j->spawn_req) {
+            req_set_cancel(j->spawn_req, NULL, NULL);
+            req_error(j->spawn_req, "container was destroyed");
+        }
+        job_free(j);
+    }
+}
+
+int job_init(struct w_error *err)
+{
+    char *text;
+
+    if (snprintf(seq_path, sizeof(seq_path), "%s/.job_seq", g_cfg->server.container_depot_path) >=
+        (int)sizeof(seq_path))
+        return w_err(err, "depot path too long");
+    text = util_read_file(AT_FDCWD, seq_path, 64, NULL, err);
+    if (text) {
+        next_id = atoll(text) > 0 ? atoll(text) : 1;
+        free(text);
+    } else if (err->errnum != ENOENT) {
+        return -1;
+    }
+    inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd < 0)
+        return w_errno(err, errno, "inotify_init1");
+    return loop_add_fd(g_loop, inotify_fd, LOOP_READ, on_inotify, NULL, err);
+}

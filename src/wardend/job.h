@@ -1,0 +1,27 @@
+/* Jobs: spawn through the container's wshd, which owns the process and writes
+ * jobs/<n>/{stdout,stderr,status}; link and stream are served from those files,
+ * followed with inotify, so nothing depends on wardend staying up. */
+#ifndef W_JOB_H
+#define W_JOB_H
+
+#include <json-c/json.h>
+
+#include "error.h"
+
+struct container;
+struct req;
+
+int job_init(struct w_error *err);
+/* Ids of the container's jobs that have not ended (for info). New reference. */
+struct json_object *job_running_ids(struct container *ct);
+/* The container is being destroyed: end every link and stream with what the files hold. */
+void job_container_stopping(struct container *ct);
+/* The container is gone: free its jobs. */
+void job_container_gone(struct container *ct);
+
+void cmd_spawn(struct req *r, struct container *ct);
+void cmd_run(struct req *r, struct container *ct);
+void cmd_link(struct req *r, struct container *ct);
+void cmd_stream(struct req *r, struct container *ct);
+
+#endif

@@ -1,0 +1,120 @@
+/* wardend: the Warden server. Runs in the foreground; one thread, one select() loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "container.h"
+#include "hook.h"
+#include "job.h"
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+
+#define EXIT_USAGE 100
+#define EXIT_SYSTEM 111
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: wardend [--config FILE]\n"
+               "Run the Warden container server in the foreground.\n\n"
+               "  -c, --config FILE  JSON configuration (default: built-in defaults)\n"
+               "  -h, --help         show this help\n"
+               "  -V, --version      show the version\n\n"
+               "Exit status: 0 after SIGTERM/SIGINT, 100 usage, 111 start-up failure.\n");
+}
+
+static void on_signal(struct loop *loop, int fd, int mask, void *data)
+{
+    struct signalfd_siginfo si;
+
+    (void)mask, (void)data;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            hook_reap();
+            break;
+        case SIGTERM:
+        case SIGINT:
+            log_msg(LOG_INFO, "signal %d: shutting down (containers keep running)",
+                    (int)si.ssi_signo);
+            server_shutdown();
+            loop_stop(loop);
+            return;
+        default:
+            break;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT};
+    static struct w_config cfg;
+    const char *config_path = NULL;
+    struct w_error err;
+    int c, sfd;
+
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("wardend %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "wardend: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    config_defaults(&cfg);
+    if (config_path && config_load_file(&cfg, config_path, &err) < 0) {
+        fprintf(stderr, "wardend: %s\n", err.msg);
+        return EXIT_SYSTEM;
+    }
+    g_cfg = &cfg;
+    log_set_level(cfg.logging.level);
+    if (log_set_file(cfg.logging.file) < 0) {
+        fprintf(stderr, "wardend: log file %s: %s\n", cfg.logging.file, strerror(errno));
+        return EXIT_SYSTEM;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    g_loop = loop_new();
+    if (g_loop == NULL) {
+        log_msg(LOG_ERR, "out of memory");
+        return EXIT_SYSTEM;
+    }
+    sfd = loop_signalfd(sigs, 3, &err);
+    if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, &err) < 0 ||
+        ct_init(&err) < 0 || job_init(&err) < 0 || server_listen(&err) < 0) {
+        log_msg(LOG_ERR, "start-up failed: %s", err.msg);
+        return EXIT_SYSTEM;
+    }
+    log_msg(LOG_INFO, "wardend %s ready on %s (instance %s)", PACKAGE_VERSION,
+            cfg.server.unix_domain_path, cfg.server.instance);
+    if (loop_run(g_loop, &err) < 0) {
+        log_msg(LOG_ERR, "%s", err.msg);
+        return EXIT_SYSTEM;
+    }
+    loop_free(g_loop);
+    config_free(&cfg);
+    return 0;
+}

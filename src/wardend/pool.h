@@ -1,0 +1,23 @@
+/* A pool of numbered slots (networks, uids, ports) with an optional delay before a
+ * released slot is handed out again (a dying netns takes its veth down late). */
+#ifndef W_POOL_H
+#define W_POOL_H
+
+struct pool {
+    int size;
+    int delay_ms;
+    int next; /* where the next search starts: round robin */
+    unsigned char *used;
+    long long *free_at; /* loop_now_ms() before which a released slot stays out */
+};
+
+int pool_init(struct pool *p, int size, int delay_ms);
+void pool_free(struct pool *p);
+/* Take any free slot; returns its index, or -1 when none is free now. */
+int pool_acquire(struct pool *p, long long now);
+/* Take slot i; -1 if out of range, taken or still in its release delay. */
+int pool_take(struct pool *p, int i, long long now);
+void pool_release(struct pool *p, int i, long long now);
+int pool_in_use(const struct pool *p);
+
+#endif

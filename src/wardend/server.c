@@ -1,0 +1,568 @@
+/* Runs in wardend's only thread, driven by the loop. Each connection holds an input
+ * buffer of raw bytes, at most one running request, and an output buffer. A request
+ * runs only when the previous one on its connection has completed, which is what keeps
+ * replies strictly in order while other connections go on. */
+#include "server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+#define READ_CHUNK 65536
+#define STALL_MS 10000           /* drop a client that reads nothing this long */
+#define BACKLOG_HARD (64u << 20) /* and one that lets this much pile up */
+
+struct loop *g_loop;
+struct w_config *g_cfg;
+
+struct buf {
+    char *data;
+    size_t len, cap, off; /* off: bytes already consumed (out: written) */
+};
+
+struct req {
+    struct conn *conn;
+    struct json_object *args;
+    void (*cancel)(struct req *, void *);
+    void *cancel_data;
+    void (*drain)(struct req *, void *);
+    void *drain_data;
+};
+
+struct conn {
+    int fd;
+    struct buf in, out;
+    struct req *cur;
+    int eof;     /* peer closed its side: finish queued work, then close */
+    int closing; /* close once the output is flushed */
+    int writing; /* LOOP_WRITE registered */
+    int reading; /* LOOP_READ registered */
+    int paused;  /* input waits for the output backlog to drain */
+    int in_pump; /* conn_pump is on the stack: it runs the next request itself */
+    long long last_progress;
+    uint64_t *refs;
+    size_t nrefs;
+    struct conn *prev, *next;
+};
+
+static int listen_fd = -1;
+static struct conn *conns;
+static struct conn *dead; /* closed, freed from a timer once no caller holds them */
+static long long reap_timer;
+static long long sweep_timer;
+static void (*closed_cb)(uint64_t serial);
+
+static void conn_pump(struct conn *c);
+static void conn_close(struct conn *c);
+
+static int buf_append(struct buf *b, const char *data, size_t len)
+{
+    if (b->off > 0 && b->off == b->len)
+        b->off = b->len = 0;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *nd;
+        if (b->off > 0) { /* compact first */
+            memmove(b->data, b->data + b->off, b->len - b->off);
+            b->len -= b->off;
+            b->off = 0;
+        }
+        while (cap < b->len + len)
+            cap *= 2;
+        if (cap != b->cap) {
+            nd = realloc(b->data, cap);
+            if (nd == NULL)
+                return -1;
+            b->data = nd;
+            b->cap = cap;
+        }
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static size_t buf_used(const struct buf *b)
+{
+    return b->len - b->off;
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ---- output ---- */
+
+static void on_writable(struct loop *loop, int fd, int mask, void *data);
+
+static void conn_flush(struct conn *c)
+{
+    if (c->fd < 0)
+        return;
+    while (buf_used(&c->out) > 0) {
+        ssize_t n = write(c->fd, c->out.data + c->out.off, buf_used(&c->out));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0) {
+            log_msg(LOG_DEBUG, "client fd %d: write: %s", c->fd, strerror(errno));
+            conn_close(c);
+            return;
+        }
+        c->out.off += (size_t)n;
+        c->last_progress = loop_now_ms();
+    }
+    if (buf_used(&c->out) == 0) {
+        c->out.off = c->out.len = 0;
+        if (c->out.cap > (1u << 20)) { /* give back what a big reply took */
+            free(c->out.data);
+            memset(&c->out, 0, sizeof(c->out));
+        }
+    }
+    if (buf_used(&c->out) > 0 && !c->writing) {
+        if (loop_add_fd(g_loop, c->fd, LOOP_WRITE, on_writable, c, NULL) == 0)
+            c->writing = 1;
+    } else if (buf_used(&c->out) == 0 && c->writing) {
+        loop_del_fd(g_loop, c->fd, LOOP_WRITE);
+        c->writing = 0;
+    }
+    if (c->closing && buf_used(&c->out) == 0) {
+        conn_close(c);
+        return;
+    }
+    if (buf_used(&c->out) < SERVER_BACKLOG_HIGH / 2) {
+        if (c->cur && c->cur->drain) {
+            void (*cb)(struct req *, void *) = c->cur->drain;
+            c->cur->drain = NULL; /* one shot: the handler re-arms it */
+            cb(c->cur, c->cur->drain_data);
+        } else if (c->paused) {
+            c->paused = 0;
+            conn_pump(c);
+        }
+    }
+}
+
+static void on_writable(struct loop *loop, int fd, int mask, void *data)
+{
+    (void)loop, (void)fd, (void)mask;
+    conn_flush(data);
+}
+
+static void conn_write(struct conn *c, char *line, size_t len)
+{
+    if (line == NULL) {
+        log_msg(LOG_ERR, "client fd %d: out of memory building a reply", c->fd);
+        c->closing = 1;
+        return;
+    }
+    if (buf_used(&c->out) == 0)
+        c->last_progress = loop_now_ms();
+    if (buf_append(&c->out, line, len) < 0) {
+        log_msg(LOG_ERR, "client fd %d: out of memory queueing a reply", c->fd);
+        c->closing = 1;
+    }
+    free(line);
+}
+
+/* ---- requests ---- */
+
+struct json_object *req_args(struct req *r)
+{
+    return r->args;
+}
+
+size_t req_nargs(struct req *r)
+{
+    return json_object_array_length(r->args);
+}
+
+struct json_object *req_arg(struct req *r, size_t i)
+{
+    return json_object_array_get_idx(r->args, i);
+}
+
+struct conn *req_conn(struct req *r)
+{
+    return r->conn;
+}
+
+void req_set_cancel(struct req *r, void (*cb)(struct req *, void *), void *data)
+{
+    r->cancel = cb;
+    r->cancel_data = data;
+}
+
+void req_set_drain(struct req *r, void (*cb)(struct req *, void *), void *data)
+{
+    r->drain = cb;
+    r->drain_data = data;
+}
+
+size_t req_backlog(struct req *r)
+{
+    return buf_used(&r->conn->out);
+}
+
+static void req_finish(struct req *r, char *line, size_t len)
+{
+    struct conn *c = r->conn;
+
+    conn_write(c, line, len);
+    c->cur = NULL;
+    json_object_put(r->args);
+    free(r);
+    /* A request that completes later starts the next queued one; one that completed
+     * inside conn_pump returns there, which loops instead of recursing. */
+    if (!c->in_pump)
+        conn_pump(c);
+}
+
+void req_reply(struct req *r, struct json_object *payload)
+{
+    size_t len;
+    char *line = proto_reply_object(payload, &len);
+
+    json_object_put(payload);
+    req_finish(r, line, len);
+}
+
+void req_error(struct req *r, const char *fmt, ...)
+{
+    char msg[2048], *line;
+    size_t len = 0;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    line = proto_reply_error(msg, &len);
+    req_finish(r, line, len);
+}
+
+void req_send(struct req *r, struct json_object *payload)
+{
+    size_t len;
+    char *line = proto_reply_object(payload, &len);
+
+    json_object_put(payload);
+    conn_write(r->conn, line, len);
+    /* Not conn_flush: it could close the connection under the caller's feet. */
+    if (buf_used(&r->conn->out) > 0 && !r->conn->writing &&
+        loop_add_fd(g_loop, r->conn->fd, LOOP_WRITE, on_writable, r->conn, NULL) == 0)
+        r->conn->writing = 1;
+}
+
+/* ---- input ---- */
+
+static void on_readable(struct loop *loop, int fd, int mask, void *data);
+
+static void set_reading(struct conn *c, int on)
+{
+    if (on && !c->reading && !c->eof) {
+        if (loop_add_fd(g_loop, c->fd, LOOP_READ, on_readable, c, NULL) == 0)
+            c->reading = 1;
+    } else if (!on && c->reading) {
+        loop_del_fd(g_loop, c->fd, LOOP_READ);
+        c->reading = 0;
+    }
+}
+
+static void reply_error_now(struct conn *c, const char *msg)
+{
+    size_t len = 0;
+    char *line = proto_reply_error(msg, &len);
+
+    conn_write(c, line, len);
+}
+
+/* Run queued lines until one blocks (c->cur stays set) or input runs out. */
+static void conn_pump(struct conn *c)
+{
+    size_t max = (size_t)g_cfg->server.max_request_bytes;
+
+    if (c->fd < 0)
+        return;
+    while (c->cur == NULL && !c->closing) {
+        const char *start = c->in.data + c->in.off;
+        size_t avail = buf_used(&c->in), len;
+        long nl = avail ? proto_find_line(start, avail) : -1;
+        struct json_object *args;
+        struct w_error err;
+
+        if (buf_used(&c->out) >= SERVER_BACKLOG_HIGH) {
+            c->paused = 1;
+            break;
+        }
+        if (nl < 0) {
+            if (avail > max) {
+                reply_error_now(c, "request too large");
+                c->closing = 1;
+            } else if (c->eof) {
+                c->closing = 1; /* a trailing partial line is dropped */
+            }
+            break;
+        }
+        len = (size_t)nl;
+        c->in.off += len + 1;
+        if (len > max) {
+            reply_error_now(c, "request too large");
+            c->closing = 1;
+            break;
+        }
+        switch (proto_parse_line(start, len, &args, &err)) {
+        case PROTO_EMPTY:
+            continue;
+        case PROTO_INVALID:
+            reply_error_now(c, err.msg);
+            continue;
+        case PROTO_BAD_JSON:
+            reply_error_now(c, err.msg);
+            c->closing = 1;
+            continue;
+        case PROTO_REQUEST:
+            break;
+        }
+        c->cur = calloc(1, sizeof(*c->cur));
+        if (c->cur == NULL) {
+            json_object_put(args);
+            reply_error_now(c, "out of memory");
+            c->closing = 1;
+            break;
+        }
+        c->cur->conn = c;
+        c->cur->args = args;
+        /* Completes at once, or later (then req_finish pumps the next line). */
+        c->in_pump = 1;
+        commands_dispatch(c->cur);
+        c->in_pump = 0;
+        if (c->fd < 0)
+            return;
+    }
+    if (buf_used(&c->in) == 0)
+        c->in.off = c->in.len = 0;
+    /* Read more only while the buffered input can still hold one request. */
+    set_reading(c, !c->closing && buf_used(&c->in) <= max);
+    conn_flush(c);
+}
+
+static void on_readable(struct loop *loop, int fd, int mask, void *data)
+{
+    struct conn *c = data;
+    char chunk[READ_CHUNK];
+    ssize_t n;
+
+    (void)loop, (void)mask;
+    if (c->fd < 0)
+        return;
+    n = read(fd, chunk, sizeof(chunk));
+    if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN)
+            return;
+        log_msg(LOG_DEBUG, "client fd %d: read: %s", fd, strerror(errno));
+        conn_close(c);
+        return;
+    }
+    if (n == 0) {
+        c->eof = 1;
+        set_reading(c, 0);
+        if (c->cur == NULL && proto_find_line(c->in.data + c->in.off, buf_used(&c->in)) < 0) {
+            conn_close(c);
+            return;
+        }
+    } else if (buf_append(&c->in, chunk, (size_t)n) < 0) {
+        log_msg(LOG_ERR, "client fd %d: out of memory", fd);
+        conn_close(c);
+        return;
+    }
+    if (c->cur == NULL && !c->paused)
+        conn_pump(c);
+    else if (buf_used(&c->in) > (size_t)g_cfg->server.max_request_bytes)
+        set_reading(c, 0);
+}
+
+/* ---- connections ---- */
+
+static void reap_dead(struct loop *loop, long long id, void *data)
+{
+    (void)loop, (void)id, (void)data;
+    reap_timer = 0;
+    while (dead) {
+        struct conn *c = dead;
+        dead = c->next;
+        free(c);
+    }
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->fd < 0)
+        return;
+    if (c->cur) {
+        struct req *r = c->cur;
+        c->cur = NULL;
+        if (r->cancel)
+            r->cancel(r, r->cancel_data);
+        json_object_put(r->args);
+        free(r);
+    }
+    loop_del_fd(g_loop, c->fd, LOOP_READ | LOOP_WRITE);
+    close(c->fd);
+    c->fd = -1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    for (size_t i = 0; i < c->nrefs; i++)
+        if (closed_cb)
+            closed_cb(c->refs[i]);
+    free(c->refs);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    /* Callers up the stack may still hold c: free it from a timer. */
+    c->prev = NULL;
+    c->next = dead;
+    dead = c;
+    if (reap_timer == 0)
+        reap_timer = loop_add_timer(g_loop, 0, reap_dead, NULL);
+}
+
+int conn_add_ref(struct conn *c, uint64_t serial)
+{
+    uint64_t *nr;
+
+    for (size_t i = 0; i < c->nrefs; i++)
+        if (c->refs[i] == serial)
+            return 0;
+    nr = realloc(c->refs, (c->nrefs + 1) * sizeof(*nr));
+    if (nr == NULL)
+        return -1;
+    c->refs = nr;
+    c->refs[c->nrefs++] = serial;
+    return 1;
+}
+
+void server_on_conn_closed(void (*cb)(uint64_t serial))
+{
+    closed_cb = cb;
+}
+
+static void on_accept(struct loop *loop, int fd, int mask, void *data)
+{
+    struct w_error err;
+    struct conn *c;
+    int cfd;
+
+    (void)mask, (void)data;
+    cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            log_msg(LOG_WARNING, "accept: %s", strerror(errno));
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_msg(LOG_ERR, "accept: out of memory");
+        close(cfd);
+        return;
+    }
+    c->fd = cfd;
+    c->last_progress = loop_now_ms();
+    if (loop_add_fd(loop, cfd, LOOP_READ, on_readable, c, &err) < 0) {
+        log_msg(LOG_ERR, "refusing client: %s", err.msg);
+        close(cfd);
+        free(c);
+        return;
+    }
+    c->reading = 1;
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
+}
+
+/* Once a second: drop clients that let replies pile up without reading them. */
+static void on_sweep(struct loop *loop, long long id, void *data)
+{
+    long long now = loop_now_ms();
+    struct conn *c = conns;
+
+    (void)id, (void)data;
+    while (c) {
+        struct conn *next = c->next;
+        size_t used = buf_used(&c->out);
+        if (used > 0 && (now - c->last_progress > STALL_MS || used > BACKLOG_HARD)) {
+            log_msg(LOG_WARNING, "dropping client fd %d: %zu reply bytes unread for %lld ms", c->fd,
+                    used, now - c->last_progress);
+            conn_close(c);
+        }
+        c = next;
+    }
+    sweep_timer = loop_add_timer(loop, 1000, on_sweep, NULL);
+}
+
+int server_listen(struct w_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *path = g_cfg->server.unix_domain_path;
+    char tmp[sizeof(sa.sun_path)];
+    int fd;
+
+    /* Bind a temporary name, fix its mode, then rename over the path: clients never
+     * see a socket with the wrong permissions, and a stale socket is replaced. */
+    if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return w_err(err, "socket path too long: %s", path);
+    strlcpy(sa.sun_path, tmp, sizeof(sa.sun_path));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return w_errno(err, errno, "socket");
+    unlink(tmp);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return w_errno(err, e, "bind %s", tmp);
+    }
+    if (chmod(tmp, g_cfg->server.unix_domain_permissions) < 0 || listen(fd, 512) < 0 ||
+        rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        close(fd);
+        return w_errno(err, e, "listen on %s", path);
+    }
+    if (loop_add_fd(g_loop, fd, LOOP_READ, on_accept, NULL, err) < 0) {
+        close(fd);
+        return -1;
+    }
+    listen_fd = fd;
+    sweep_timer = loop_add_timer(g_loop, 1000, on_sweep, NULL);
+    return 0;
+}
+
+void server_shutdown(void)
+{
+    if (listen_fd >= 0) {
+        loop_del_fd(g_loop, listen_fd, LOOP_READ);
+        close(listen_fd);
+        listen_fd = -1;
+        unlink(g_cfg->server.unix_domain_path);
+    }
+    loop_del_timer(g_loop, sweep_timer);
+    while (conns)
+        conn_close(conns);
+    reap_dead(g_loop, 0, NULL);
+}
