@@ -271,6 +271,9 @@ static void __attribute__((noreturn)) child_main(const struct opts *o, int go_fd
     struct w_error err;
 
     if (child_setup(o, go_fd, &r, &err) < 0) {
+        char sock[PATH_MAX];
+        if (r.listen_fd >= 0 && snprintf(sock, sizeof(sock), "%s/wshd.sock", o->run) > 0)
+            unlink(sock); /* the host still sees it unless pivot_root succeeded */
         dprintf(ready_fd, "E%s", err.msg);
         _exit(EXIT_SYSTEM);
     }

@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# wshd and wsh on their own: real namespaces, a busybox rootfs, the minimal hooks of
+# t/fixtures/wshd-hooks (no wardend, no real hooks). Each test gets its own container
+# directory; teardown kills the wshd it started (by the pid in run/wshd.pid: pid 1 of
+# the container, so every process inside goes with it) and removes the directory.
+
+load helpers
+
+WSHD=$WARDEN_BUILD/src/wshd/wshd
+WSH=$WARDEN_BUILD/src/wshd/wsh
+HOOKS=$WARDEN_SRC/t/fixtures/wshd-hooks
+
+setup_file() {
+	[[ $(id -u) == 0 ]] || return 0
+	local r=$BATS_FILE_TMPDIR/rootfs
+	"$WARDEN_SRC/scripts/mkrootfs-busybox" "$r" >/dev/null
+	echo 'vcap:x:10001:10001:vcap:/home/vcap:/bin/sh' >>"$r/etc/passwd"
+	printf '%s\n' 'vcap:x:10001:' 'extra:x:20000:root,vcap' >>"$r/etc/group"
+	mkdir -p "$r/home/vcap"
+	chown 10001:10001 "$r/home/vcap"
+	# A tiny SOCK_SEQPACKET client: client.py SOCK [JSON|@FILE]... sends each message
+	# on one connection and prints each reply (bounded wait).
+	cat >"$BATS_FILE_TMPDIR/client.py" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(30)
+s.connect(sys.argv[1])
+for arg in sys.argv[2:]:
+    data = open(arg[1:], "rb").read() if arg.startswith("@") else arg.encode()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, len(data) + 65536)
+    s.send(data)
+    print(s.recv(1 << 21).decode())
+PY
+}
+
+setup() {
+	requires root
+	[[ -x $WSHD && -x $WSH ]] || skip "wshd/wsh not built in $WARDEN_BUILD"
+	T=$(mktemp -d /tmp/wshd-test.XXXXXX)
+	C=$T/c
+	S=$C/run/wshd.sock
+	mkdir -p "$C"/{run,jobs,log,mnt}
+	WSHD_PID=
+}
+
+teardown() {
+	[[ -n ${T:-} ]] || return 0
+	local pid=${WSHD_PID:-$(cat "$C/run/wshd.pid" 2>/dev/null || true)}
+	if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		wait_for 10 eval "! kill -0 $pid 2>/dev/null" || true
+	fi
+	# The container's mounts live in its own namespace; this is only a safety net.
+	awk -v p="$T/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r |
+		while read -r m; do umount -l "$m" || true; done
+	rm -rf --one-file-system "$T"
+	unset T
+}
+
+start_wshd() {
+	run_cmd env container_path="$C" rootfs_path="$BATS_FILE_TMPDIR/rootfs" "$@" \
+		"$WSHD" --run "$C/run" --hooks "$HOOKS" --root "$C/mnt" --title "wshd: test"
+}
+
+started() {
+	start_wshd
+	assert_success
+	WSHD_PID=$(cat "$C/run/wshd.pid")
+}
+
+client() { python3 "$BATS_FILE_TMPDIR/client.py" "$S" "$@"; }
+
+# wsh_run ARGS...: wsh on this container's socket, stdin from /dev/null.
+wsh_run() { run_cmd "$WSH" --socket "$S" "$@" </dev/null; }
+
+@test "wshd starts, runs the hooks in order, writes wshd.pid and answers ping" {
+	started
+	[[ -S $S ]]
+	[[ $(stat -c %a "$S") == 600 ]]
+	kill -0 "$WSHD_PID"
+	run_cmd cat "$C/hooks.trace"
+	assert_output "before-clone
+after-clone $WSHD_PID
+before-pivot"
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
+}
+
+@test "pid 1 of the container is wshd with its title; the after-pivot hook ran inside" {
+	started
+	wsh_run --user root cat /proc/1/cmdline
+	assert_output_contains "wshd: test"
+	wsh_run cat /tmp/after-pivot
+	assert_output "after-pivot"
+	[[ ! -e $BATS_FILE_TMPDIR/rootfs/.wshd-oldroot-* ]] || ls -a "$BATS_FILE_TMPDIR/rootfs"
+	run_cmd find "$BATS_FILE_TMPDIR/rootfs" -maxdepth 1 -name '.wshd-oldroot-*'
+	assert_output ""
+}
+
+@test "wsh passes the exit code, stdin, stdout and stderr through" {
+	started
+	wsh_run sh -c 'exit 3'
+	assert_failure 3
+	run_cmd bash -c "echo hello | '$WSH' --socket '$S' tr a-z A-Z"
+	assert_output "HELLO"
+	run_cmd bash -c "'$WSH' --socket '$S' sh -c 'echo out; echo err >&2' 2>'$T/err'"
+	assert_output "out"
+	[[ $(cat "$T/err") == err ]]
+	local rc=0
+	"$WSH" --socket "$S" nonexistent-command </dev/null 2>"$T/err" || rc=$?
+	[[ $rc == 127 ]]
+	grep -q "exec nonexistent-command: No such file" "$T/err"
+}
+
+@test "users come from the container's passwd and group; env arrives" {
+	started
+	wsh_run id -u
+	assert_output 10001
+	wsh_run id -G
+	assert_output "10001 20000"
+	wsh_run --user root id -u
+	assert_output 0
+	wsh_run --user vcap --env FOO=bar --env X='a b' sh -c 'echo "$FOO|$X|$HOME|$USER|$PATH|$LANG|$(pwd)"'
+	assert_output "bar|a b|/home/vcap|vcap|/usr/local/bin:/usr/bin:/bin|en_US.UTF-8|/home/vcap"
+	wsh_run --user nobody-here true
+	assert_failure 255
+	assert_output_contains "unknown user nobody-here"
+	wsh_run --rlimit nofile=17 sh -c 'ulimit -n'
+	assert_output 17
+}
+
+@test "a process gets only descriptors 0, 1 and 2" {
+	started
+	wsh_run ls /proc/self/fd
+	# 3 is the directory ls itself opened.
+	assert_output "0
+1
+2
+3"
+}
+
+@test "a killed process makes wsh exit 255; wsh forwards SIGTERM" {
+	started
+	wsh_run sh -c 'kill -9 $$'
+	assert_failure 255
+	"$WSH" --socket "$S" sleep 1000 </dev/null &
+	local wpid=$!
+	# The sleep is wshd's child (its pid 1's): find it from the host.
+	sleeping() { ps -e -o ppid=,comm= | awk -v p="$WSHD_PID" '$1 == p && $2 == "sleep"' | grep -q .; }
+	wait_for 20 sleeping
+	kill -TERM "$wpid"
+	local rc=0
+	wait "$wpid" || rc=$?
+	[[ $rc == 255 ]]
+	wait_for 20 eval '! sleeping'
+}
+
+@test "wsh without a command opens a login shell on a pty" {
+	started
+	run_cmd bash -c "printf 'id -u\ntty\nexit 7\n' | '$WSH' --socket '$S'"
+	assert_failure 7
+	assert_output_contains "10001"
+	assert_output_contains "/dev/pts/"
+}
+
+@test "a failing child-before-pivot hook: precise last line, nothing left behind" {
+	start_wshd wshd_test_fail=1
+	assert_failure 111
+	[[ ${lines[-1]} == "wshd: hook child-before-pivot.sh exited with status 1" ]] ||
+		_explain "last line"
+	[[ ! -e $C/run/wshd.pid && ! -e $S ]]
+	run_cmd pgrep -f "$C/run"
+	assert_failure 1
+}
+
+@test "garbage on the socket never takes wshd down" {
+	started
+	run_cmd client 'garbage' '[1,2]' '{"op":1}' '{"op":"nope"}' \
+		'{"op":"exec","argv":["true"]}' '{"op":"spawn","job":-1,"script":"true"}' \
+		'{"op":"spawn","job":1}' '{"op":"exec","argv":[],"pty":true}' \
+		'{"op":"signal","signal":9}' '{"op":"spawn","job":1,"script":"true","rlimits":{"x":1}}'
+	assert_success
+	[[ $(grep -c '"error"' <<<"$output") == 10 ]] || _explain "10 error replies"
+	printf '\xff\xfe{' >"$T/bad"
+	run_cmd client "@$T/bad"
+	assert_output_contains '"error"'
+	run_cmd python3 -c "
+import socket
+for i in range(50):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect('$S'); s.send(b'x' * 1000); s.close()"
+	assert_success
+	kill -0 "$WSHD_PID"
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
+}
+
+@test "spawn writes jobs/N/stdout, stderr and status" {
+	started
+	run_cmd client '{"op":"spawn","job":1,"script":"echo out; echo err >&2; ls /proc/self/fd; exit 4"}'
+	assert_output_contains '"ok":true'
+	wait_for 20 test -e "$C/jobs/1/status"
+	[[ $(cat "$C/jobs/1/status") == '{"exit":4}' ]]
+	[[ $(cat "$C/jobs/1/stdout") == "out
+0
+1
+2
+3" ]]
+	[[ $(cat "$C/jobs/1/stderr") == err ]]
+	run_cmd client '{"op":"spawn","job":1,"script":"true"}'
+	assert_output '{"error":"job 1 already exists"}'
+	run_cmd client '{"op":"spawn","job":2,"script":"kill -TERM $$"}'
+	wait_for 20 test -e "$C/jobs/2/status"
+	[[ $(cat "$C/jobs/2/status") == '{"exit":null,"signal":15}' ]]
+}
+
+@test "spawn: output limit, discard_output, long scripts, background children" {
+	started
+	run_cmd client '{"op":"spawn","job":1,"script":"yes 0123456789","output_limit":100000}' \
+		'{"op":"spawn","job":2,"script":"yes | head -c 5000","discard_output":true}' \
+		'{"op":"spawn","job":3,"script":"sleep 1000 & echo started"}'
+	assert_success
+	python3 -c "print('{\"op\":\"spawn\",\"job\":4,\"script\":\"echo first\\\\n' + '#' * 150000 + '\\\\necho last\"}')" >"$T/long.json"
+	run_cmd client "@$T/long.json"
+	assert_output_contains '"ok":true'
+	for j in 1 2 3 4; do wait_for 20 test -e "$C/jobs/$j/status"; done
+	[[ $(cat "$C/jobs/1/status") == '{"exit":null,"signal":9,"reason":"output limit"}' ]]
+	[[ $(stat -c %s "$C/jobs/1/stdout") == 100000 ]]
+	[[ $(cat "$C/jobs/2/status") == '{"exit":0}' && ! -s $C/jobs/2/stdout ]]
+	[[ $(cat "$C/jobs/3/status") == '{"exit":0}' && $(cat "$C/jobs/3/stdout") == started ]]
+	[[ $(cat "$C/jobs/4/status") == '{"exit":0}' ]]
+	[[ $(cat "$C/jobs/4/stdout") == "first
+last" ]]
+}
+
+@test "no zombies after many execs, spawns and orphans" {
+	started
+	local i
+	for i in $(seq 1 30); do
+		"$WSH" --socket "$S" sh -c 'sleep 0.01 & exit 0' </dev/null
+	done
+	for i in $(seq 1 10); do
+		client "{\"op\":\"spawn\",\"job\":$i,\"script\":\"true & true\"}" >/dev/null
+	done
+	for i in $(seq 1 10); do wait_for 20 test -e "$C/jobs/$i/status"; done
+	zombies() { ps -e -o ppid=,stat= | awk -v p="$WSHD_PID" '$1 == p && $2 ~ /^Z/' | grep -q .; }
+	wait_for 20 eval '! zombies'
+	kill -0 "$WSHD_PID"
+}
