@@ -4,6 +4,7 @@
 #include "container.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "hook.h"
@@ -21,6 +24,7 @@
 #include "pool.h"
 #include "server.h"
 #include "util.h"
+#include "wshd_proto.h"
 
 struct ct_op {
     void (*run)(struct container *ct, struct ct_op *op);
@@ -317,7 +321,7 @@ static void ct_remove(struct container *ct)
     ct_free(ct);
 }
 
-static void write_snapshot(struct container *ct)
+void ct_save(struct container *ct)
 {
     struct json_object *o = json_object_new_object();
     struct w_error err;
@@ -336,6 +340,7 @@ static void write_snapshot(struct container *ct)
     json_object_object_add(o, "properties", json_object_get(ct->properties));
     json_object_object_add(o, "limits", json_object_get(ct->limits));
     json_object_object_add(o, "events", json_object_get(ct->events));
+    json_object_object_add(o, "jobs", job_snapshot(ct));
     s = jsonh_str(o, &len);
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
     if (util_write_file_atomic(AT_FDCWD, path, s, len, &err) < 0)
@@ -444,7 +449,7 @@ static void create_step(void *data, const char *error)
         break;
     default: {
         ct->state = CT_ACTIVE;
-        write_snapshot(ct);
+        ct_save(ct);
         log_msg(LOG_INFO, "container %s: created (id %s, uid %u)", ct->handle, ct->id,
                 (unsigned)ct->uid);
         op_reply(ct->ops, json_object_new_string(ct->handle));
@@ -740,7 +745,7 @@ static void stop_done(void *data, const char *error)
         op_error(op, error);
     } else {
         ct->state = CT_STOPPED;
-        write_snapshot(ct);
+        ct_save(ct);
         op_reply(op, json_object_new_string("ok"));
     }
     op_done(ct);
@@ -941,6 +946,142 @@ void cmd_list(struct req *r)
     req_reply(r, out);
 }
 
+/* ---- restart: adopt what survived, tear down the rest ---- */
+
+/* Does the container's wshd answer a ping? Start-up only, so a short blocking wait. */
+static int wshd_alive(const char *path)
+{
+    char sock[PATH_MAX + 32];
+    struct timeval tv = {.tv_sec = 2};
+    struct json_object *msg, *reply;
+    struct w_error err;
+    int fd, ok = 0;
+
+    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", path);
+    fd = wshd_connect(sock, &err);
+    if (fd < 0)
+        return 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    msg = json_object_new_object();
+    json_object_object_add(msg, "op", json_object_new_string("ping"));
+    if (wshd_send(fd, msg, NULL, 0, &err) == 0 && (reply = wshd_recv(fd, NULL, NULL, &err))) {
+        ok = jsonh_get_bool(reply, "ok", 0);
+        json_object_put(reply);
+    }
+    json_object_put(msg);
+    close(fd);
+    return ok;
+}
+
+/* Fill ct from its depot directory; returns 1 when the snapshot is usable. */
+static int load_snapshot(struct container *ct, struct json_object **snap)
+{
+    char path[PATH_MAX + 32];
+    struct json_object *o, *v;
+    struct w_error err;
+    char *text;
+    size_t len;
+    const char *state;
+
+    snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
+    text = util_read_file(AT_FDCWD, path, 1 << 20, &len, &err);
+    if (text == NULL)
+        return 0;
+    o = jsonh_parse(text, len, &err);
+    free(text);
+    if (o == NULL || strcmp(jsonh_get_str(o, "id", ""), ct->id) != 0) {
+        json_object_put(o);
+        return 0;
+    }
+    strlcpy(ct->handle, jsonh_get_str(o, "handle", ct->id), sizeof(ct->handle));
+    strlcpy(ct->rootfs, jsonh_get_str(o, "rootfs", ct->rootfs), sizeof(ct->rootfs));
+    ct->uid = (uid_t)jsonh_get_int(o, "uid", 0);
+    v = jsonh_get(o, "grace_time");
+    ct->grace_time = v ? json_object_get_double(v) : -1;
+    state = jsonh_get_str(o, "state", "");
+    ct->state = strcmp(state, "active") == 0    ? CT_ACTIVE
+                : strcmp(state, "stopped") == 0 ? CT_STOPPED
+                                                : CT_BORN;
+    if (json_object_is_type(v = jsonh_get(o, "properties"), json_type_object)) {
+        json_object_put(ct->properties);
+        ct->properties = json_object_get(v);
+    }
+    if (json_object_is_type(v = jsonh_get(o, "limits"), json_type_object)) {
+        json_object_put(ct->limits);
+        ct->limits = json_object_get(v);
+    }
+    if (json_object_is_type(v = jsonh_get(o, "events"), json_type_array)) {
+        json_object_put(ct->events);
+        ct->events = json_object_get(v);
+    }
+    *snap = o;
+    return 1;
+}
+
+static void restore_one(const char *name)
+{
+    struct container *ct = calloc(1, sizeof(*ct));
+    struct json_object *snap = NULL;
+    long long now = loop_now_ms();
+    uint32_t net;
+    struct w_error err;
+    int ni;
+
+    if (ct == NULL)
+        return;
+    ct->properties = json_object_new_object();
+    ct->limits = json_object_new_object();
+    ct->events = json_object_new_array();
+    net = (uint32_t)strtoul(name, NULL, 16);
+    strlcpy(ct->id, name, sizeof(ct->id));
+    strlcpy(ct->handle, name, sizeof(ct->handle));
+    strlcpy(ct->rootfs, g_cfg->server.container_rootfs_path, sizeof(ct->rootfs));
+    snprintf(ct->path, sizeof(ct->path), "%s/%s", g_cfg->server.container_depot_path, name);
+    strlcpy(ct->log_path, ct->path, sizeof(ct->log_path));
+    strlcat(ct->log_path, "/log/hooks.log", sizeof(ct->log_path));
+    ct->network = net;
+    ct->net_index = ct->uid_index = -1;
+    ni = net >= g_cfg->network.pool_start_address
+             ? (int)((net - g_cfg->network.pool_start_address) / 4)
+             : -1;
+    if (load_snapshot(ct, &snap) && ct->state != CT_BORN && !ct_lookup(ct->handle) &&
+        wshd_alive(ct->path) && pool_take(&net_pool, ni, now) == ni &&
+        (ct->uid_index = pool_take(&uid_pool, (int)(ct->uid - g_cfg->user.pool_start_uid), now)) >=
+            0) {
+        ct->net_index = ni;
+        ct->env = build_env(ct, 0);
+        ct->serial = next_serial++;
+        ct->next = containers;
+        containers = ct;
+        job_restore(ct, jsonh_get(snap, "jobs"));
+        json_object_put(snap);
+        arm_grace(ct);
+        log_msg(LOG_INFO, "container %s: adopted (%s)", ct->handle, state_names[ct->state]);
+        return;
+    }
+    json_object_put(snap);
+    if (ct->net_index < 0 && ni >= 0 && pool_take(&net_pool, ni, now) == ni)
+        pool_release(&net_pool, ni, now); /* keep its release delay: the veth dies late */
+    log_msg(LOG_WARNING, "container %s: dead or half-built, tearing it down", name);
+    ct->env = build_env(ct, 0);
+    if (ct->env == NULL || hook_run_sync("destroy.sh", NULL, ct->env, NULL, &err) < 0)
+        log_msg(LOG_ERR, "container %s: %s", name, ct->env ? err.msg : "out of memory");
+    ct_free(ct);
+}
+
+static void restore_all(void)
+{
+    DIR *d = opendir(g_cfg->server.container_depot_path);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (strlen(e->d_name) == 8 && strspn(e->d_name, "0123456789abcdef") == 8)
+            restore_one(e->d_name);
+    closedir(d);
+}
+
 /* ---- start-up ---- */
 
 static int check_uid_pool(struct w_error *err)
@@ -993,5 +1134,6 @@ int ct_init(struct w_error *err)
     }
     for (int i = 0; i < n; i++)
         free(env[i]);
+    restore_all();
     return 0;
 }

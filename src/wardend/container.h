@@ -51,6 +51,8 @@ void ct_ref(struct container *ct, struct req *r);
 /* Reply `Container state must be one of ...` and return -1 unless ct is in mask. */
 int ct_check_state(struct container *ct, int mask, struct req *r);
 void ct_add_event(struct container *ct, const char *event);
+/* Write snapshot.json (temp file + rename): what a restarted wardend adopts. */
+void ct_save(struct container *ct);
 /* Host paths of the container's cgroup for a controller ("memory", "cpuacct"). */
 int ct_cgroup_file(struct container *ct, const char *controller, const char *file, char *out,
                    size_t size);

@@ -5,6 +5,7 @@
  * link or stream never waits on wshd and a restart of wardend loses nothing. */
 #include "job.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -110,8 +111,10 @@ static int read_status(struct job *j)
     } else {
         ex = jsonh_get(st, "exit");
         j->exit_status = json_object_is_type(ex, json_type_int) ? json_object_get_int(ex) : -1;
-        if (strcmp(jsonh_get_str(st, "reason", ""), "output limit") == 0)
+        if (strcmp(jsonh_get_str(st, "reason", ""), "output limit") == 0) {
             ct_add_event(j->ct, "command exceeded maximum output");
+            ct_save(j->ct);
+        }
         json_object_put(st);
     }
     j->done = 1;
@@ -397,6 +400,8 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     }
     json_object_put(reply);
     j->spawned = 1;
+    if (j->base64 || j->discard)
+        ct_save(j->ct);
     watch(j);
     read_status(j); /* it may have ended before the watch existed */
     j->spawn_req = NULL;
@@ -620,6 +625,63 @@ void job_container_gone(struct container *ct)
         }
         job_free(j);
     }
+}
+
+struct json_object *job_snapshot(struct container *ct)
+{
+    struct json_object *o = json_object_new_object();
+
+    for (struct job *j = ct->jobs; j; j = j->next) {
+        struct json_object *opt;
+        char key[32];
+        if (!j->spawned || (!j->base64 && !j->discard))
+            continue;
+        opt = json_object_new_object();
+        json_object_object_add(opt, "base64", json_object_new_boolean(j->base64));
+        json_object_object_add(opt, "discard", json_object_new_boolean(j->discard));
+        snprintf(key, sizeof(key), "%lld", j->id);
+        json_object_object_add(o, key, opt);
+    }
+    return o;
+}
+
+void job_restore(struct container *ct, struct json_object *snapshot)
+{
+    char path[PATH_MAX + 8];
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "%s/jobs", ct->path);
+    d = opendir(path);
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        struct json_object *opt = jsonh_get(snapshot, e->d_name);
+        long long id;
+        struct job *j;
+
+        if (e->d_name[0] == '\0' || strspn(e->d_name, "0123456789") != strlen(e->d_name))
+            continue;
+        id = atoll(e->d_name);
+        if (id <= 0 || (j = calloc(1, sizeof(*j))) == NULL)
+            continue;
+        j->id = id;
+        j->ct = ct;
+        j->wd = j->wshd_fd = -1;
+        j->exit_status = -1;
+        j->spawned = 1;
+        j->base64 = jsonh_get_bool(opt, "base64", 0);
+        j->discard = jsonh_get_bool(opt, "discard", 0);
+        j->next = ct->jobs;
+        ct->jobs = j;
+        if (!read_status(j)) {
+            watch(j);
+            read_status(j); /* it may have ended before the watch */
+        }
+        if (id >= next_id) /* the sequence file is ahead of every id; be safe anyway */
+            next_id = reserved_until = id + 1;
+    }
+    closedir(d);
 }
 
 int job_init(struct w_error *err)

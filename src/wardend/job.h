@@ -19,6 +19,11 @@ void job_container_stopping(struct container *ct);
 /* The container is gone: free its jobs. */
 void job_container_gone(struct container *ct);
 
+/* Options of jobs that a restart must know (base64, discard), as a new object. */
+struct json_object *job_snapshot(struct container *ct);
+/* After a restart: take up every job in the container's jobs/ directory. */
+void job_restore(struct container *ct, struct json_object *snapshot);
+
 void cmd_spawn(struct req *r, struct container *ct);
 void cmd_run(struct req *r, struct container *ct);
 void cmd_link(struct req *r, struct container *ct);

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     }
     sfd = loop_signalfd(sigs, 3, &err);
     if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, &err) < 0 ||
-        ct_init(&err) < 0 || job_init(&err) < 0 || server_listen(&err) < 0) {
+        job_init(&err) < 0 || ct_init(&err) < 0 || server_listen(&err) < 0) {
         log_msg(LOG_ERR, "start-up failed: %s", err.msg);
         return EXIT_SYSTEM;
     }
