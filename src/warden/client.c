@@ -55,6 +55,9 @@ int client_send_line(struct client *c, const char *line, size_t len, struct w_er
 {
     struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    /* A kept connection (the prompt's) may have been closed by the server since the last
+     * request; then nothing of this line was read, and it is safe to send it again. */
+    int may_retry = c->fd >= 0, sent = 0;
 
     if (client_connect(c, err) < 0)
         return -1;
@@ -65,8 +68,11 @@ int client_send_line(struct client *c, const char *line, size_t len, struct w_er
             if (e == EINTR)
                 continue;
             client_close(c);
+            if (may_retry && !sent && (e == EPIPE || e == ECONNRESET))
+                return client_send_line(c, line, len, err);
             return w_errno(err, e, "send to %s", c->path);
         }
+        sent = 1;
         while (msg.msg_iovlen > 0 && (size_t)n >= msg.msg_iov[0].iov_len) {
             n -= (ssize_t)msg.msg_iov[0].iov_len;
             msg.msg_iov++;

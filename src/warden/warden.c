@@ -841,6 +841,10 @@ static int cmd_raw(struct client *c, int argc, char **argv)
                 json_object_array_length(payload) > 0;
         json_object_put(reply);
     } while (multi);
+    /* A raw line may be one the server answers and then hangs up on (not JSON, too
+     * large): start the prompt's next command on a fresh connection. */
+    if (r != 0)
+        client_close(c);
     return r == 0 ? 0 : r > 0 ? EXIT_ERRREPLY : EXIT_SYS;
 }
 

@@ -46,7 +46,8 @@ def unescape(s):
         with open(s[1:], "rb") as f:
             return f.read()
     if s.startswith("py:"):
-        v = eval(s[3:], {"__builtins__": {}}, {})  # test-author input only
+        env = {"__builtins__": {}, "bytes": bytes, "range": range, "bytearray": bytearray}
+        v = eval(s[3:], env, {})  # test-author input only
         return v if isinstance(v, bytes) else str(v).encode()
     return codecs.escape_decode(os.fsencode(s))[0]
 
