@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 
+#include "util.h"
+
 struct json_object *jsonh_parse(const char *buf, size_t len, struct w_error *err)
 {
     struct json_tokener *tok;
@@ -11,6 +13,13 @@ struct json_object *jsonh_parse(const char *buf, size_t len, struct w_error *err
 
     if (len > (size_t)INT32_MAX) {
         w_err(err, "JSON text too long");
+        return NULL;
+    }
+    /* json-c's own check lets overlong forms and surrogates through, and whatever we
+     * accept may be echoed back in a reply that must be valid UTF-8. */
+    used = util_utf8_valid_len(buf, len);
+    if (used < len) {
+        w_err(err, "invalid UTF-8 at offset %zu", used);
         return NULL;
     }
     tok = json_tokener_new_ex(64);

@@ -191,6 +191,17 @@ size_t util_utf8_complete_prefix(const char *buf, size_t len)
     return len;
 }
 
+size_t util_utf8_valid_len(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        int k = utf8_seq((const unsigned char *)buf + i, len - i);
+        if (k <= 0)
+            return i;
+        i += (size_t)k;
+    }
+    return len;
+}
+
 char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen)
 {
     const unsigned char *p = (const unsigned char *)buf;

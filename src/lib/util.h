@@ -21,6 +21,9 @@ int util_mkdir_p(const char *path, mode_t mode, struct w_error *err);
 /* Length of the longest prefix of buf that does not end inside an incomplete UTF-8
  * sequence (bad bytes count as complete: they will be replaced). */
 size_t util_utf8_complete_prefix(const char *buf, size_t len);
+/* Offset of the first byte of buf that is not strict UTF-8 (overlong forms, surrogates
+ * and code points above U+10FFFF are not), or len when all of buf is valid. */
+size_t util_utf8_valid_len(const char *buf, size_t len);
 /* Copy buf to a malloc'd NUL-terminated string, replacing each invalid UTF-8 byte with
  * U+FFFD; *outlen gets the result length. */
 char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen);

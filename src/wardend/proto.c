@@ -1,10 +1,21 @@
 #include "proto.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonh.h"
+
+/* A JSON null: valid JSON for which jsonh_parse has no object to return. */
+static int is_json_null(const char *s, size_t len)
+{
+    while (len > 0 && isspace((unsigned char)*s))
+        s++, len--;
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
+        len--;
+    return len == 4 && memcmp(s, "null", 4) == 0;
+}
 
 enum proto_parse proto_parse_line(const char *line, size_t len, struct json_object **req,
                                   struct w_error *err)
@@ -15,7 +26,7 @@ enum proto_parse proto_parse_line(const char *line, size_t len, struct json_obje
     if (len > 0 && line[len - 1] == '\r')
         len--;
     obj = jsonh_parse(line, len, err);
-    if (obj == NULL)
+    if (obj == NULL && !is_json_null(line, len))
         return PROTO_BAD_JSON;
     if (!json_object_is_type(obj, json_type_array)) {
         json_object_put(obj);
