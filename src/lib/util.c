@@ -79,13 +79,13 @@ char *util_read_file(int dirfd, const char *path, size_t max, size_t *len, struc
         ssize_t r;
         if (n == cap) {
             char *nb;
-            if (cap >= max) {
+            if (n > max) {
                 free(buf);
                 close(fd);
                 w_err(err, "%s is larger than %zu bytes", path, max);
                 return NULL;
             }
-            cap *= 2;
+            cap = cap < max / 2 ? cap * 2 : max + 1; /* one byte more shows a larger file */
             nb = realloc(buf, cap + 1);
             if (nb == NULL) {
                 free(buf);
@@ -111,6 +111,11 @@ char *util_read_file(int dirfd, const char *path, size_t max, size_t *len, struc
     close(fd);
     if (buf == NULL) {
         w_err(err, "read %s: out of memory", path);
+        return NULL;
+    }
+    if (n > max) {
+        free(buf);
+        w_err(err, "%s is larger than %zu bytes", path, max);
         return NULL;
     }
     buf[n] = '\0';
