@@ -1,0 +1,440 @@
+/* Unit tests for the shared library (src/lib): UTF-8 and base64 helpers, files,
+ * json helpers, descriptor passing and the wshd message layer. Files go to a mkdtemp
+ * directory that is removed at the end. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "jsonh.h"
+#include "tap.h"
+#include "util.h"
+#include "wshd_proto.h"
+
+#define FFFD "\xEF\xBF\xBD"
+
+static char tmpdir[] = "/tmp/warden-test-util-XXXXXX";
+
+static void sanitize(const char *in, size_t len, const char *want, size_t wantlen,
+                     const char *name)
+{
+    size_t outlen = 12345;
+    char *out = util_utf8_sanitize(in, len, &outlen);
+
+    TAP_IS_MEM(out, outlen, want, wantlen, name);
+    free(out);
+}
+#define SANITIZE(in, want, name) sanitize(in, sizeof(in) - 1, want, sizeof(want) - 1, name)
+
+static void test_utf8_sanitize(void)
+{
+    SANITIZE("", "", "sanitize: empty");
+    SANITIZE("hello, world\n", "hello, world\n", "sanitize: ASCII kept");
+    SANITIZE("a\0b", "a\0b", "sanitize: NUL kept");
+    SANITIZE("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf",
+             "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf",
+             "sanitize: 2-, 3-, 4-byte sequences and U+10FFFF kept");
+    SANITIZE("\xef\xbf\xbd", FFFD, "sanitize: U+FFFD itself kept");
+    SANITIZE("a\x80z", "a" FFFD "z", "sanitize: lone continuation byte");
+    SANITIZE("\xff", FFFD, "sanitize: 0xFF");
+    SANITIZE("\xfe\xff", FFFD FFFD, "sanitize: 0xFE 0xFF");
+    SANITIZE("\xc0\x80", FFFD FFFD, "sanitize: overlong NUL C0 80");
+    SANITIZE("\xe0\x80\xaf", FFFD FFFD FFFD, "sanitize: overlong E0 80 AF");
+    SANITIZE("\xed\xa0\x80", FFFD FFFD FFFD, "sanitize: surrogate ED A0 80");
+    SANITIZE("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD, "sanitize: above U+10FFFF");
+    SANITIZE("\xf5\x80", FFFD FFFD, "sanitize: F5 lead byte");
+    SANITIZE("ok\xe2\x82", "ok" FFFD FFFD, "sanitize: truncated sequence at the end");
+    SANITIZE("\xe2\x28\xa1", FFFD "(" FFFD, "sanitize: bad continuation keeps the next char");
+    SANITIZE("\xc3", FFFD, "sanitize: lone lead byte");
+}
+
+static void test_utf8_prefix(void)
+{
+    static const char *const seqs[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    char buf[16], name[128];
+
+    for (size_t s = 0; s < 3; s++) {
+        size_t n = strlen(seqs[s]);
+        for (size_t cut = 1; cut < n; cut++) {
+            memcpy(buf, "ab", 2);
+            memcpy(buf + 2, seqs[s], cut);
+            snprintf(name, sizeof(name), "complete_prefix: %zu-byte sequence cut after %zu", n,
+                     cut);
+            TAP_IS_INT(util_utf8_complete_prefix(buf, 2 + cut), 2, name);
+        }
+        memcpy(buf + 2, seqs[s], n);
+        snprintf(name, sizeof(name), "complete_prefix: whole %zu-byte sequence", n);
+        TAP_IS_INT(util_utf8_complete_prefix(buf, 2 + n), 2 + n, name);
+        memcpy(buf + 2 + n, "\xf0\x9f", 2);
+        snprintf(name, sizeof(name), "complete_prefix: %zu-byte sequence then a cut one", n);
+        TAP_IS_INT(util_utf8_complete_prefix(buf, 4 + n), 2 + n, name);
+    }
+    TAP_IS_INT(util_utf8_complete_prefix("", 0), 0, "complete_prefix: empty");
+    TAP_IS_INT(util_utf8_complete_prefix("\xe2", 1), 0, "complete_prefix: only a lead byte");
+    TAP_IS_INT(util_utf8_complete_prefix("abc\xff", 4), 4, "complete_prefix: bad byte counts");
+    TAP_IS_INT(util_utf8_complete_prefix("ab\xe2\x28", 4), 4,
+               "complete_prefix: an invalid sequence is not waited for");
+    TAP_IS_INT(util_utf8_complete_prefix("ab\x80\x80\x80", 5), 5,
+               "complete_prefix: trailing continuation bytes are bad, not incomplete");
+
+    TAP_IS_INT(util_utf8_valid_len("a\xc3\xa9z", 4), 4, "valid_len: valid text");
+    TAP_IS_INT(util_utf8_valid_len("ab\xc0\x80", 4), 2, "valid_len: stops at an overlong form");
+    TAP_IS_INT(util_utf8_valid_len("ab\xe2\x82", 4), 2, "valid_len: stops at a cut sequence");
+}
+
+static void b64(const void *in, size_t len, const char *want, const char *name)
+{
+    char *out = util_base64(in, len);
+
+    TAP_IS_STR(out, want, name);
+    free(out);
+}
+
+static void test_base64(void)
+{
+    static const char *const vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                                         {"foobar", "Zm9vYmFy"}};
+    char name[64];
+    unsigned char all[256];
+    char *out;
+
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        snprintf(name, sizeof(name), "base64 \"%s\" (RFC 4648)", vec[i][0]);
+        b64(vec[i][0], strlen(vec[i][0]), vec[i][1], name);
+    }
+    b64("\x00\xff\xfe\x80", 4, "AP/+gA==", "base64 of binary bytes");
+    b64("\x00\x00\x00", 3, "AAAA", "base64 of three NULs");
+    b64("\xfb\xff\xbf", 3, "+/+/", "base64 uses + and /");
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    out = util_base64(all, sizeof(all));
+    TAP_IS_INT(out ? strlen(out) : 0, 344, "base64 of 256 bytes is 344 characters");
+    TAP_OK(out && strncmp(out, "AAECAwQFBgcICQoL", 16) == 0 && strcmp(out + 332, "+fr7/P3+/w==") == 0,
+           "base64 of bytes 0..255 starts and ends right");
+    free(out);
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void test_files(void)
+{
+    struct w_error err = {0};
+    char path[256], *data, *big;
+    size_t len = 0;
+    int dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+
+    if (dirfd < 0)
+        TAP_BAIL("open %s: %s", tmpdir, strerror(errno));
+    TAP_IS_INT(util_write_file_atomic(dirfd, "f", "hello\0world", 11, &err), 0,
+               "write_file_atomic relative to a dirfd");
+    data = util_read_file(dirfd, "f", 100, &len, &err);
+    TAP_IS_MEM(data, len, "hello\0world", 11, "read_file gives back the same bytes");
+    TAP_OK(data && data[len] == '\0', "read_file NUL-terminates");
+    free(data);
+
+    TAP_IS_INT(util_write_file_atomic(dirfd, "f", "x", 1, &err), 0, "overwrite with less");
+    data = util_read_file(dirfd, "f", 100, &len, &err);
+    TAP_IS_MEM(data, len, "x", 1, "the old content is gone");
+    free(data);
+    TAP_IS_INT(count_entries(tmpdir), 1, "no temp file is left behind");
+    TAP_OK(stat(strcat(strcpy(path, tmpdir), "/f"), &st) == 0 && (st.st_mode & 0777) == 0644,
+           "the file is mode 0644");
+
+    snprintf(path, sizeof(path), "%s/e", tmpdir);
+    TAP_IS_INT(util_write_file_atomic(AT_FDCWD, path, "", 0, &err), 0, "write an empty file");
+    data = util_read_file(AT_FDCWD, path, 100, &len, &err);
+    TAP_IS_MEM(data, len, "", 0, "read an empty file");
+    free(data);
+
+    TAP_IS_INT(util_write_file_atomic(dirfd, "nodir/f", "x", 1, &err), -1,
+               "write into a missing directory fails");
+    TAP_CONTAINS(err.msg, "nodir/f", "the error names the path");
+    TAP_IS_INT(err.errnum, ENOENT, "the error is ENOENT");
+
+    data = util_read_file(dirfd, "missing", 100, &len, &err);
+    TAP_OK(data == NULL && err.errnum == ENOENT, "read of a missing file fails with ENOENT");
+    TAP_CONTAINS(err.msg, "missing", "the error names the file");
+
+    /* Size caps: exactly max bytes is fine, one more is refused, for several caps. */
+    big = malloc(20000);
+    if (big == NULL)
+        TAP_BAIL("out of memory");
+    memset(big, 'x', 20000);
+    static const size_t caps[] = {10, 4096, 5000, 8192, 12345};
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        char name[128];
+        size_t max = caps[i];
+        util_write_file_atomic(dirfd, "big", big, max, &err);
+        data = util_read_file(dirfd, "big", max, &len, &err);
+        snprintf(name, sizeof(name), "read_file: a file of exactly max=%zu bytes is read", max);
+        if (!TAP_OK(data && len == max, name))
+            tap_diag("error: %s", data ? "wrong length" : err.msg);
+        free(data);
+        util_write_file_atomic(dirfd, "big", big, max + 1, &err);
+        memset(&err, 0, sizeof(err));
+        data = util_read_file(dirfd, "big", max, &len, &err);
+        snprintf(name, sizeof(name), "read_file: a file of max+1=%zu bytes is refused", max + 1);
+        if (!TAP_OK(data == NULL, name))
+            tap_diag("read %zu bytes", len);
+        free(data);
+        snprintf(name, sizeof(name), "read_file: the max=%zu error says why", max);
+        TAP_CONTAINS(err.msg, "larger than", name);
+    }
+    free(big);
+    close(dirfd);
+}
+
+static void test_mkdir_p(void)
+{
+    struct w_error err = {0};
+    char path[256], file[256];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/a/b/c", tmpdir);
+    TAP_IS_INT(util_mkdir_p(path, 0700, &err), 0, "mkdir_p nested");
+    TAP_OK(stat(path, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700,
+           "mkdir_p made a 0700 directory");
+    TAP_IS_INT(util_mkdir_p(path, 0700, &err), 0, "mkdir_p of an existing directory succeeds");
+    snprintf(path, sizeof(path), "%s/a/x/y/", tmpdir);
+    TAP_IS_INT(util_mkdir_p(path, 0755, &err), 0, "mkdir_p with a trailing slash");
+    snprintf(file, sizeof(file), "%s/a/file", tmpdir);
+    util_write_file_atomic(AT_FDCWD, file, "", 0, &err);
+    snprintf(path, sizeof(path), "%s/a/file/sub", tmpdir);
+    TAP_IS_INT(util_mkdir_p(path, 0755, &err), -1, "mkdir_p through a regular file fails");
+    TAP_CONTAINS(err.msg, "a/file", "the error names the component");
+    TAP_IS_INT(util_mkdir_p("", 0755, &err), -1, "mkdir_p of an empty path fails");
+}
+
+static struct json_object *parse(const char *s, struct w_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    return jsonh_parse(s, strlen(s), err);
+}
+
+static void test_jsonh(void)
+{
+    static const char *const bad[] = {"", " ", "{", "{\"a\":}", "1 2", "{} x", "tru", "[1]]"};
+    struct w_error err;
+    struct json_object *o;
+    size_t len;
+    char name[64];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        o = parse(bad[i], &err);
+        snprintf(name, sizeof(name), "jsonh_parse refuses '%s' with a message", bad[i]);
+        TAP_OK(o == NULL && err.msg[0] != '\0', name);
+        json_object_put(o);
+    }
+    o = parse(" {\"a\":1} \n\t", &err);
+    TAP_OK(o != NULL, "jsonh_parse allows surrounding whitespace");
+    json_object_put(o);
+
+    o = parse("{\"s\":\"str\",\"i\":1099511627776,\"b\":true,\"n\":null,\"d\":1.5,\"p\":\"a/b\"}",
+              &err);
+    if (o == NULL)
+        TAP_BAIL("jsonh_parse: %s", err.msg);
+    TAP_IS_STR(jsonh_get_str(o, "s", "dflt"), "str", "get_str of a string");
+    TAP_IS_STR(jsonh_get_str(o, "i", "dflt"), "dflt", "get_str of an int gives the default");
+    TAP_IS_STR(jsonh_get_str(o, "zz", "dflt"), "dflt", "get_str of a missing key");
+    TAP_OK(jsonh_get_str(o, "n", NULL) == NULL, "get_str of null gives the default");
+    TAP_IS_INT(jsonh_get_int(o, "i", -7), 1099511627776LL, "get_int of a 64-bit int");
+    TAP_IS_INT(jsonh_get_int(o, "s", -7), -7, "get_int of a string gives the default");
+    TAP_IS_INT(jsonh_get_int(o, "d", -7), -7, "get_int of a double gives the default");
+    TAP_IS_INT(jsonh_get_int(o, "zz", -7), -7, "get_int of a missing key");
+    TAP_IS_INT(jsonh_get_bool(o, "b", 0), 1, "get_bool of true");
+    TAP_IS_INT(jsonh_get_bool(o, "i", 2), 2, "get_bool of an int gives the default");
+    TAP_OK(jsonh_get(o, "n") == NULL, "get of a null member is NULL");
+    TAP_OK(jsonh_get(NULL, "s") == NULL, "get on NULL is NULL");
+    TAP_IS_STR(jsonh_str(jsonh_get(o, "p"), &len), "\"a/b\"", "jsonh_str does not escape /");
+    json_object_put(o);
+
+    o = parse("[\"s\"]", &err);
+    TAP_OK(jsonh_get(o, "s") == NULL, "get on an array is NULL");
+    TAP_IS_INT(jsonh_get_int(o, "s", 3), 3, "get_int on an array gives the default");
+    json_object_put(o);
+}
+
+static int count_fds(void)
+{
+    return count_entries("/proc/self/fd") - 1; /* minus the one opendir holds */
+}
+
+static int is_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFD);
+    return fl >= 0 && (fl & FD_CLOEXEC);
+}
+
+static void seqpacket_pair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        TAP_BAIL("socketpair: %s", strerror(errno));
+}
+
+static void close_all(int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+static void test_fdpass(void)
+{
+    struct w_error err = {0};
+    int sv[2], p[2], nul, send_fds[3], got[FDPASS_MAX], n, before;
+    char buf[64], c = 0;
+    ssize_t r;
+
+    seqpacket_pair(sv);
+    if (pipe(p) < 0 || (nul = open("/dev/null", O_RDWR)) < 0) /* deliberately not CLOEXEC */
+        TAP_BAIL("pipe/open: %s", strerror(errno));
+    send_fds[0] = p[0];
+    send_fds[1] = p[1];
+    send_fds[2] = nul;
+
+    TAP_IS_INT(fdpass_send(sv[0], "hello", 5, send_fds, 3, &err), 0, "fdpass_send with 3 fds");
+    n = FDPASS_MAX;
+    r = fdpass_recv(sv[1], buf, sizeof(buf), got, &n, &err);
+    TAP_IS_MEM(buf, r > 0 ? (size_t)r : 0, "hello", 5, "fdpass_recv gets the payload");
+    TAP_IS_INT(n, 3, "fdpass_recv gets 3 fds");
+    TAP_OK(n == 3 && is_cloexec(got[0]) && is_cloexec(got[1]) && is_cloexec(got[2]),
+           "every received fd is CLOEXEC");
+    TAP_OK(n == 3 && write(got[1], "z", 1) == 1 && read(p[0], &c, 1) == 1 && c == 'z',
+           "the received pipe end is usable");
+    if (n > 0)
+        close_all(got, n);
+
+    /* Room for only one: the other two must be closed, not leaked. */
+    before = count_fds();
+    fdpass_send(sv[0], "x", 1, send_fds, 3, &err);
+    n = 1;
+    r = fdpass_recv(sv[1], buf, sizeof(buf), got, &n, &err);
+    TAP_IS_INT(r, 1, "fdpass_recv with room for 1 fd still gets the payload");
+    TAP_IS_INT(n, 1, "... and reports 1 fd");
+    TAP_IS_INT(count_fds(), before + 1, "... and the 2 extra fds are closed");
+    if (n > 0)
+        close_all(got, n);
+
+    before = count_fds();
+    fdpass_send(sv[0], "y", 1, send_fds, 2, &err);
+    r = fdpass_recv(sv[1], buf, sizeof(buf), NULL, NULL, &err);
+    TAP_IS_INT(r, 1, "fdpass_recv with no room for fds");
+    TAP_IS_INT(count_fds(), before, "... closes every fd that arrived");
+
+    /* A payload larger than the buffer is an error, and its fds are closed. */
+    memset(buf, 'a', sizeof(buf));
+    before = count_fds();
+    fdpass_send(sv[0], buf, sizeof(buf), send_fds, 3, &err);
+    n = FDPASS_MAX;
+    r = fdpass_recv(sv[1], buf, 10, got, &n, &err);
+    TAP_IS_INT(r, -1, "a truncated payload is an error");
+    TAP_CONTAINS(err.msg, "truncated", "... saying so");
+    TAP_IS_INT(n, 0, "... with no fds handed out");
+    TAP_IS_INT(count_fds(), before, "... and none leaked");
+
+    TAP_IS_INT(fdpass_send(sv[0], "z", 1, send_fds, FDPASS_MAX + 1, &err), -1,
+               "sending more than FDPASS_MAX fds is refused");
+
+    close(sv[0]);
+    n = FDPASS_MAX;
+    TAP_IS_INT(fdpass_recv(sv[1], buf, sizeof(buf), got, &n, &err), 0, "EOF reads 0");
+    close(sv[1]);
+    close_all(send_fds, 3);
+}
+
+static void test_wshd_msgs(void)
+{
+    struct w_error err = {0};
+    int sv[2], p[2], got[FDPASS_MAX], n, before;
+    struct json_object *msg, *back;
+    size_t big = 500 * 1024;
+    char *s = malloc(big + 1);
+
+    if (s == NULL)
+        TAP_BAIL("out of memory");
+    for (size_t i = 0; i < big; i++)
+        s[i] = (char)('a' + i % 26);
+    s[big] = '\0';
+    seqpacket_pair(sv);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        TAP_BAIL("pipe: %s", strerror(errno));
+
+    msg = json_object_new_object();
+    json_object_object_add(msg, "type", json_object_new_string("spawn"));
+    json_object_object_add(msg, "script", json_object_new_string(s));
+    json_object_object_add(msg, "n", json_object_new_int(42));
+    if (!TAP_IS_INT(wshd_send(sv[0], msg, p, 2, &err), 0, "wshd_send of a 500 KB message"))
+        tap_diag("error: %s", err.msg);
+    n = FDPASS_MAX;
+    back = wshd_recv(sv[1], got, &n, &err);
+    if (!TAP_OK(back != NULL, "wshd_recv gets it"))
+        tap_diag("error: %s", err.msg);
+    TAP_IS_STR(jsonh_get_str(back, "type", NULL), "spawn", "... with its type");
+    TAP_OK(strcmp(jsonh_get_str(back, "script", ""), s) == 0, "... and the whole 500 KB string");
+    TAP_IS_INT(jsonh_get_int(back, "n", 0), 42, "... and its number");
+    TAP_IS_INT(n, 2, "... and its 2 fds");
+    close_all(got, n);
+    json_object_put(back);
+    json_object_put(msg);
+
+    /* A message that is JSON but not an object: NULL, fds closed. */
+    before = count_fds();
+    fdpass_send(sv[0], "[1]", 3, p, 2, &err);
+    n = FDPASS_MAX;
+    back = wshd_recv(sv[1], got, &n, &err);
+    TAP_OK(back == NULL, "wshd_recv refuses a non-object");
+    TAP_IS_INT(n, 0, "... reports no fds");
+    TAP_IS_INT(count_fds(), before, "... and closes the ones that came with it");
+
+    close(sv[0]);
+    memset(&err, 0, sizeof(err));
+    back = wshd_recv(sv[1], NULL, NULL, &err);
+    TAP_OK(back == NULL, "wshd_recv at EOF gives NULL");
+    TAP_IS_INT(err.errnum, EPIPE, "... with errnum EPIPE");
+    close(sv[1]);
+    close_all(p, 2);
+    free(s);
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+int main(void)
+{
+    if (mkdtemp(tmpdir) == NULL)
+        TAP_BAIL("mkdtemp: %s", strerror(errno));
+    test_utf8_sanitize();
+    test_utf8_prefix();
+    test_base64();
+    test_files();
+    test_mkdir_p();
+    test_jsonh();
+    test_fdpass();
+    test_wshd_msgs();
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return tap_done();
+}
