@@ -200,10 +200,11 @@ wardend_start() {
 
 # Every leftover of this instance in the kernel: chains, interfaces, cgroups, mounts.
 _cleanup_instance() {
-	local ipt=iptables table rule chain ifc cg pid m
+	local ipt table rule chain ifc cg pid m
 	local -a args
-	command -v iptables >/dev/null || ipt=
-	if [[ -n $ipt ]]; then
+	# The hooks may use either front end (server.iptables): clean both.
+	for ipt in iptables iptables-legacy; do
+		command -v "$ipt" >/dev/null || continue
 		for table in filter nat mangle; do
 			# Jumps into the instance's chains first, then the chains themselves.
 			while read -r rule; do
@@ -220,7 +221,7 @@ _cleanup_instance() {
 				"$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true
 			done
 		done
-	fi
+	done
 	for ifc in $(ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
 		grep -E "^$WINSTANCE-" || true); do
 		ip link del "$ifc" 2>/dev/null || true
