@@ -305,6 +305,8 @@ int main(int argc, char **argv)
     if ((sock = wshd_connect(o.socket, &err)) < 0)
         die("%s", err.msg);
     req = exec_request(&o);
+    json_object_put(o.env); /* the request holds them now */
+    json_object_put(o.rlimits);
     if (o.cmd == NULL) {
         struct winsize ws;
         const char *term = getenv("TERM");
