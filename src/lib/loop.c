@@ -135,22 +135,23 @@ void loop_stop(struct loop *loop)
     loop->stop = 1;
 }
 
-/* Fire one due timer at a time: a callback may add or delete timers. */
+/* Fire one due timer at a time, earliest first (ties: oldest first): a callback may
+ * add or delete timers. */
 static void run_timers(struct loop *loop)
 {
     for (;;) {
         long long now = loop_now_ms();
-        struct timer **p, *t = NULL;
+        struct timer **p, **best = NULL, *t;
 
-        for (p = &loop->timers; *p; p = &(*p)->next) {
-            if ((*p)->when <= now) {
-                t = *p;
-                *p = t->next;
-                break;
-            }
-        }
-        if (t == NULL)
+        for (p = &loop->timers; *p; p = &(*p)->next)
+            if ((*p)->when <= now &&
+                (best == NULL || (*p)->when < (*best)->when ||
+                 ((*p)->when == (*best)->when && (*p)->id < (*best)->id)))
+                best = p;
+        if (best == NULL)
             return;
+        t = *best;
+        *best = t->next;
         t->cb(loop, t->id, t->data);
         free(t);
     }
