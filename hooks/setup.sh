@@ -20,10 +20,13 @@ if [[ -e $container_path ]]; then
 	"${BASH_SOURCE[0]%/*}/destroy.sh" || die "cannot remove stale $container_path"
 fi
 
-mkdir -p "$container_path"
-cp -a "$skeleton_path/." "$container_path/" || die "cannot copy $skeleton_path to $container_path"
+# Three processes in all for the tree: forks dominate the cost of a hook.
+[[ -d ${container_path%/*} ]] || mkdir -p "${container_path%/*}"
+cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path"
 upper=$container_path/overlay/upper
 mkdir -p "$upper/etc" "$upper/home" "$container_path/overlay/work" "$container_path/etc"
+install -d -o "$user_uid" -g "$user_uid" -m 0755 "$upper/home/$user_name" ||
+	die "cannot create the home directory of $user_name"
 
 # Bind mounts, validated now so child-before-pivot.sh can trust them.
 bind_lines=()
@@ -93,6 +96,3 @@ copy_without_user "$rootfs_path/etc/passwd" "$upper/etc/passwd" \
 	"$user_name:x:$user_uid:$user_uid::/home/$user_name:/bin/sh"
 copy_without_user "$rootfs_path/etc/group" "$upper/etc/group" "$user_name:x:$user_uid:"
 
-mkdir -p "$upper/home/$user_name"
-chown "$user_uid:$user_uid" "$upper/home/$user_name"
-chmod 0755 "$upper/home/$user_name"

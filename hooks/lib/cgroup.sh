@@ -81,7 +81,7 @@ cg_v2_enable() {
 
 # The instance's parent cgroups (host-setup.sh, and before every container).
 cg_create_parent() {
-	local p
+	local p new=()
 	if [[ $cg_version == 2 ]]; then
 		p=${cg_parents[0]}
 		mkdir -p "$p" || die "cannot create cgroup $p"
@@ -90,8 +90,12 @@ cg_create_parent() {
 		return 0
 	fi
 	for p in "${cg_parents[@]}"; do
-		[[ -d $p ]] && continue
-		mkdir "$p" || die "cannot create cgroup $p"
+		[[ -d $p ]] || new+=("$p")
+	done
+	((${#new[@]})) || return 0
+	# One mkdir for all controllers: forks dominate the cost of a hook.
+	mkdir -p "${new[@]}" || die "cannot create cgroups ${new[*]}"
+	for p in "${new[@]}"; do
 		case $p in
 		"$cgroup_root"/memory/*)
 			# Always 1 on recent kernels; must be set before children exist on old ones.
@@ -106,8 +110,8 @@ cg_create_parent() {
 cg_create() {
 	local d r
 	cg_create_parent
+	mkdir -p "${cg_dirs[@]}" || die "cannot create cgroups ${cg_dirs[*]}"
 	for d in "${cg_dirs[@]}"; do
-		mkdir -p "$d" || die "cannot create cgroup $d"
 		case $d in
 		"$cgroup_root"/cpuset/*) cg_v1_cpuset_copy "$d" ;;
 		"$cgroup_root"/devices/*)
@@ -197,9 +201,15 @@ cg_rmdir() {
 }
 
 cg_destroy() {
-	local d
+	local d left=()
 	for d in "${cg_dirs[@]}"; do
-		[[ -d $d ]] && cg_rmdir "$d"
+		[[ -d $d ]] && left+=("$d")
+	done
+	((${#left[@]})) || return 0
+	# One rmdir for all controllers; on failure, one by one to say which and why.
+	rmdir -- "${left[@]}" 2>/dev/null && return 0
+	for d in "${left[@]}"; do
+		cg_rmdir "$d"
 	done
 	return 0
 }
