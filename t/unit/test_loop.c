@@ -227,8 +227,7 @@ static void test_fd_setsize(void)
     TAP_CONTAINS(err.msg, "FD_SETSIZE", "the error mentions FD_SETSIZE");
     TAP_IS_INT(loop_add_fd(loop, -1, LOOP_READ, never, NULL, &err), -1,
                "loop_add_fd refuses fd -1");
-    loop_del_fd(loop, FD_SETSIZE + 100, LOOP_READ); /* must not write out of bounds */
-    TAP_OK(1, "loop_del_fd of an out-of-range fd is ignored");
+    loop_del_fd(loop, FD_SETSIZE + 100, LOOP_READ); /* ignored; ASan builds check the bounds */
 
     /* A real descriptor above FD_SETSIZE. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= (rlim_t)high) {
