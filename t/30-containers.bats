@@ -70,8 +70,8 @@ assert_gone() {
 	[[ ! -e $depot/$id ]] || { echo "depot entry $depot/$id left" >&2; ls -la "$depot/$id" >&2; return 1; }
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-$id-'" ||
 		{ ip -o link show | grep "$WINSTANCE-$id-" >&2; return 1; }
-	if iptables -w -S | grep -q -- "warden-$WINSTANCE-$id"; then
-		iptables -w -S | grep -- "warden-$WINSTANCE-$id" >&2
+	if iptables -w -S 2>/dev/null | grep -q -- "warden-$WINSTANCE-$id"; then
+		iptables -w -S 2>/dev/null | grep -- "warden-$WINSTANCE-$id" >&2
 		return 1
 	fi
 	for cg in /sys/fs/cgroup/*/"warden-$WINSTANCE/$id"; do
@@ -94,7 +94,7 @@ assert_instance_clean() {
 	[[ -z $left ]] || { echo "depot not empty: $left" >&2; return 1; }
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-'" ||
 		{ ip -o link show | grep ": $WINSTANCE-" >&2; return 1; }
-	left=$(iptables -w -S | grep -E -- "-N warden-$WINSTANCE-[0-9a-f]{8}" || true)
+	left=$(iptables -w -S 2>/dev/null | grep -E -- "-N warden-$WINSTANCE-[0-9a-f]{8}" || true)
 	[[ -z $left ]] || { echo "chains left: $left" >&2; return 1; }
 	left=$(find /sys/fs/cgroup/*/"warden-$WINSTANCE" -mindepth 1 -type d 2>/dev/null || true)
 	[[ -z $left ]] || { echo "cgroups left: $left" >&2; return 1; }
@@ -106,24 +106,26 @@ assert_instance_clean() {
 	[[ -z $left ]] || { echo "wshd processes left: $left" >&2; return 1; }
 }
 
-# hold_conn HANDLE: a client connection that references HANDLE (one `info`) and stays
-# open until release_conn closes it. Sets HOLD_PID.
+# hold_conn REQUEST_JSON: a client connection that sends one request (e.g. an `info` or
+# a `create`, which makes it reference the container), prints the reply to
+# $WTMP/hold.out and stays open until release_conn closes it. Sets HOLD_PID.
 hold_conn() {
 	rm -f "$WTMP/hold.in" "$WTMP/hold.out"
 	mkfifo "$WTMP/hold.in"
 	python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
 s.connect(sys.argv[1])
-s.sendall(("[\"info\",\"%s\"]\n" % sys.argv[2]).encode())
-f = s.makefile("rb")
-print(f.readline().decode().strip(), flush=True)
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile("rb").readline().decode().strip(), flush=True)
 sys.stdin.read()  # until the test closes the fifo
 s.close()
 ' "$WSOCK" "$1" <"$WTMP/hold.in" >"$WTMP/hold.out" 2>&1 &
 	HOLD_PID=$!
 	exec {HOLD_FD}>"$WTMP/hold.in"
-	wait_for 20 grep -q 'object' "$WTMP/hold.out" || { cat "$WTMP/hold.out" >&2; return 1; }
+	wait_for 60 grep -q 'type' "$WTMP/hold.out" || { cat "$WTMP/hold.out" >&2; return 1; }
+	grep -q '"object"' "$WTMP/hold.out" || { cat "$WTMP/hold.out" >&2; return 1; }
 }
 
 release_conn() {
@@ -132,7 +134,13 @@ release_conn() {
 	HOLD_PID=
 }
 
-gone() { ! w info "$1" >/dev/null 2>&1 && [[ $(w info "$1" 2>&1) == "warden: unknown handle" ]]; }
+# gone HANDLE: not listed any more. Polls with `list`, which references no container
+# (an `info` would restart the grace timer it waits for).
+gone() {
+	local l
+	l=$(w list) || return 1
+	! grep -qxF -- "$1" <<<"$l"
+}
 
 # ---- create ----
 
@@ -396,4 +404,214 @@ gone() { ! w info "$1" >/dev/null 2>&1 && [[ $(w info "$1" 2>&1) == "warden: unk
 	for h in la lb lc; do w destroy "$h"; done
 	run_w --json list
 	json '. == []'
+}
+
+# ---- grace time ----
+
+@test "grace time: gone about grace_time after the creating connection closed" {
+	run_w create --grace-time 1
+	assert_success
+	local h=$output
+	wait_for 30 gone "$h"
+	run_w info "$h"
+	assert_output "warden: unknown handle"
+	assert_gone "$h"
+}
+
+@test "grace time: kept while a connection references it; the timer restarts when it closes" {
+	hold_conn '["create",{"handle":"gr","grace_time":1}]'
+	local id
+	id=$(id_of gr) # another connection references it and closes
+	sleep 3        # three grace times with the creating connection still open
+	run_w --json info gr
+	assert_success
+	json '.grace_time == 1 and .state == "active"'
+	release_conn
+	wait_for 30 gone gr
+	assert_gone "$id"
+}
+
+@test "grace time: null keeps a container; without it the server's default applies" {
+	own_daemon_prepare
+	own_daemon_start '"container_grace_time":1'
+	run_w create --handle keep --no-grace-time
+	assert_success
+	run_w create --handle dflt
+	assert_success
+	local id
+	id=$(w --json info dflt | jq -r .id)
+	wait_for 30 gone dflt
+	assert_gone "$id"
+	sleep 2 # well past the default grace time of 1 s
+	run_w --json info keep
+	assert_success
+	json '.grace_time == null and .state == "active"'
+}
+
+# ---- failing hooks ----
+
+# hooks_copy: the real hooks in $WTMP/hooks, to be broken one at a time.
+hooks_copy() {
+	cp -a "$WARDEN_SRC/hooks" "$WTMP/hooks"
+}
+
+# break_hook NAME BODY: NAME runs the real hook, then BODY (bash).
+break_hook() {
+	mv "$WTMP/hooks/$1" "$WTMP/hooks/$1.real"
+	printf '#!/bin/bash\n"${BASH_SOURCE[0]%%/*}/%s.real" "$@"\n%s\n' "$1" "$2" >"$WTMP/hooks/$1"
+	chmod 0755 "$WTMP/hooks/$1"
+}
+
+fix_hook() {
+	mv "$WTMP/hooks/$1.real" "$WTMP/hooks/$1"
+}
+
+# A failed create leaves nothing, and its /30 can be taken again at once.
+assert_failed_create_clean() {
+	run_w list
+	assert_output ''
+	assert_gone 0afd8200
+	assert_instance_clean
+}
+
+reuse_network() {
+	run_w create --network 10.253.130.0
+	assert_success
+	assert_output 0afd8200
+	run_w run 0afd8200 'echo fine'
+	assert_success
+	assert_output fine
+	run_w destroy 0afd8200
+	assert_success
+	assert_gone 0afd8200
+}
+
+@test "failing hook: net.sh exits 2 -> its status and last stderr line; nothing leaks" {
+	own_daemon_prepare
+	hooks_copy
+	break_hook net.sh 'echo "net.sh: some noise" >&2; echo "net.sh: the last words" >&2; exit 2'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	run_w create --network 10.253.130.0
+	assert_failure 1
+	assert_output "warden: hook net.sh exited with status 2: net.sh: the last words"
+	assert_failed_create_clean
+	fix_hook net.sh
+	reuse_network
+}
+
+@test "failing hook: start.sh killed by signal 9 after wshd started; nothing leaks" {
+	own_daemon_prepare
+	hooks_copy
+	break_hook start.sh 'kill -KILL $$'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	run_w create --network 10.253.130.0
+	assert_failure 1
+	assert_output "warden: hook start.sh killed by signal 9"
+	assert_failed_create_clean
+	fix_hook start.sh
+	reuse_network
+}
+
+@test "failing hook: setup.sh past server.hook_timeout -> timed out; nothing leaks" {
+	own_daemon_prepare
+	hooks_copy
+	break_hook setup.sh 'sleep 60'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\",\"hook_timeout\":1"
+	run_w create --network 10.253.130.0
+	assert_failure 1
+	assert_output "warden: hook setup.sh timed out after 1 s"
+	assert_failed_create_clean
+	# The killed hook's process group went with it.
+	run_cmd pgrep -f "$WTMP/hooks/setup.sh"
+	assert_failure 1
+	fix_hook setup.sh
+	reuse_network
+}
+
+@test "destroy while create is still running (state born): both finish, nothing leaks" {
+	own_daemon_prepare
+	hooks_copy
+	mv "$WTMP/hooks/net.sh" "$WTMP/hooks/net.sh.real"
+	# net.sh setup waits (bounded) until the test releases it.
+	cat >"$WTMP/hooks/net.sh" <<-EOF
+		#!/bin/bash
+		if [[ \$1 == setup ]]; then
+			for ((i = 0; i < 300; i++)); do [[ -e $WTMP/release ]] && break; sleep 0.1; done
+		fi
+		exec "\${BASH_SOURCE[0]%/*}/net.sh.real" "\$@"
+	EOF
+	chmod 0755 "$WTMP/hooks/net.sh"
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	w create --handle born --network 10.253.130.0 >"$WTMP/create.out" 2>&1 &
+	local create_pid=$!
+	wait_for 30 eval '[[ $(w --json info born 2>/dev/null | jq -r .state) == born ]]'
+	run_w list
+	assert_output '' # list shows active and stopped containers only
+	w destroy born >"$WTMP/destroy.out" 2>&1 &
+	local destroy_pid=$!
+	touch "$WTMP/release"
+	local rc=0
+	wait "$destroy_pid" || rc=$?
+	wait "$create_pid" || true
+	[[ $rc == 0 && $(cat "$WTMP/destroy.out") == ok ]] ||
+		{ echo "destroy: $rc $(cat "$WTMP/destroy.out"); create: $(cat "$WTMP/create.out")" >&2; false; }
+	run_w info born
+	assert_output "warden: unknown handle"
+	assert_failed_create_clean
+}
+
+# ---- many cycles ----
+
+@test "50 create/destroy cycles leave no interface, chain, cgroup, mount, process or depot entry" {
+	local i h
+	for ((i = 0; i < 50; i++)); do
+		h=$(w create) || { echo "create $i failed" >&2; false; }
+		w destroy "$h" >/dev/null || { echo "destroy $h ($i) failed" >&2; false; }
+	done
+	run_w list
+	assert_output ''
+	assert_instance_clean
+}
+
+# ---- restart ----
+
+@test "restart after kill -9: containers and jobs adopted; one whose wshd died is torn down" {
+	own_daemon_prepare
+	local ctl=$WTMP/ctl
+	mkdir -p "$ctl"
+	own_daemon_start
+	run_w create --handle live --bind-mount "$ctl:/ctl:ro"
+	assert_success
+	run_w create --handle dead
+	assert_success
+	local dead_id live_id wpid job
+	dead_id=$(id_of dead) live_id=$(id_of live)
+	run_w spawn live 'echo before; while [ ! -e /ctl/go ]; do sleep 0.1; done; echo after; echo err >&2; exit 5'
+	assert_success
+	job=$output
+	wait_for 20 grep -q before "$WTMP/depot/$live_id/jobs/$job/stdout"
+
+	kill -KILL "$WARDEND_PID"
+	wait "$WARDEND_PID" || true
+	# While wardend is down: the job finishes, the other container's wshd dies.
+	touch "$ctl/go"
+	wpid=$(cat "$WTMP/depot/$dead_id/run/wshd.pid")
+	[[ $wpid =~ ^[0-9]+$ ]]
+	kill -KILL "$wpid"
+	wait_for 20 eval "! grep -qs '^State:.*[RSD]' /proc/$wpid/status"
+
+	own_daemon_start
+	run_w list
+	assert_success
+	assert_output live
+	run_w info dead
+	assert_output "warden: unknown handle"
+	assert_gone "$dead_id"
+	run_w --json link live "$job"
+	assert_failure 5
+	assert_output '[5,"before\nafter\n","err\n"]'
+	run_w --json info live
+	json '.state == "active"'
+	run_w run live 'echo still here'
+	assert_output 'still here'
 }
