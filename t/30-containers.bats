@@ -90,7 +90,7 @@ assert_gone() {
 # assert_instance_clean: nothing of any container of this instance is left.
 assert_instance_clean() {
 	local left
-	left=$(ls -A "$WTMP/depot")
+	left=$(ls "$WTMP/depot") # dot files (.job_seq) are the server's own
 	[[ -z $left ]] || { echo "depot not empty: $left" >&2; return 1; }
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-'" ||
 		{ ip -o link show | grep ": $WINSTANCE-" >&2; return 1; }
