@@ -4,6 +4,9 @@
 # create/destroy cycles, and a restart of wardend after kill -9. Each check that a
 # container left nothing behind looks at the kernel and the depot, not at wardend.
 
+# jq programs and backquoted key names are single-quoted on purpose.
+# shellcheck disable=SC2016
+
 load helpers
 
 # This file's daemon: its own instance and /30 pool, so it never meets another suite's.

@@ -5,6 +5,9 @@
 # containers made once for the file: a (bind mounts ro and rw), b, and c, whose /30 is
 # in network.allow_networks. Traffic stays between this host and these containers.
 
+# Scripts for the container are single-quoted on purpose.
+# shellcheck disable=SC2016
+
 load helpers
 
 POOL=10.253.31
@@ -35,7 +38,9 @@ setup() {
 }
 
 teardown() {
-	[[ -n ${IPC_Q:-} ]] && ipcrm -q "$IPC_Q" 2>/dev/null || true
+	if [[ -n ${IPC_Q:-} ]]; then
+		ipcrm -q "$IPC_Q" 2>/dev/null || true
+	fi
 }
 
 # json FILTER: jq on $output.
