@@ -255,6 +255,26 @@ fake_v2() {
 	[ "$(hk_chain_rules warden-th-forward | grep -c -- '-i th-x-0')" = 1 ]
 }
 
+@test "host-teardown.sh: refuses while a container's jump is left, then removes every trace" {
+	fake_v2
+	"$HK_HOOKS/host-setup.sh"
+	iptables -w -A warden-th-forward -i th-x-0 -j ACCEPT
+	run "$HK_HOOKS/host-teardown.sh"
+	hk_show
+	[ "$status" -eq 1 ]
+	[[ ${lines[-1]} == *"instance th still has containers"* ]]
+	iptables -w -D warden-th-forward -i th-x-0 -j ACCEPT
+	run "$HK_HOOKS/host-teardown.sh"
+	hk_show
+	[ "$status" -eq 0 ]
+	[ "$(iptables-save -t filter | grep -c 'warden-th-')" = 0 ]
+	[ "$(iptables-save -t nat | grep -c 'warden-th-')" = 0 ]
+	[ ! -d "$cgroup_root/warden-th" ]
+	# Nothing left to remove is not an error.
+	run "$HK_HOOKS/host-teardown.sh"
+	[ "$status" -eq 0 ]
+}
+
 @test "net.sh: setup makes the container chain and one jump; teardown leaves nothing" {
 	fake_v2
 	"$HK_HOOKS/host-setup.sh"
