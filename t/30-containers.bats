@@ -207,6 +207,29 @@ gone() {
 	assert_gone 0afd1e18
 }
 
+@test "create: without a handle, a network whose id another container took as its handle is skipped" {
+	own_daemon_prepare
+	own_daemon_start
+	# The handle names the pool's second /30 (10.253.130.4); the container sits on the first.
+	run_w create --network 10.253.130.0 --handle 0afd8204
+	assert_success
+	local i h handles=()
+	for i in 1 2 3 4 5 6; do
+		run_w create
+		assert_success
+		handles+=("$output")
+	done
+	for h in "${handles[@]}"; do [[ $h != 0afd8204 ]]; done
+	# All but the skipped /30 are taken now.
+	run_w create
+	assert_failure 1
+	assert_output "warden: could not acquire network"
+	for h in "${handles[@]}" 0afd8204; do
+		run_w destroy "$h"
+		assert_success
+	done
+}
+
 @test "create: a missing rootfs is refused and nothing is left" {
 	run_w raw '["create",{"rootfs":"/nonexistent/rootfs"}]'
 	assert_failure 1

@@ -41,20 +41,43 @@ static void not_yet(struct req *r, struct container *ct)
               json_object_get_string(req_arg(r, 0)));
 }
 
+#define ACTIVE CT_MASK(CT_ACTIVE)
+#define LIVE (CT_MASK(CT_ACTIVE) | CT_MASK(CT_STOPPED))
+
+/* The lifecycle as data: for each command, its argument counts and the container
+ * states it may run in (checked by the handler after its argument checks). */
 static const struct command {
     const char *name;
     int min, max; /* arguments after the name */
     int handle;   /* argument 1 is a handle */
+    int states;   /* allowed container states (CT_MASK bits); 0: no container */
     void (*run)(struct req *r, struct container *ct);
 } commands[] = {
-    {"ping", 0, 0, 0, cmd_ping},       {"echo", 1, 1, 0, cmd_echo},
-    {"create", 0, 1, 0, create_entry}, {"stop", 1, 2, 1, cmd_stop},
-    {"destroy", 1, 1, 1, cmd_destroy}, {"spawn", 2, 3, 1, cmd_spawn},
-    {"link", 2, 2, 1, cmd_link},       {"run", 2, 3, 1, cmd_run},
-    {"stream", 2, 2, 1, cmd_stream},   {"limit", 2, 4, 1, not_yet},
-    {"net", 2, 5, 1, not_yet},         {"copy", 4, 5, 1, not_yet},
-    {"info", 1, 1, 1, cmd_info},       {"list", 0, 1, 0, list_entry},
+    {"ping", 0, 0, 0, 0, cmd_ping},
+    {"echo", 1, 1, 0, 0, cmd_echo},
+    {"create", 0, 1, 0, 0, create_entry},
+    {"stop", 1, 2, 1, LIVE, cmd_stop},
+    {"destroy", 1, 1, 1, CT_ANY, cmd_destroy},
+    {"spawn", 2, 3, 1, ACTIVE, cmd_spawn},
+    {"link", 2, 2, 1, CT_ANY, cmd_link},
+    {"run", 2, 3, 1, ACTIVE, cmd_run},
+    {"stream", 2, 2, 1, CT_ANY, cmd_stream},
+    {"limit", 2, 4, 1, LIVE, not_yet},
+    {"net", 2, 5, 1, ACTIVE, not_yet},
+    {"copy", 4, 5, 1, ACTIVE, not_yet},
+    {"info", 1, 1, 1, CT_ANY, cmd_info},
+    {"list", 0, 1, 0, 0, list_entry},
 };
+
+int commands_states(struct req *r)
+{
+    const char *name = json_object_get_string(req_arg(r, 0));
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].states;
+    return 0;
+}
 
 void commands_dispatch(struct req *r)
 {

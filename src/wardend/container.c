@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "hook.h"
 #include "job.h"
 #include "jsonh.h"
@@ -74,8 +75,9 @@ static void ip_str(uint32_t addr, char *buf, size_t size)
     inet_ntop(AF_INET, &a, buf, (socklen_t)size);
 }
 
-int ct_check_state(struct container *ct, int mask, struct req *r)
+int ct_check_state(struct container *ct, struct req *r)
 {
+    int mask = commands_states(r);
     char allowed[128] = "";
 
     if (mask & CT_MASK(ct->state))
@@ -660,6 +662,29 @@ static int parse_create_config(struct req *r, struct json_object *cfg, struct co
     return 0;
 }
 
+/* Any free /30; when the handle will be the id, skip ids that a caller chose as the
+ * handle of another container. */
+static int acquire_network(int handle_is_id, long long now)
+{
+    int skipped[64], nskipped = 0, i;
+
+    while ((i = pool_acquire(&net_pool, now)) >= 0 && handle_is_id) {
+        char id[16];
+        snprintf(id, sizeof(id), "%08x", g_cfg->network.pool_start_address + 4u * (uint32_t)i);
+        if (ct_lookup(id) == NULL)
+            break;
+        if (nskipped == (int)(sizeof(skipped) / sizeof(skipped[0]))) {
+            pool_put_back(&net_pool, i);
+            i = -1;
+            break;
+        }
+        skipped[nskipped++] = i;
+    }
+    while (nskipped > 0)
+        pool_put_back(&net_pool, skipped[--nskipped]);
+    return i;
+}
+
 void cmd_create(struct req *r)
 {
     struct container *ct = calloc(1, sizeof(*ct));
@@ -682,7 +707,7 @@ void cmd_create(struct req *r)
         ct_free(ct);
         return;
     }
-    ct->net_index = net_index == -1 ? pool_acquire(&net_pool, now)
+    ct->net_index = net_index == -1 ? acquire_network(ct->handle[0] == '\0', now)
                                     : (net_index >= 0 ? pool_take(&net_pool, net_index, now) : -1);
     if (ct->net_index < 0) {
         ct_free(ct);
@@ -791,7 +816,7 @@ void cmd_stop(struct req *r, struct container *ct)
             }
         }
     }
-    if (ct_check_state(ct, CT_MASK(CT_ACTIVE) | CT_MASK(CT_STOPPED), r) < 0)
+    if (ct_check_state(ct, r) < 0)
         return;
     background = jsonh_get_bool(opts, "background", 0);
     if (ct->state == CT_STOPPED) {

@@ -48,8 +48,9 @@ struct container *ct_first(void);
 int ct_init(struct w_error *err);
 /* A connection referenced ct: cancel its grace timer. */
 void ct_ref(struct container *ct, struct req *r);
-/* Reply `Container state must be one of ...` and return -1 unless ct is in mask. */
-int ct_check_state(struct container *ct, int mask, struct req *r);
+/* Reply `Container state must be one of ...` and return -1 unless ct is in a state the
+ * request's command allows (commands.c's table). */
+int ct_check_state(struct container *ct, struct req *r);
 void ct_add_event(struct container *ct, const char *event);
 /* Write snapshot.json (temp file + rename): what a restarted wardend adopts. */
 void ct_save(struct container *ct);

@@ -482,7 +482,7 @@ static int check_spawn_args(struct req *r, struct container *ct, struct json_obj
         }
     }
     (void)v;
-    return ct_check_state(ct, CT_MASK(CT_ACTIVE), r);
+    return ct_check_state(ct, r);
 }
 
 static void spawn(struct req *r, struct container *ct, int link)

@@ -53,6 +53,12 @@ void pool_release(struct pool *p, int i, long long now)
     p->free_at[i] = now + p->delay_ms;
 }
 
+void pool_put_back(struct pool *p, int i)
+{
+    if (i >= 0 && i < p->size)
+        p->used[i] = 0;
+}
+
 int pool_in_use(const struct pool *p)
 {
     int n = 0;

@@ -18,6 +18,8 @@ int pool_acquire(struct pool *p, long long now);
 /* Take slot i; -1 if out of range, taken or still in its release delay. */
 int pool_take(struct pool *p, int i, long long now);
 void pool_release(struct pool *p, int i, long long now);
+/* Undo an acquire that was never used: free at once, no release delay. */
+void pool_put_back(struct pool *p, int i);
 int pool_in_use(const struct pool *p);
 
 #endif
