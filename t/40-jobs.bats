@@ -159,7 +159,7 @@ with open(sys.argv[3], "wb", buffering=0) as f:
 # link_sent H J FILE: a raw link in the background; FILE.sent appears once the request is
 # written, FILE gets the reply line; exit 3 when the server closes the connection first.
 LINK_CLIENT='
-import socket, sys
+import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.sendall(sys.argv[2].encode() + b"\n")
@@ -170,7 +170,8 @@ while b"\n" not in buf:
     if not d:
         sys.exit(3)
     buf += d
-open(sys.argv[3], "wb").write(buf)
+line = json.loads(buf.partition(b"\n")[0])
+open(sys.argv[3], "w").write(json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
 '
 link_sent() {
 	local req
@@ -322,9 +323,9 @@ stream_to() {
 	id=$(spawn_id jstop 'echo before; echo err >&2; sleep 1000; echo after')
 	wait_for 30 grep -q before "$(ct_path jstop)/jobs/$id/stdout"
 	wait_for 30 grep -q err "$(ct_path jstop)/jobs/$id/stderr"
-	bg wire send -t 60 "[\"link\",\"jstop\",$id]\n" >"$out"
+	link_sent jstop "$id" "$out"
 	local l=$LAST_BG
-	run_cmd wire send -t 60 '["stop","jstop",{"kill":true}]\n'
+	run_cmd wire send -t 60 '["stop","jstop"]\n'
 	assert_output '{"payload":"ok","type":"object"}'
 	wait_status "$l"
 	assert_success
@@ -342,10 +343,8 @@ stream_to() {
 	id=$(spawn_id jdestroy 'echo before; echo err >&2; sleep 1000')
 	wait_for 30 grep -q err "$(ct_path jdestroy)/jobs/$id/stderr"
 	wait_for 30 grep -q before "$(ct_path jdestroy)/jobs/$id/stdout"
-	bg wire send -t 60 "[\"link\",\"jdestroy\",$id]\n" >"$out"
+	link_sent jdestroy "$id" "$out"
 	local l=$LAST_BG
-	# The link is pending before the destroy is sent.
-	sleep 0.2
 	run_cmd wire send -t 60 '["destroy","jdestroy"]\n'
 	assert_output '{"payload":"ok","type":"object"}'
 	wait_status "$l"
@@ -406,6 +405,8 @@ stream_to() {
 	own_daemon
 	w create --handle k --bind-mount "$TRIG:/trig:rw" >/dev/null
 	local a b c p
+	run_cmd spawn_id k true
+	assert_output 1 # a fresh depot counts from 1
 	# a writes a line every few ms until told to stop, keeping a copy of what it wrote.
 	a=$(spawn_id k 'i=0; until [ -e /trig/stopa ]; do echo "line $i"; echo "line $i" >>/trig/copy; i=$((i+1)); [ $((i % 50)) = 0 ] && sleep 0.01; done; echo end >&2; exit 7')
 	b=$(spawn_id k "echo b-start; $(await gob); echo b-done; exit 3")
