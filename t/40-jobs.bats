@@ -6,6 +6,9 @@
 # restart things make their own. Jobs wait for trigger files in a host directory that is
 # bind-mounted at /trig, so no test depends on timing.
 
+# Scripts in single quotes are expanded by the container's shell, not here.
+# shellcheck disable=SC2016
+
 load helpers
 
 # Instance and pools of this file, apart from the other suites' (they may run at once).
@@ -62,6 +65,7 @@ teardown() {
 wait_status() {
 	status=0
 	wait "$1" || status=$?
+	# shellcheck disable=SC2034 # read by the assert helpers
 	WLAST_CMD="wait $1"
 	output=
 }

@@ -3,6 +3,9 @@
 # intact while wardend's memory stays bounded, big non-UTF-8 output stays valid JSON.
 # One container "s" shared by the file, on a private daemon with a large output limit.
 
+# Scripts in single quotes are expanded by the container's shell, not here.
+# shellcheck disable=SC2016
+
 load helpers
 
 WINSTANCE=ts
