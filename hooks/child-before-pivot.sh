@@ -12,30 +12,32 @@ set -euo pipefail
 : "${network_host_ip:?}" "${network_container_ip:?}"
 
 mnt=$container_path/mnt
-mount --make-rprivate / || die "cannot make / rprivate"
-mount -t overlay overlay \
-	-o "lowerdir=$rootfs_path,upperdir=$container_path/overlay/upper,workdir=$container_path/overlay/work" \
-	"$mnt" || die "cannot mount the overlay on $mnt"
-
-mkdir -p "$mnt/proc" "$mnt/sys" "$mnt/dev"
-mount -t proc -o nosuid,nodev,noexec proc "$mnt/proc" || die "cannot mount proc"
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$mnt/sys" || die "cannot mount sysfs"
-
 dev=$mnt/dev
-mount -t tmpfs -o nosuid,noexec,mode=0755,size=64k tmpfs "$dev" || die "cannot mount tmpfs on $dev"
-mkdir "$dev/pts" "$dev/shm"
-for n in null zero full random urandom tty; do
-	: >"$dev/$n"
-	mount --bind "/dev/$n" "$dev/$n" || die "cannot bind /dev/$n"
-done
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts "$dev/pts" ||
-	die "cannot mount devpts"
-mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$dev/shm" || die "cannot mount $dev/shm"
-ln -s pts/ptmx "$dev/ptmx"
-ln -s /proc/self/fd "$dev/fd"
-ln -s /proc/self/fd/0 "$dev/stdin"
-ln -s /proc/self/fd/1 "$dev/stdout"
-ln -s /proc/self/fd/2 "$dev/stderr"
+mount --make-rprivate / || die "cannot make / rprivate"
+
+# One mount(8) for the fixed mounts (a process costs more than the mounts themselves):
+# the overlay, /proc, /sys read-only, a small tmpfs /dev with devpts and shm.
+fstab_path() {
+	local p=${1// /\\040}
+	printf '%s' "${p//$'\t'/\\011}"
+}
+lower=$(fstab_path "$rootfs_path")
+upper=$(fstab_path "$container_path/overlay/upper")
+work=$(fstab_path "$container_path/overlay/work")
+m=$(fstab_path "$mnt")
+printf '%s\n' \
+	"overlay $m overlay lowerdir=$lower,upperdir=$upper,workdir=$work 0 0" \
+	"proc $m/proc proc nosuid,nodev,noexec,X-mount.mkdir 0 0" \
+	"sysfs $m/sys sysfs ro,nosuid,nodev,noexec,X-mount.mkdir 0 0" \
+	"tmpfs $m/dev tmpfs nosuid,noexec,mode=0755,size=64k,X-mount.mkdir 0 0" \
+	"devpts $m/dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec,X-mount.mkdir 0 0" \
+	"shm $m/dev/shm tmpfs nosuid,nodev,mode=1777,X-mount.mkdir 0 0" \
+	>"$container_path/etc/fstab"
+mount -a -T "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
+# Device nodes copied from the host's (null zero full random urandom tty) and the
+# skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr).
+cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty \
+	"$container_path/dev/." "$dev/" || die "cannot populate $dev"
 
 # Bind mounts, in order (setup.sh validated the lines).
 if [[ -s $container_path/etc/bind_mounts ]]; then
@@ -55,7 +57,7 @@ if [[ -s $container_path/etc/bind_mounts ]]; then
 	done <"$container_path/etc/bind_mounts"
 fi
 
-hostname "$id" || die "cannot set the hostname"
+printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
 ip -batch - <<-EOF || die "cannot configure $network_container_iface"
 	link set lo up
 	addr add $network_container_ip/30 dev $network_container_iface
