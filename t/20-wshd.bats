@@ -155,12 +155,34 @@ before-pivot"
 	wait_for 20 eval '! sleeping'
 }
 
-@test "wsh without a command opens a login shell on a pty" {
+@test "wsh without a command: login shell on a pty from a terminal, plain from a pipe" {
 	started
-	run_cmd bash -c "printf 'id -u\ntty\nexit 7\n' | '$WSH' --socket '$S'"
+	# wsh on a terminal of its own (python's pty), typing into it.
+	run_cmd python3 - "$WSH" "$S" <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--socket", sys.argv[2]])
+os.write(fd, b"echo $0 $(id -u) $(tty); exit 7\n")
+out = b""
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:  # EIO: wsh is gone
+        break
+    if not d:
+        break
+    out += d
+_, st = os.waitpid(pid, 0)
+print(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(st))
+PY
 	assert_failure 7
-	assert_output_contains "10001"
-	assert_output_contains "/dev/pts/"
+	assert_output_contains "-sh 10001 /dev/pts/"
+	run_cmd bash -c "printf 'echo \$0 \$(id -u); tty; exit 5\n' | '$WSH' --socket '$S'"
+	assert_failure 5
+	assert_output "-sh 10001
+not a tty"
 }
 
 @test "a failing child-before-pivot hook: precise last line, nothing left behind" {

@@ -219,7 +219,7 @@ static int open_pty(struct json_object *req, uid_t uid, int *master, int *slave,
     return 0;
 }
 
-/* The login shell of the user, for "exec" with "pty" and no "argv": argv[0] "-sh". */
+/* The login shell of the user, for "exec" without "argv": argv[0] "-sh". */
 static char **login_argv(struct spawn_opts *o, char *argv0, size_t cap)
 {
     static char *argv[2];
@@ -250,7 +250,7 @@ static int handle_exec(struct client *c, struct json_object *req, int *fds, int 
         return w_err(err, "pty: must be a boolean");
     if (spawn_parse_common(req, &o, err) < 0)
         return -1;
-    if (pty && jsonh_get(req, "argv") == NULL) {
+    if (jsonh_get(req, "argv") == NULL) {
         args = login_argv(&o, argv0, sizeof(argv0));
     } else {
         if ((argv = parse_argv(jsonh_get(req, "argv"), err)) == NULL)

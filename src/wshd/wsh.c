@@ -252,7 +252,7 @@ static int run_loop(int sock, int master, int sfd)
         if (p[2].revents && !copy_once(master, STDOUT_FILENO))
             p[2].fd = -1; /* EIO: every slave is closed; the exit message follows */
         if (p[3].revents && !copy_once(STDIN_FILENO, master))
-            p[3].fd = -1; /* local EOF: stop sending, keep waiting for the shell */
+            p[3].fd = -1; /* the terminal went away: keep waiting for the shell */
         if (p[1].revents) {
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -307,7 +307,9 @@ int main(int argc, char **argv)
     req = exec_request(&o);
     json_object_put(o.env); /* the request holds them now */
     json_object_put(o.rlimits);
-    if (o.cmd == NULL) {
+    /* A login shell gets a pty only when we have a terminal (like ssh): with input from
+     * a pipe or file it reads our stdin directly and ends at its EOF. */
+    if (o.cmd == NULL && isatty(STDIN_FILENO)) {
         struct winsize ws;
         const char *term = getenv("TERM");
         json_object_object_add(req, "pty", json_object_new_boolean(1));
@@ -329,7 +331,7 @@ int main(int argc, char **argv)
     recv_msg(sock, fds, &nfds, &reply);
     if ((v = jsonh_get(reply, "error")) != NULL)
         die("%s", json_object_get_string(v));
-    if (o.cmd == NULL) {
+    if (o.cmd == NULL && isatty(STDIN_FILENO)) {
         if (nfds != 1)
             die("wshd sent no pty");
         master = fds[0];
