@@ -17,14 +17,16 @@ mount --make-rprivate / || die "cannot make / rprivate"
 
 # One mount(8) for the fixed mounts (a process costs more than the mounts themselves):
 # the overlay, /proc, /sys read-only, a small tmpfs /dev with devpts and shm.
+# fstab_path VAR PATH: PATH with blanks escaped for fstab, into VAR (no subshell).
 fstab_path() {
-	local p=${1// /\\040}
-	printf '%s' "${p//$'\t'/\\011}"
+	local p=${2// /\\040}
+	printf -v "$1" '%s' "${p//$'\t'/\\011}"
 }
-lower=$(fstab_path "$rootfs_path")
-upper=$(fstab_path "$container_path/overlay/upper")
-work=$(fstab_path "$container_path/overlay/work")
-m=$(fstab_path "$mnt")
+lower='' upper='' work='' m=''
+fstab_path lower "$rootfs_path"
+fstab_path upper "$container_path/overlay/upper"
+fstab_path work "$container_path/overlay/work"
+fstab_path m "$mnt"
 printf '%s\n' \
 	"overlay $m overlay lowerdir=$lower,upperdir=$upper,workdir=$work 0 0" \
 	"proc $m/proc proc nosuid,nodev,noexec,X-mount.mkdir 0 0" \
