@@ -461,21 +461,16 @@ static void create_step(void *data, const char *error)
     }
     }
     ct->ops->step++;
-    if (hook_run(name, args, ct->env, ct->log_path, create_step, ct, &err) < 0)
+    /* setup.sh makes the container directory, so it has no hooks.log to write to yet:
+     * its failures still reach the client and wardend's log. */
+    if (hook_run(name, args, ct->env, strcmp(name, "setup.sh") == 0 ? NULL : ct->log_path,
+                 create_step, ct, &err) < 0)
         create_fail(ct, err.msg);
 }
 
 static void op_create(struct container *ct, struct ct_op *op)
 {
-    struct w_error err;
-    char dir[PATH_MAX + 8];
-
     op->step = STEP_SETUP;
-    snprintf(dir, sizeof(dir), "%s/log", ct->path);
-    if (util_mkdir_p(dir, 0755, &err) < 0) {
-        create_fail(ct, err.msg);
-        return;
-    }
     create_step(ct, NULL);
 }
 

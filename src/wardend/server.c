@@ -21,7 +21,7 @@
 
 #define READ_CHUNK 65536
 #define STALL_MS 10000           /* drop a client that reads nothing this long */
-#define BACKLOG_HARD (64u << 20) /* and one that lets this much pile up */
+
 
 struct loop *g_loop;
 struct w_config *g_cfg;
@@ -496,7 +496,8 @@ static void on_accept(struct loop *loop, int fd, int mask, void *data)
     conns = c;
 }
 
-/* Once a second: drop clients that let replies pile up without reading them. */
+/* Once a second: drop clients that let replies pile up without reading any of them. A
+ * big reply (link of a 10 MiB job) read slowly is fine: only no progress at all counts. */
 static void on_sweep(struct loop *loop, long long id, void *data)
 {
     long long now = loop_now_ms();
@@ -506,7 +507,7 @@ static void on_sweep(struct loop *loop, long long id, void *data)
     while (c) {
         struct conn *next = c->next;
         size_t used = buf_used(&c->out);
-        if (used > 0 && (now - c->last_progress > STALL_MS || used > BACKLOG_HARD)) {
+        if (used > 0 && now - c->last_progress > STALL_MS) {
             log_msg(LOG_WARNING, "dropping client fd %d: %zu reply bytes unread for %lld ms", c->fd,
                     used, now - c->last_progress);
             conn_close(c);
