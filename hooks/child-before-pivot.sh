@@ -3,8 +3,9 @@
 # The cloned child, before pivot_root; runs in the container's new mount, uts, ipc, pid
 # and net namespaces with the host's tools. Mounts the overlay on mnt and what goes in
 # it (/proc, /sys, a minimal /dev, the bind mounts), sets the hostname and the network.
-# Everything is mounted in this namespace only (/ is made rprivate first), so it all
-# vanishes with the container. wshd does pivot_root and unmounts the old root itself.
+# Everything is mounted in this namespace only (wshd made / rprivate before running
+# this hook), so it all vanishes with the container. wshd does pivot_root and
+# unmounts the old root itself.
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
 . "${BASH_SOURCE[0]%/*}/lib/common.sh"
@@ -13,7 +14,6 @@ set -euo pipefail
 
 mnt=$container_path/mnt
 dev=$mnt/dev
-mount --make-rprivate / || die "cannot make / rprivate"
 
 # One mount(8) for the fixed mounts (a process costs more than the mounts themselves):
 # the overlay, /proc, /sys read-only, a small tmpfs /dev with devpts and shm.
