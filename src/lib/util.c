@@ -233,25 +233,94 @@ char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen)
     return out;
 }
 
-char *util_base64(const void *buf, size_t len)
+void util_base64_into(const void *buf, size_t len, char *out)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = buf;
-    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+    char *o = out;
+    size_t i = 0;
 
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        o[0] = tab[v >> 18];
+        o[1] = tab[(v >> 12) & 63];
+        o[2] = tab[(v >> 6) & 63];
+        o[3] = tab[v & 63];
+        o += 4;
+    }
+    if (i < len) {
         uint32_t v = (uint32_t)p[i] << 16;
         if (i + 1 < len)
             v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        *o++ = tab[(v >> 18) & 63];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < len ? tab[v & 63] : '=';
+        o[0] = tab[v >> 18];
+        o[1] = tab[(v >> 12) & 63];
+        o[2] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+        o[3] = '=';
     }
-    *o = '\0';
+}
+
+char *util_base64(const void *buf, size_t len)
+{
+    char *out = malloc(util_base64_len(len) + 1);
+
+    if (out == NULL)
+        return NULL;
+    util_base64_into(buf, len, out);
+    out[util_base64_len(len)] = '\0';
     return out;
+}
+
+void util_json_quote(const char *buf, size_t len, char *out, size_t *pos)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)buf;
+    char *o = out + *pos;
+
+    *o++ = '"';
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        int k;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* the common case */
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c < 0x20 || c == '"' || c == '\\') {
+            *o++ = '\\';
+            switch (c) {
+            case '"':
+                *o++ = '"';
+                break;
+            case '\\':
+                *o++ = '\\';
+                break;
+            case '\n':
+                *o++ = 'n';
+                break;
+            case '\t':
+                *o++ = 't';
+                break;
+            case '\r':
+                *o++ = 'r';
+                break;
+            default:
+                *o++ = 'u', *o++ = '0', *o++ = '0';
+                *o++ = hex[c >> 4], *o++ = hex[c & 15];
+            }
+            i++;
+            continue;
+        }
+        k = utf8_seq(p + i, len - i);
+        if (k > 0) {
+            memcpy(o, p + i, (size_t)k);
+            o += k;
+            i += (size_t)k;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o++ = '"';
+    *pos = (size_t)(o - out);
 }

@@ -27,6 +27,14 @@ size_t util_utf8_valid_len(const char *buf, size_t len);
 /* Copy buf to a malloc'd NUL-terminated string, replacing each invalid UTF-8 byte with
  * U+FFFD; *outlen gets the result length. */
 char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen);
+/* Append buf as a JSON string literal (quotes included) to out at *pos: invalid UTF-8
+ * bytes become U+FFFD, control characters, quote and backslash are escaped. out must
+ * hold util_json_quote_max(len) bytes from *pos on. */
+#define util_json_quote_max(len) ((len) * 6 + 2)
+void util_json_quote(const char *buf, size_t len, char *out, size_t *pos);
+/* Base64 (RFC 4648, padded) of buf into out (util_base64_len(len) bytes, no NUL). */
+#define util_base64_len(len) (((len) + 2) / 3 * 4)
+void util_base64_into(const void *buf, size_t len, char *out);
 /* Base64 (RFC 4648, padded) of buf; malloc'd, NUL-terminated. */
 char *util_base64(const void *buf, size_t len);
 

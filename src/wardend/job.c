@@ -24,7 +24,7 @@
 #include "util.h"
 #include "wshd_proto.h"
 
-#define CHUNK 65536
+#define CHUNK (256 * 1024)
 #define SEQ_BLOCK 1000
 
 struct waiter {
@@ -32,6 +32,7 @@ struct waiter {
     struct job *job;
     int stream;
     off_t off[2];
+    int fd[2]; /* stream: the output files, opened once they exist */
     struct waiter *next;
 };
 
@@ -181,6 +182,9 @@ static struct json_object *link_result(struct job *j)
 
 static void waiter_unlink(struct waiter *w)
 {
+    for (int i = 0; i < 2; i++)
+        if (w->fd[i] >= 0)
+            close(w->fd[i]);
     for (struct waiter **p = &w->job->waiters; *p; p = &(*p)->next)
         if (*p == w) {
             *p = w->next;
@@ -210,14 +214,41 @@ static void waiter_end(struct waiter *w, struct json_object *payload)
 
 static void stream_pump(struct req *r, void *data);
 
+/* One stream line, {"type":"object","payload":["stdout","<chunk>"]}, built straight
+ * from the bytes: no JSON objects on the path that carries a job's whole output. */
+static char *stream_line(struct job *j, const char *name, const char *buf, size_t n, size_t *len)
+{
+    static const char head[] = "{\"type\":\"object\",\"payload\":[\"";
+    static const char tail[] = "]}\n";
+    size_t cap = sizeof(head) + 16 + (j->base64 ? util_base64_len(n) + 2 : util_json_quote_max(n)) +
+                 sizeof(tail);
+    char *line = malloc(cap);
+    size_t pos;
+
+    if (line == NULL)
+        return NULL;
+    pos = (size_t)snprintf(line, cap, "%s%s\",", head, name);
+    if (j->base64) {
+        line[pos++] = '"';
+        util_base64_into(buf, n, line + pos);
+        pos += util_base64_len(n);
+        line[pos++] = '"';
+    } else {
+        util_json_quote(buf, n, line, &pos);
+    }
+    memcpy(line + pos, tail, sizeof(tail) - 1);
+    *len = pos + sizeof(tail) - 1;
+    return line;
+}
+
 /* Send what the files hold past the stream's offsets; end it once the job has ended
  * and everything is sent. Stops while the client's backlog is high. */
 static void stream_pump(struct req *r, void *data)
 {
     static const char *const names[2] = {"stdout", "stderr"};
+    static char buf[CHUNK];
     struct waiter *w = data;
     struct job *j = w->job;
-    char *buf = NULL;
     int ended = j->done; /* read before the files: bytes precede the status */
 
     if (j->discard) {
@@ -229,22 +260,16 @@ static void stream_pump(struct req *r, void *data)
         int progress = 0;
         for (int s = 0; s < 2; s++) {
             ssize_t n;
-            size_t k;
-            int fd;
-            struct json_object *chunk;
+            size_t k, len;
+            char *line;
 
             if (req_backlog(r) >= SERVER_BACKLOG_HIGH) {
-                free(buf);
                 req_set_drain(r, stream_pump, w);
                 return;
             }
-            if (buf == NULL && (buf = malloc(CHUNK)) == NULL)
-                return;
-            fd = job_open(j, names[s]);
-            if (fd < 0)
+            if (w->fd[s] < 0 && (w->fd[s] = job_open(j, names[s])) < 0)
                 continue;
-            n = pread(fd, buf, CHUNK, w->off[s]);
-            close(fd);
+            n = pread(w->fd[s], buf, CHUNK, w->off[s]);
             if (n <= 0)
                 continue;
             k = j->base64 ? (size_t)n : util_utf8_complete_prefix(buf, (size_t)n);
@@ -252,17 +277,16 @@ static void stream_pump(struct req *r, void *data)
                 k = (size_t)n; /* a cut-off character at the very end */
             if (k == 0)
                 continue;
-            chunk = json_object_new_array();
-            json_object_array_add(chunk, json_object_new_string(names[s]));
-            json_object_array_add(chunk, text(j, buf, k));
+            line = stream_line(j, names[s], buf, k, &len);
+            if (line == NULL)
+                return;
             w->off[s] += (off_t)k;
-            req_send(r, chunk);
+            req_send_line(r, line, len);
             progress = 1;
         }
         if (!progress)
             break;
     }
-    free(buf);
     if (ended)
         waiter_end(w, json_object_new_array());
 }
@@ -358,6 +382,7 @@ static void add_waiter(struct job *j, struct req *r, int stream)
     w->req = r;
     w->job = j;
     w->stream = stream;
+    w->fd[0] = w->fd[1] = -1;
     w->next = j->waiters;
     j->waiters = w;
     req_set_cancel(r, waiter_cancel, w);
@@ -613,7 +638,7 @@ void job_container_gone(struct container *ct)
         ct->jobs = j->next;
         while (j->waiters) { /* none should be left; answer them rather than leak */
             struct waiter *w = j->waiters;
-            j->waiters = w->next;
+            waiter_unlink(w);
             req_set_cancel(w->req, NULL, NULL);
             req_set_drain(w->req, NULL, NULL);
             req_error(w->req, "container was destroyed");

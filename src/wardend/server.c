@@ -255,10 +255,15 @@ void req_error(struct req *r, const char *fmt, ...)
 
 void req_send(struct req *r, struct json_object *payload)
 {
-    size_t len;
+    size_t len = 0;
     char *line = proto_reply_object(payload, &len);
 
     json_object_put(payload);
+    req_send_line(r, line, len);
+}
+
+void req_send_line(struct req *r, char *line, size_t len)
+{
     conn_write(r->conn, line, len);
     /* Not conn_flush: it could close the connection under the caller's feet. */
     if (buf_used(&r->conn->out) > 0 && !r->conn->writing &&

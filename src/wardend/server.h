@@ -31,6 +31,8 @@ void req_reply(struct req *r, struct json_object *payload);
 void req_error(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Send one line of a multi-line reply (stream) without completing; payload is consumed. */
 void req_send(struct req *r, struct json_object *payload);
+/* Same with a complete reply line (ending in '\n') built by the caller; takes line. */
+void req_send_line(struct req *r, char *line, size_t len);
 /* Bytes queued for the client and not yet written (flow control for stream). */
 size_t req_backlog(struct req *r);
 /* Called if the connection goes away before the request completes; the request is freed

@@ -32,7 +32,8 @@ struct job {
     int id;
     pid_t pid;
     int pipes[2]; /* read ends of the job's stdout and stderr, -1 when closed */
-    int files[2]; /* jobs/<n>/stdout and stderr, O_APPEND */
+    int files[2]; /* jobs/<n>/stdout and stderr, written at off[] (splice needs no O_APPEND) */
+    off_t off[2];
     long long limit, written;
     int discard, exited, status, limit_hit;
     long long timer;
@@ -97,15 +98,49 @@ static void write_status(struct job *j)
 
 static void maybe_finish(struct job *j);
 
-/* Append what one read returns; past the limit keep only up to it and kill the job. */
+/* Past the limit: keep nothing more, kill the job (it leads its own process group). */
+static void hit_limit(struct job *j, int *again)
+{
+    j->limit_hit = 1;
+    kill(-j->pid, SIGKILL);
+    close_pipe(j, 0);
+    close_pipe(j, 1);
+    *again = 0;
+}
+
+/* Move what the pipe holds into the file in the kernel, without copying it through
+ * wshd: up to the output limit. Returns bytes moved, 0 at EOF, -1 (errno) otherwise. */
+static ssize_t splice_once(struct job *j, int i)
+{
+    size_t max = 1 << 20;
+
+    if (j->limit > 0 && (long long)max > j->limit - j->written)
+        max = (size_t)(j->limit - j->written);
+    return splice(j->pipes[i], NULL, j->files[i], &j->off[i], max, SPLICE_F_NONBLOCK);
+}
+
+/* Append what the pipe holds to the file; past the limit keep only up to it and kill
+ * the job. */
 static void drain_once(struct job *j, int i, int *again)
 {
-    char buf[65536];
-    ssize_t n = read(j->pipes[i], buf, sizeof(buf));
+    static char buf[256 * 1024]; /* wshd is single-threaded */
+    ssize_t n = -1;
     size_t keep;
-    struct w_error err;
 
     *again = 0;
+    if (!j->discard && !(j->limit > 0 && j->written >= j->limit)) {
+        n = splice_once(j, i);
+        if (n > 0) {
+            j->written += n;
+            *again = 1;
+            return;
+        }
+        if (n < 0 && errno == EAGAIN)
+            return;
+    }
+    /* discard, at the limit, or a file system without splice: read. */
+    if (n != 0)
+        n = read(j->pipes[i], buf, sizeof(buf));
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
             close_pipe(j, i);
@@ -119,19 +154,16 @@ static void drain_once(struct job *j, int i, int *again)
     if (j->discard)
         return;
     keep = (size_t)n;
-    if (j->limit > 0 && j->written + n > j->limit) {
+    if (j->limit > 0 && j->written + n > j->limit)
         keep = (size_t)(j->limit - j->written);
-        j->limit_hit = 1;
+    if (keep > 0) {
+        if (pwrite(j->files[i], buf, keep, j->off[i]) != (ssize_t)keep)
+            log_msg(LOG_ERR, "job %d: write output: %s", j->id, strerror(errno));
+        j->off[i] += (off_t)keep;
+        j->written += (long long)keep;
     }
-    if (keep > 0 && util_write_all(j->files[i], buf, keep, &err) < 0)
-        log_msg(LOG_ERR, "job %d: %s", j->id, err.msg);
-    j->written += (long long)keep;
-    if (j->limit_hit) {
-        kill(-j->pid, SIGKILL); /* the job leads its own process group (setsid) */
-        close_pipe(j, 0);
-        close_pipe(j, 1);
-        *again = 0;
-    }
+    if (keep < (size_t)n)
+        hit_limit(j, again);
 }
 
 static void on_output(struct loop *loop, int fd, int mask, void *data)
@@ -266,8 +298,7 @@ static int make_job_dir(struct job *j, struct w_error *err)
     }
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof(path), "%d/%s", j->id, names[i]);
-        j->files[i] = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                             0644);
+        j->files[i] = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (j->files[i] < 0) {
             w_errno(err, errno, "open jobs/%s", path);
             remove_job_dir(j);
@@ -288,6 +319,9 @@ static int start_process(struct job *j, struct spawn_opts *o, const struct job_r
 
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
         goto sys;
+    /* Bigger pipes: fewer wake-ups per MiB for a job that writes a lot. Best effort. */
+    (void)fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+    (void)fcntl(errp[0], F_SETPIPE_SZ, 1 << 20);
     if (r->script_len > SCRIPT_ARG_MAX && pipe2(in, O_CLOEXEC) < 0)
         goto sys;
     o->argv = in[0] >= 0 ? argv_s : argv_c;

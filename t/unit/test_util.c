@@ -21,8 +21,7 @@
 
 static char tmpdir[] = "/tmp/warden-test-util-XXXXXX";
 
-static void sanitize(const char *in, size_t len, const char *want, size_t wantlen,
-                     const char *name)
+static void sanitize(const char *in, size_t len, const char *want, size_t wantlen, const char *name)
 {
     size_t outlen = 12345;
     char *out = util_utf8_sanitize(in, len, &outlen);
@@ -98,8 +97,12 @@ static void b64(const void *in, size_t len, const char *want, const char *name)
 
 static void test_base64(void)
 {
-    static const char *const vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+    static const char *const vec[][2] = {{"", ""},
+                                         {"f", "Zg=="},
+                                         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},
+                                         {"foob", "Zm9vYg=="},
+                                         {"fooba", "Zm9vYmE="},
                                          {"foobar", "Zm9vYmFy"}};
     char name[64];
     unsigned char all[256];
@@ -116,7 +119,8 @@ static void test_base64(void)
         all[i] = (unsigned char)i;
     out = util_base64(all, sizeof(all));
     TAP_IS_INT(out ? strlen(out) : 0, 344, "base64 of 256 bytes is 344 characters");
-    TAP_OK(out && strncmp(out, "AAECAwQFBgcICQoL", 16) == 0 && strcmp(out + 332, "+fr7/P3+/w==") == 0,
+    TAP_OK(out && strncmp(out, "AAECAwQFBgcICQoL", 16) == 0 &&
+               strcmp(out + 332, "+fr7/P3+/w==") == 0,
            "base64 of bytes 0..255 starts and ends right");
     free(out);
 }
@@ -417,6 +421,57 @@ static void test_wshd_msgs(void)
     free(s);
 }
 
+/* util_json_quote against json-c's own parser: what it writes must parse back to the
+ * sanitized bytes. */
+static void quote(const char *in, size_t len, const char *want, const char *name)
+{
+    char out[256];
+    size_t pos = 0;
+    struct w_error err;
+    struct json_object *o;
+
+    util_json_quote(in, len, out, &pos);
+    TAP_IS_MEM(out, pos, want, strlen(want), name);
+    o = jsonh_parse(out, pos, &err);
+    TAP_OK(o != NULL && json_object_is_type(o, json_type_string), "json-c parses the quoted form");
+    json_object_put(o);
+}
+
+static void test_json_quote(void)
+{
+    char big[4096], *out;
+    size_t pos = 3;
+
+    quote("abc", 3, "\"abc\"", "quote: plain ASCII");
+    quote("a\"b\\c", 5, "\"a\\\"b\\\\c\"", "quote: quote and backslash escaped");
+    quote("l1\nl2\t\r", 7, "\"l1\\nl2\\t\\r\"", "quote: newline, tab, CR");
+    quote("\0\x01\x1f", 3, "\"\\u0000\\u0001\\u001f\"", "quote: control bytes as \\u00XX");
+    quote("\xc3\xa9\xe2\x82\xac", 5, "\"\xc3\xa9\xe2\x82\xac\"", "quote: valid UTF-8 kept");
+    quote("a\xff"
+          "b",
+          3,
+          "\"a\xef\xbf\xbd"
+          "b\"",
+          "quote: a bad byte becomes U+FFFD");
+    quote("\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"", "quote: a cut sequence, byte by byte");
+    /* The worst case fits the advertised bound, and *pos is an offset into out. */
+    memset(big, 1, sizeof(big));
+    out = malloc(3 + util_json_quote_max(sizeof(big)));
+    util_json_quote(big, sizeof(big), out, &pos);
+    TAP_IS_INT((long long)pos, (long long)(3 + sizeof(big) * 6 + 2), "quote: worst case size");
+    free(out);
+}
+
+static void test_base64_into(void)
+{
+    char out[16];
+
+    memset(out, '#', sizeof(out));
+    util_base64_into("foob", 4, out);
+    TAP_IS_MEM(out, util_base64_len(4), "Zm9vYg==", 8, "base64_into: padded output");
+    TAP_OK(out[8] == '#', "base64_into: writes exactly util_base64_len bytes");
+}
+
 static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st, (void)type, (void)ftw;
@@ -430,6 +485,8 @@ int main(void)
     test_utf8_sanitize();
     test_utf8_prefix();
     test_base64();
+    test_base64_into();
+    test_json_quote();
     test_files();
     test_mkdir_p();
     test_jsonh();
