@@ -1,7 +1,7 @@
 #!/bin/bash
 # shellcheck source-path=SCRIPTDIR
 # wshd, before clone(); host side, root namespaces, host tools. The container's cgroups
-# (v1 devices allow-list) and the veth pair, host side addressed and up.
+# (v1 devices allow-list).
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
 . "${BASH_SOURCE[0]%/*}/lib/common.sh"
@@ -9,4 +9,3 @@ set -euo pipefail
 : "${network_host_ip:?}"
 
 cg_create
-veth_setup
