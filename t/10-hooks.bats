@@ -321,12 +321,18 @@ fake_v2() {
 	run "$HK_HOOKS/parent-before-clone.sh"
 	hk_show
 	[ "$status" -eq 0 ]
+	# Stands in for the container's init (it stays in the host's network namespace,
+	# so both ends of the pair are visible here).
+	hk_start sleep 1000
+	PID=$HK_LAST_PID run "$HK_HOOKS/parent-after-clone.sh"
+	hk_show
+	[ "$status" -eq 0 ]
 	[ -e "/sys/class/net/th-$HK_ID-0" ]
+	[ -e "/sys/class/net/th-$HK_ID-1" ]
 	[ "$(<"/sys/class/net/th-$HK_ID-0/mtu")" = 1400 ]
 	ip -o addr show dev "th-$HK_ID-0" | grep -q 'inet 10.199.0.1/30'
+	grep -qx "$HK_LAST_PID" "/sys/fs/cgroup/memory/warden-th/$HK_ID/cgroup.procs"
 	"$HK_HOOKS/net.sh" setup
-	hk_start sleep 1000
-	hk_lib "cg_attach $HK_LAST_PID"
 	mount -t tmpfs tmpfs "$container_path/mnt"
 	run "$HK_HOOKS/destroy.sh"
 	hk_show
