@@ -31,7 +31,8 @@ struct ct_op {
     void (*run)(struct container *ct, struct ct_op *op);
     struct req *req;
     int kill;
-    int step;         /* create: the next hook to run */
+    int step;         /* create: the next step to run */
+    int pending;      /* create: hooks of the current step still running */
     char error[1024]; /* first error of a multi-step op */
     struct ct_op *next;
 };
@@ -398,9 +399,9 @@ static void on_conn_closed(uint64_t serial)
 
 /* ---- create ---- */
 
-static void create_step(void *data, const char *error);
+enum { STEP_SETUP, STEP_START, STEP_DONE };
 
-enum { STEP_SETUP, STEP_START, STEP_NET, STEP_DONE };
+static void create_next(struct container *ct);
 
 static void create_fail_done(void *data, const char *error)
 {
@@ -420,58 +421,78 @@ static void create_fail(struct container *ct, const char *error)
     struct ct_op *op = ct->ops;
     struct w_error err;
 
-    strlcpy(op->error, error, sizeof(op->error));
+    if (error != op->error)
+        strlcpy(op->error, error, sizeof(op->error));
     log_msg(LOG_WARNING, "container %s: create failed: %s", ct->handle, error);
     if (hook_run("destroy.sh", NULL, ct->env, NULL, create_fail_done, ct, &err) < 0)
         create_fail_done(ct, err.msg);
 }
 
-static void create_step(void *data, const char *error)
+/* One hook of the create ended: go on once every hook of the step has. */
+static void create_hook_done(void *data, const char *error)
 {
     struct container *ct = data;
-    static const char *const setup_args[] = {"setup", NULL};
-    const char *name = NULL;
-    const char *const *args = NULL;
+    struct ct_op *op = ct->ops;
+
+    if (error && op->error[0] == '\0')
+        strlcpy(op->error, error, sizeof(op->error));
+    if (--op->pending > 0)
+        return;
+    if (op->error[0])
+        create_fail(ct, op->error);
+    else
+        create_next(ct);
+}
+
+static void create_launch(struct container *ct, const char *name, const char *const *args,
+                          const char *log_path)
+{
+    struct ct_op *op = ct->ops;
     struct w_error err;
 
-    if (error) {
-        create_fail(ct, error);
-        return;
+    op->pending++;
+    if (hook_run(name, args, ct->env, log_path, create_hook_done, ct, &err) < 0) {
+        op->pending--;
+        if (op->error[0] == '\0')
+            strlcpy(op->error, err.msg, sizeof(op->error));
     }
-    switch (ct->ops->step) {
+}
+
+static void create_next(struct container *ct)
+{
+    static const char *const setup_args[] = {"setup", NULL};
+    struct ct_op *op = ct->ops;
+
+    switch (op->step++) {
     case STEP_SETUP:
-        name = "setup.sh";
+        /* setup.sh makes the container directory, so there is no hooks.log to write to
+         * yet: its failures still reach the client and wardend's log. */
+        create_launch(ct, "setup.sh", NULL, NULL);
         break;
     case STEP_START:
-        name = "start.sh";
+        /* Independent, so side by side: the rules of net.sh name the veth, they need
+         * not see it, and start.sh does not need the rules. */
+        create_launch(ct, "start.sh", NULL, ct->log_path);
+        create_launch(ct, "net.sh", setup_args, ct->log_path);
         break;
-    case STEP_NET:
-        name = "net.sh";
-        args = setup_args;
-        break;
-    default: {
+    default:
         ct->state = CT_ACTIVE;
         ct_save(ct);
         log_msg(LOG_INFO, "container %s: created (id %s, uid %u)", ct->handle, ct->id,
                 (unsigned)ct->uid);
-        op_reply(ct->ops, json_object_new_string(ct->handle));
+        op_reply(op, json_object_new_string(ct->handle));
         arm_grace(ct);
         op_done(ct);
         return;
     }
-    }
-    ct->ops->step++;
-    /* setup.sh makes the container directory, so it has no hooks.log to write to yet:
-     * its failures still reach the client and wardend's log. */
-    if (hook_run(name, args, ct->env, strcmp(name, "setup.sh") == 0 ? NULL : ct->log_path,
-                 create_step, ct, &err) < 0)
-        create_fail(ct, err.msg);
+    if (op->pending == 0) /* nothing could even be started */
+        create_fail(ct, op->error);
 }
 
 static void op_create(struct container *ct, struct ct_op *op)
 {
     op->step = STEP_SETUP;
-    create_step(ct, NULL);
+    create_next(ct);
 }
 
 /* Validate CONFIG field by field; fills ct and *disk. Replies and returns -1 on error. */
