@@ -49,7 +49,7 @@ int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t 
     fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return w_errno(err, errno, "open %s", tmp);
-    if (util_write_all(fd, buf, len, err) < 0 || fsync(fd) < 0) {
+    if (util_write_all(fd, buf, len, err) < 0) {
         int e = errno;
         close(fd);
         unlinkat(dirfd, tmp, 0);

@@ -10,7 +10,9 @@
 int util_set_nonblock(int fd, int on, struct w_error *err);
 /* Write all of buf (retrying EINTR and short writes). */
 int util_write_all(int fd, const void *buf, size_t len, struct w_error *err);
-/* Write path (relative to dirfd, or AT_FDCWD) atomically: temp file, fsync, rename. */
+/* Write path (relative to dirfd, or AT_FDCWD) atomically: temp file, then rename. Readers
+ * see the old or the new content, never a part; no fsync: this survives the death of any
+ * process (what the depot must survive), a machine crash takes the containers anyway. */
 int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t len,
                            struct w_error *err);
 /* Read a whole file up to max bytes; returns a NUL-terminated malloc'd buffer. */
