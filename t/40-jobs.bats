@@ -210,6 +210,30 @@ stream_to() {
 	assert_output '{"payload":"Options must be a hash","type":"error"}'
 }
 
+@test "spawn: a bad script or option is refused with a message naming it" {
+	local req want
+	while IFS='|' read -r req want; do
+		run_cmd wire send "$req\n"
+		assert_output "{\"payload\":\"$want\",\"type\":\"error\"}"
+	done <<-'EOF'
+		["spawn","j",1]|Script must be a string
+		["spawn","j","true",{"bogus":1}]|Unknown spawn option `bogus`.
+		["spawn","j","true",{"privileged":"yes"}]|Expected `privileged` to hold a boolean.
+		["spawn","j","true",{"discard_output":1}]|Expected `discard_output` to hold a boolean.
+		["spawn","j","true",{"env":["A=1"]}]|Expected `env` to hold an object of strings.
+		["spawn","j","true",{"env":{"A":1}}]|Expected `env` to hold an object of strings.
+		["spawn","j","true",{"env":{"A=B":"1"}}]|Expected `env` to hold an object of strings.
+		["spawn","j","true",{"rlimits":{"nofile":-1}}]|Invalid `rlimits`: rlimits.nofile: expected a non-negative integer
+		["spawn","j","true",{"rlimits":{"bogus":1}}]|Invalid `rlimits`: rlimits: unknown rlimit 'bogus'
+		["spawn","j","true",{"output":"hex"}]|Expected `output` to be \"base64\" or \"text\".
+		["run","j",["true"]]|Script must be a string
+	EOF
+	# None of them started a job; the container still runs one.
+	run_w run j 'echo still fine'
+	assert_success
+	assert_output "still fine"
+}
+
 @test "link: [exit_status, stdout, stderr]; from any connection, any number of times" {
 	local id
 	id=$(spawn_id j 'echo out; echo err >&2; exit 3')

@@ -63,28 +63,27 @@ static char *reply(struct json_object *obj, size_t *len)
     return out;
 }
 
-char *proto_reply_object(struct json_object *payload, size_t *len)
+/* {"type":TYPE,"payload":PAYLOAD}\n; takes the payload reference. */
+static char *reply_typed(const char *type, struct json_object *payload, size_t *len)
 {
     struct json_object *o = json_object_new_object();
     char *out;
 
-    json_object_object_add(o, "type", json_object_new_string("object"));
-    json_object_object_add(o, "payload", json_object_get(payload));
+    json_object_object_add(o, "type", json_object_new_string(type));
+    json_object_object_add(o, "payload", payload);
     out = reply(o, len);
     json_object_put(o);
     return out;
 }
 
+char *proto_reply_object(struct json_object *payload, size_t *len)
+{
+    return reply_typed("object", json_object_get(payload), len);
+}
+
 char *proto_reply_error(const char *msg, size_t *len)
 {
-    struct json_object *o = json_object_new_object();
-    char *out;
-
-    json_object_object_add(o, "type", json_object_new_string("error"));
-    json_object_object_add(o, "payload", json_object_new_string(msg));
-    out = reply(o, len);
-    json_object_put(o);
-    return out;
+    return reply_typed("error", json_object_new_string(msg), len);
 }
 
 void proto_unknown_command(struct json_object *name, char *buf, size_t size)

@@ -64,35 +64,33 @@ class Reader:
     def __init__(self, sock):
         self.sock, self.buf, self.eof = sock, b"", False
 
+    def _fill(self, deadline):
+        """Read once more; False on timeout."""
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            return False
+        try:
+            data = self.sock.recv(1 << 20)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if not data:
+            self.eof = True
+        self.buf += data
+        return True
+
     def line(self, deadline):
         while b"\n" not in self.buf:
             if self.eof:
                 return b""
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            if not self._fill(deadline):
                 return None
-            try:
-                data = self.sock.recv(1 << 20)
-            except (ConnectionResetError, BrokenPipeError):
-                data = b""
-            if not data:
-                self.eof = True
-            self.buf += data
         line, _, self.buf = self.buf.partition(b"\n")
         return line
 
     def wait_close(self, deadline):
         while not self.eof:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            if not self._fill(deadline):
                 return False
-            try:
-                data = self.sock.recv(1 << 20)
-            except (ConnectionResetError, BrokenPipeError):
-                data = b""
-            if not data:
-                self.eof = True
-            self.buf += data
         return True
 
 
