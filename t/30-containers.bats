@@ -554,6 +554,29 @@ reuse_network() {
 	reuse_network
 }
 
+@test "destroy: a failing destroy.sh keeps the container registered, says why, and can be retried" {
+	own_daemon_prepare
+	hooks_copy
+	break_hook destroy.sh 'echo "destroy.sh: the disk is on fire" >&2; exit 3'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	run_w create --network 10.253.130.0
+	assert_success
+	run_w destroy 0afd8200
+	assert_failure 1
+	assert_output "warden: hook destroy.sh exited with status 3: destroy.sh: the disk is on fire"
+	run_w list
+	assert_output 0afd8200
+	run_w --json info 0afd8200
+	assert_success
+	fix_hook destroy.sh
+	run_w destroy 0afd8200
+	assert_success
+	run_w info 0afd8200
+	assert_failure 1
+	assert_output "warden: unknown handle"
+	assert_gone 0afd8200
+}
+
 @test "destroy while create is still running (state born): both finish, nothing leaks" {
 	own_daemon_prepare
 	hooks_copy
