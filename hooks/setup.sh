@@ -20,11 +20,11 @@ if [[ -e $container_path ]]; then
 	"${BASH_SOURCE[0]%/*}/destroy.sh" || die "cannot remove stale $container_path"
 fi
 
-# Three processes in all for the tree: forks dominate the cost of a hook.
+# Two processes for the tree: forks dominate the cost of a hook. The skeleton holds
+# every directory (overlay/upper/etc, overlay/work, etc, ...); install makes the home.
 [[ -d ${container_path%/*} ]] || mkdir -p "${container_path%/*}"
 cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path"
 upper=$container_path/overlay/upper
-mkdir -p "$upper/etc" "$upper/home" "$container_path/overlay/work" "$container_path/etc"
 install -d -o "$user_uid" -g "$user_uid" -m 0755 "$upper/home/$user_name" ||
 	die "cannot create the home directory of $user_name"
 
