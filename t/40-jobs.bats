@@ -30,14 +30,16 @@ teardown_file() {
 	wardend_stop
 }
 
-# A test's own daemon (instance tk, own temp dir and pools), beside the file's.
+# own_daemon [EXTRA_SERVER_KEYS]: a test's own daemon (instance tk, own temp dir and
+# pools), beside the file's.
 own_daemon() {
 	FILE_WTMP=$WTMP FILE_WSOCK=$WSOCK FILE_PID=$WARDEND_PID FILE_TRIG=$TRIG
 	WINSTANCE=tk
 	WTMP=$(mktemp -d /tmp/wt.XXXXXX)
 	export WINSTANCE WTMP WSOCK=$WTMP/w.sock
 	unset WARDEND_PID
-	OWN_CONF='{"server":{"container_rlimits":{}},"network":{"pool_start_address":"10.253.160.0","pool_size":8},"user":{"pool_start_uid":61100,"pool_size":8},"port":{"pool_start_port":63200,"pool_size":10}}'
+	# $1: extra server keys, e.g. '"hook_timeout":1'.
+	OWN_CONF='{"server":{"container_rlimits":{}'${1:+,$1}'},"network":{"pool_start_address":"10.253.160.0","pool_size":8},"user":{"pool_start_uid":61100,"pool_size":8},"port":{"pool_start_port":63200,"pool_size":10}}'
 	wardend_start "$OWN_CONF" || return 1
 	mkdir -m 1777 "$WTMP/trig"
 	TRIG=$WTMP/trig
@@ -232,6 +234,29 @@ stream_to() {
 	run_w run j 'echo still fine'
 	assert_success
 	assert_output "still fine"
+}
+
+@test "spawn: a wshd that does not answer gives an error after hook_timeout, and blocks nobody" {
+	own_daemon '"hook_timeout":2'
+	local h pid
+	h=$(w create) || _explain "create failed"
+	pid=$(<"$(w --json info "$h" | jq -r .container_path)/run/wshd.pid")
+	kill -STOP "$pid"
+	w spawn "$h" 'echo never' >"$WTMP/spawn.out" 2>&1 &
+	local sp=$!
+	# Another connection is answered while that spawn waits.
+	run_w ping
+	assert_output pong
+	[[ ! -s $WTMP/spawn.out ]] || _explain "the spawn ended before ping was answered"
+	wait "$sp" && status=0 || status=$?
+	kill -CONT "$pid"
+	output=$(<"$WTMP/spawn.out")
+	assert_failure 1
+	assert_output "warden: could not spawn job: wshd did not answer within 2 s"
+	# Once it runs again, so do jobs.
+	run_w run "$h" 'echo back'
+	assert_success
+	assert_output back
 }
 
 @test "link: [exit_status, stdout, stderr]; from any connection, any number of times" {

@@ -10,14 +10,14 @@
 #include "fdpass.h"
 #include "jsonh.h"
 
-int wshd_connect(const char *path, struct w_error *err)
+int wshd_connect(const char *path, int nonblock, struct w_error *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int fd;
 
     if (strlcpy(sa.sun_path, path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
         return w_err(err, "socket path too long: %s", path);
-    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         return w_errno(err, errno, "socket");
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {

@@ -10,8 +10,9 @@
 
 #define WSHD_MSG_MAX (2 * 1024 * 1024) /* a script up to 1 MiB fits comfortably */
 
-/* Connect to a wshd socket (blocking, CLOEXEC). */
-int wshd_connect(const char *path, struct w_error *err);
+/* Connect to a wshd socket (CLOEXEC). With nonblock, a wshd whose backlog is full
+ * fails at once (EAGAIN) instead of blocking the caller, and so do later sends. */
+int wshd_connect(const char *path, int nonblock, struct w_error *err);
 /* Send msg with nfds descriptors as one message. */
 int wshd_send(int sock, struct json_object *msg, const int *fds, int nfds, struct w_error *err);
 /* Receive one message and up to *nfds descriptors (*nfds updated; pass NULL for none).

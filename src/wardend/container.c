@@ -999,7 +999,7 @@ static int wshd_alive(const char *path)
     int fd, ok = 0;
 
     snprintf(sock, sizeof(sock), "%s/run/wshd.sock", path);
-    fd = wshd_connect(sock, &err);
+    fd = wshd_connect(sock, 0, &err);
     if (fd < 0)
         return 0;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

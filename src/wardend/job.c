@@ -43,8 +43,9 @@ struct job {
     int done;        /* status seen */
     int exit_status; /* -1: null */
     int base64, discard;
-    int wd;      /* inotify watch, -1 when none */
-    int wshd_fd; /* spawn request in flight */
+    int wd;                /* inotify watch, -1 when none */
+    int wshd_fd;           /* spawn request in flight */
+    long long spawn_timer; /* until wshd answers the spawn */
     struct req *spawn_req;
     int link_after_spawn; /* run = spawn + link */
     struct waiter *waiters;
@@ -352,6 +353,8 @@ static struct job *find_job(struct container *ct, long long id)
 
 static void job_free(struct job *j)
 {
+    if (j->spawn_timer)
+        loop_del_timer(g_loop, j->spawn_timer);
     if (j->wd >= 0)
         inotify_rm_watch(inotify_fd, j->wd);
     if (j->wshd_fd >= 0) {
@@ -413,6 +416,8 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     loop_del_fd(loop, fd, LOOP_READ);
     close(fd);
     j->wshd_fd = -1;
+    loop_del_timer(loop, j->spawn_timer);
+    j->spawn_timer = 0;
     if (e != NULL || !jsonh_get_bool(reply, "ok", 0)) {
         snprintf(msg, sizeof(msg), "could not spawn job: %s", e ? e : "wshd said no");
         json_object_put(reply);
@@ -437,6 +442,23 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
         add_waiter(j, r, 0);
     else
         req_reply(r, json_object_new_int64(j->id));
+}
+
+/* wshd did not answer the spawn: give up on it (the job may still have started; its
+ * files stay, but no id was handed out for it). */
+static void spawn_timeout(struct loop *loop, long long id, void *data)
+{
+    struct job *j = data;
+    struct req *r = j->spawn_req;
+
+    (void)loop, (void)id;
+    j->spawn_timer = 0;
+    if (r) {
+        req_set_cancel(r, NULL, NULL);
+        req_error(r, "could not spawn job: wshd did not answer within %g s",
+                  g_cfg->server.hook_timeout);
+    }
+    job_remove(j);
 }
 
 static struct json_object *merged_rlimits(struct json_object *opt)
@@ -538,7 +560,7 @@ static void spawn(struct req *r, struct container *ct, int link)
         return;
     }
     snprintf(sock, sizeof(sock), "%s/run/wshd.sock", ct->path);
-    fd = wshd_connect(sock, &err);
+    fd = wshd_connect(sock, 1, &err);
     if (fd < 0) {
         free(j);
         req_error(r, "could not spawn job: %s", err.msg);
@@ -568,6 +590,8 @@ static void spawn(struct req *r, struct container *ct, int link)
     json_object_put(msg);
     j->wshd_fd = fd;
     j->spawn_req = r;
+    j->spawn_timer =
+        loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), spawn_timeout, j);
     req_set_cancel(r, spawn_cancel, j);
     j->next = ct->jobs;
     ct->jobs = j;

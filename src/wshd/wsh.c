@@ -302,7 +302,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
     signal(SIGPIPE, SIG_IGN);
     sfd = block_signals(sigs, 5);
-    if ((sock = wshd_connect(o.socket, &err)) < 0)
+    if ((sock = wshd_connect(o.socket, 0, &err)) < 0)
         die("%s", err.msg);
     req = exec_request(&o);
     json_object_put(o.env); /* the request holds them now */
