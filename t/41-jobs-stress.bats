@@ -121,7 +121,11 @@ print(h.hexdigest(), err.decode().split()[0] if err else "-", rss, vm("VmHWM"), 
 	assert_output 104857600
 	run_cmd jq -c . "$(ct_path)/jobs/$job/status"
 	assert_output '{"exit":0}'
-	((rss < 65536 && hwm < 65536)) || _explain "wardend used too much memory: $rss / $hwm kB"
+	# Under AddressSanitizer (--enable-sanitizers) shadow memory and quarantine make the
+	# figure meaningless: it is printed above, the bound is checked on normal builds only.
+	if ! grep -q libasan "/proc/$WARDEND_PID/maps"; then
+		((rss < 65536 && hwm < 65536)) || _explain "wardend used too much memory: $rss / $hwm kB"
+	fi
 }
 
 @test "a job spawned on a connection that then closed is linked on another, output whole" {
