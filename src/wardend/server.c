@@ -20,8 +20,7 @@
 #include "util.h"
 
 #define READ_CHUNK 65536
-#define STALL_MS 10000           /* drop a client that reads nothing this long */
-
+#define STALL_MS 10000 /* drop a client that reads nothing this long */
 
 struct loop *g_loop;
 struct w_config *g_cfg;
