@@ -296,34 +296,26 @@ conf_with() {
 	(WTMP=$d wardend_config "$1") && echo "$d/warden.conf"
 }
 
+# refuses_config JSON NAME: wardend exits (does not keep running) with a message naming NAME.
+refuses_config() {
+	local conf
+	conf=$(conf_with "$1")
+	run_cmd timeout 30 "$WARDEND_BIN" --config "$conf"
+	assert_failure
+	[[ $status != 124 ]] || _explain "wardend kept running"
+	assert_output_contains "$2"
+}
+
 @test "config: an unknown key stops wardend with a message naming it" {
 	requires wardend
-	local conf
-	conf=$(conf_with '{"server":{"bogus_key":1}}')
-	run_cmd timeout 30 "$WARDEND_BIN" --config "$conf"
-	assert_failure
-	[[ $status != 124 ]] || _explain "wardend kept running"
-	assert_output_contains bogus_key
-	conf=$(conf_with '{"nonsense":{}}')
-	run_cmd timeout 30 "$WARDEND_BIN" --config "$conf"
-	assert_failure
-	[[ $status != 124 ]] || _explain "wardend kept running"
-	assert_output_contains nonsense
+	refuses_config '{"server":{"bogus_key":1}}' bogus_key
+	refuses_config '{"nonsense":{}}' nonsense
 }
 
 @test "config: a key of the wrong type stops wardend with a message naming it" {
 	requires wardend
-	local conf
-	conf=$(conf_with '{"server":{"max_request_bytes":"big"}}')
-	run_cmd timeout 30 "$WARDEND_BIN" --config "$conf"
-	assert_failure
-	[[ $status != 124 ]] || _explain "wardend kept running"
-	assert_output_contains max_request_bytes
-	conf=$(conf_with '{"network":{"pool_size":true}}')
-	run_cmd timeout 30 "$WARDEND_BIN" --config "$conf"
-	assert_failure
-	[[ $status != 124 ]] || _explain "wardend kept running"
-	assert_output_contains pool_size
+	refuses_config '{"server":{"max_request_bytes":"big"}}' max_request_bytes
+	refuses_config '{"network":{"pool_size":true}}' pool_size
 }
 
 @test "wardend --help and --version exit 0" {
