@@ -318,6 +318,12 @@ refuses_config() {
 	refuses_config '{"network":{"pool_size":true}}' pool_size
 }
 
+@test "config: a user pool overlapping a host user stops wardend, naming the user" {
+	requires wardend
+	refuses_config '{"user":{"pool_start_uid":1,"pool_size":8}}' "overlaps host user daemon (uid 1)"
+	refuses_config '{"user":{"pool_start_uid":65530,"pool_size":8}}' "(uid 65534)"
+}
+
 @test "wardend --help and --version exit 0" {
 	requires wardend
 	run_cmd "$WARDEND_BIN" --help

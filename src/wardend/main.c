@@ -106,6 +106,9 @@ int main(int argc, char **argv)
     if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, &err) < 0 ||
         job_init(&err) < 0 || ct_init(&err) < 0 || server_listen(&err) < 0) {
         log_msg(LOG_ERR, "start-up failed: %s", err.msg);
+        /* With a log file the operator who started us would see nothing. */
+        if (cfg.logging.file[0] != '\0')
+            fprintf(stderr, "wardend: start-up failed: %s\n", err.msg);
         return EXIT_SYSTEM;
     }
     log_msg(LOG_INFO, "wardend %s ready on %s (instance %s)", PACKAGE_VERSION,
