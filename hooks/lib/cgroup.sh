@@ -167,7 +167,7 @@ cg_kill_all() {
 	kill -s "$sig" "${cg_pid_list[@]}" 2>/dev/null || :
 }
 
-# cg_wait_empty SECONDS [EXCEPT_PID]: poll (backing off to 50 ms) until no process but
+# cg_wait_empty SECONDS [EXCEPT_PID]: poll (1, 2, 5, 10, 20, then every 50 ms) until no process but
 # EXCEPT_PID is left; on timeout say which are left and return 1.
 cg_wait_empty() {
 	local limit=$((${1:?cg_wait_empty: seconds} * 1000000)) start delay=0.001
@@ -182,7 +182,7 @@ cg_wait_empty() {
 			return 1
 		fi
 		w_sleep "$delay"
-		case $delay in 0.001) delay=0.005 ;; 0.005) delay=0.02 ;; *) delay=0.05 ;; esac
+		case $delay in 0.001) delay=0.002 ;; 0.002) delay=0.005 ;; 0.005) delay=0.01 ;; 0.01) delay=0.02 ;; *) delay=0.05 ;; esac
 	done
 }
 

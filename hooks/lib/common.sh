@@ -51,10 +51,12 @@ iface_exists() {
 }
 
 # Sleep without forking: a read with a timeout on a descriptor that never has data.
+# A new pty master has none and costs no process (a master never becomes a
+# controlling terminal); a pipe from a subshell is the fallback.
 w_sleep_fd=
 w_sleep() {
 	if [[ -z $w_sleep_fd ]]; then
-		exec {w_sleep_fd}<> <(:)
+		exec {w_sleep_fd}<>/dev/ptmx 2>/dev/null || exec {w_sleep_fd}<> <(:)
 	fi
 	read -r -t "$1" -u "$w_sleep_fd" _ || :
 }
