@@ -233,6 +233,18 @@ still_alive() {
 	still_alive
 }
 
+@test "out of descriptors: wardend pauses accepting instead of spinning, then serves the queue" {
+	own_daemon_prepare
+	wardend_start
+	run_cmd prlimit --pid "$WARDEND_PID" --nofile=40:40
+	assert_success
+	run_cmd wire starve 80 "$WARDEND_PID"
+	assert_success
+	grep -q 'accept: Too many open files; not accepting for 100 ms' "$WTMP/wardend.log" ||
+		_explain "no log line about the pause"
+	still_alive
+}
+
 # ---- argument checks: count first, then the handle ----
 
 @test "invalid number of arguments for every command" {

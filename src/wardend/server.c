@@ -60,6 +60,7 @@ static struct conn *conns;
 static struct conn *dead; /* closed, freed from a timer once no caller holds them */
 static long long reap_timer;
 static long long sweep_timer;
+static long long accept_timer; /* accept paused while out of descriptors */
 static void (*closed_cb)(uint64_t serial);
 
 static void conn_pump(struct conn *c);
@@ -466,6 +467,20 @@ void server_on_conn_closed(void (*cb)(uint64_t serial))
     closed_cb = cb;
 }
 
+#define ACCEPT_PAUSE_MS 100
+
+static void on_accept(struct loop *loop, int fd, int mask, void *data);
+
+static void resume_accept(struct loop *loop, long long id, void *data)
+{
+    struct w_error err;
+
+    (void)id, (void)data;
+    accept_timer = 0;
+    if (listen_fd >= 0 && loop_add_fd(loop, listen_fd, LOOP_READ, on_accept, NULL, &err) < 0)
+        log_msg(LOG_ERR, "cannot resume accepting clients: %s", err.msg);
+}
+
 static void on_accept(struct loop *loop, int fd, int mask, void *data)
 {
     struct w_error err;
@@ -475,8 +490,18 @@ static void on_accept(struct loop *loop, int fd, int mask, void *data)
     (void)mask, (void)data;
     cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
-        if (errno != EAGAIN && errno != EINTR)
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* The pending client stays queued and keeps the socket readable: without a
+             * pause select() would spin. Waiting clients are served once fds free up. */
+            log_msg(LOG_WARNING, "accept: %s; not accepting for %d ms", strerror(errno),
+                    ACCEPT_PAUSE_MS);
+            loop_del_fd(loop, fd, LOOP_READ);
+            accept_timer = loop_add_timer(loop, ACCEPT_PAUSE_MS, resume_accept, NULL);
+            if (accept_timer < 0)
+                resume_accept(loop, 0, NULL);
+        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
             log_msg(LOG_WARNING, "accept: %s", strerror(errno));
+        }
         return;
     }
     c = calloc(1, sizeof(*c));
@@ -567,6 +592,8 @@ void server_shutdown(void)
         unlink(g_cfg->server.unix_domain_path);
     }
     loop_del_timer(g_loop, sweep_timer);
+    if (accept_timer > 0)
+        loop_del_timer(g_loop, accept_timer);
     while (conns)
         conn_close(conns);
     reap_dead(g_loop, 0, NULL);

@@ -14,6 +14,9 @@
   wire.py SOCK stall          a client stalls mid-line; another must still be answered.
   wire.py SOCK flood [SECS]   a client floods pings and never reads; another must keep being
                               answered and the flooder must be dropped within SECS.
+  wire.py SOCK starve N PID   with wardend PID limited to fewer than N descriptors: open N
+                              connections, check PID stays idle (no accept loop spinning on
+                              EMFILE), then free some and check the last client is answered.
 Every wait is bounded (default 30 s) so a broken server fails the test instead of hanging it.
 """
 import codecs
@@ -207,6 +210,33 @@ def cmd_flood(path, secs):
         % (secs, sent, checks))
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cmd_starve(path, n, pid):
+    socks = [connect(path) for _ in range(n)]
+    for s in socks:
+        s.sendall(PING)
+    time.sleep(0.3)
+    before = cpu_seconds(pid)
+    time.sleep(1.0)
+    used = cpu_seconds(pid) - before
+    if used > 0.3:
+        die("wardend used %.2f s of CPU in 1 s while out of descriptors" % used)
+    # Keep a quarter: fewer than the descriptors the closed ones give back.
+    for s in socks[: n - n // 4]:
+        s.close()
+    if not is_pong(Reader(socks[-1]).line(time.monotonic() + 30)):
+        die("the last client was not answered after descriptors were freed")
+    for s in socks[n - n // 4:]:
+        s.close()
+    print("idle while starved (%.2f s CPU in 1 s); last client answered" % used)
+    return 0
+
+
 def main(argv):
     if len(argv) < 3:
         die(__doc__.strip(), 100)
@@ -217,6 +247,8 @@ def main(argv):
         return cmd_conns(path, int(rest[0]))
     if mode == "stall":
         return cmd_stall(path)
+    if mode == "starve":
+        return cmd_starve(path, int(rest[0]), int(rest[1]))
     if mode == "flood":
         return cmd_flood(path, float(rest[0]) if rest else 120.0)
     die("unknown mode " + mode, 100)
