@@ -86,6 +86,16 @@ before-pivot"
 	assert_output '{"ok":true,"pid":1}'
 }
 
+@test "out of descriptors: wshd pauses accepting instead of spinning, then serves the queue" {
+	started
+	run_cmd prlimit --pid "$WSHD_PID" --nofile=32:32
+	assert_success
+	run_cmd python3 "$WARDEN_SRC/t/lib/wire.py" "$S" starve 64 "$WSHD_PID" --wshd
+	assert_success
+	wsh_run echo still serving
+	assert_output "still serving"
+}
+
 @test "pid 1 of the container is wshd with its title; the after-pivot hook ran inside" {
 	started
 	wsh_run --user root cat /proc/1/cmdline

@@ -10,6 +10,7 @@
 
 struct fd_slot {
     int mask;
+    long long paused_until; /* read side paused (not in rset) until then; 0: not paused */
     loop_fd_cb *rcb, *wcb;
     void *rdata, *wdata;
 };
@@ -25,6 +26,7 @@ struct loop {
     struct fd_slot fds[FD_SETSIZE];
     fd_set rset, wset;
     int maxfd;
+    int npaused;
     struct timer *timers; /* unsorted; the loop holds few timers */
     long long next_timer_id;
     int stop;
@@ -62,6 +64,41 @@ void loop_free(struct loop *loop)
     free(loop);
 }
 
+static void unpause(struct loop *loop, struct fd_slot *s)
+{
+    if (s->paused_until) {
+        s->paused_until = 0;
+        loop->npaused--;
+    }
+}
+
+void loop_pause_read(struct loop *loop, int fd, long long ms)
+{
+    struct fd_slot *s;
+
+    if (fd < 0 || fd >= FD_SETSIZE || !(loop->fds[fd].mask & LOOP_READ))
+        return;
+    s = &loop->fds[fd];
+    FD_CLR(fd, &loop->rset);
+    if (s->paused_until == 0)
+        loop->npaused++;
+    s->paused_until = loop_now_ms() + (ms > 0 ? ms : 1);
+}
+
+/* Puts paused descriptors whose time has come back into the read set. */
+static void resume_paused(struct loop *loop)
+{
+    long long now = loop_now_ms();
+
+    for (int fd = 0; loop->npaused > 0 && fd <= loop->maxfd; fd++) {
+        struct fd_slot *s = &loop->fds[fd];
+        if (s->paused_until && s->paused_until <= now) {
+            unpause(loop, s);
+            FD_SET(fd, &loop->rset);
+        }
+    }
+}
+
 int loop_add_fd(struct loop *loop, int fd, int mask, loop_fd_cb *cb, void *data,
                 struct w_error *err)
 {
@@ -74,6 +111,7 @@ int loop_add_fd(struct loop *loop, int fd, int mask, loop_fd_cb *cb, void *data,
         s->rcb = cb;
         s->rdata = data;
         FD_SET(fd, &loop->rset);
+        unpause(loop, s);
     }
     if (mask & LOOP_WRITE) {
         s->wcb = cb;
@@ -93,8 +131,10 @@ void loop_del_fd(struct loop *loop, int fd, int mask)
     if (fd < 0 || fd >= FD_SETSIZE)
         return;
     s = &loop->fds[fd];
-    if (mask & LOOP_READ)
+    if (mask & LOOP_READ) {
         FD_CLR(fd, &loop->rset);
+        unpause(loop, s);
+    }
     if (mask & LOOP_WRITE)
         FD_CLR(fd, &loop->wset);
     s->mask &= ~mask;
@@ -157,17 +197,23 @@ static void run_timers(struct loop *loop)
     }
 }
 
+static void consider(long long *best, long long d)
+{
+    if (d < 0)
+        d = 0;
+    if (*best < 0 || d < *best)
+        *best = d;
+}
+
 static long long next_timeout(struct loop *loop)
 {
     long long best = -1, now = loop_now_ms();
 
-    for (struct timer *t = loop->timers; t; t = t->next) {
-        long long d = t->when - now;
-        if (d < 0)
-            d = 0;
-        if (best < 0 || d < best)
-            best = d;
-    }
+    for (struct timer *t = loop->timers; t; t = t->next)
+        consider(&best, t->when - now);
+    for (int fd = 0; loop->npaused > 0 && fd <= loop->maxfd; fd++)
+        if (loop->fds[fd].paused_until)
+            consider(&best, loop->fds[fd].paused_until - now);
     return best;
 }
 
@@ -207,6 +253,8 @@ int loop_run(struct loop *loop, struct w_error *err)
                 s->wcb(loop, fd, LOOP_WRITE, s->wdata);
         }
         run_timers(loop);
+        if (loop->npaused > 0)
+            resume_paused(loop);
     }
     return 0;
 }

@@ -18,6 +18,10 @@ void loop_free(struct loop *loop);
 int loop_add_fd(struct loop *loop, int fd, int mask, loop_fd_cb *cb, void *data,
                 struct w_error *err);
 void loop_del_fd(struct loop *loop, int fd, int mask);
+/* Stop watching fd for reading for ms, keeping its callback; then watch it again. For
+ * a listening socket whose accept() failed with EMFILE: the client stays queued and
+ * the socket readable, so without a pause select() would spin. */
+void loop_pause_read(struct loop *loop, int fd, long long ms);
 /* One-shot timer after ms milliseconds; returns its id (> 0). */
 long long loop_add_timer(struct loop *loop, long long ms, loop_timer_cb *cb, void *data);
 void loop_del_timer(struct loop *loop, long long id);

@@ -60,7 +60,6 @@ static struct conn *conns;
 static struct conn *dead; /* closed, freed from a timer once no caller holds them */
 static long long reap_timer;
 static long long sweep_timer;
-static long long accept_timer; /* accept paused while out of descriptors */
 static void (*closed_cb)(uint64_t serial);
 
 static void conn_pump(struct conn *c);
@@ -469,18 +468,6 @@ void server_on_conn_closed(void (*cb)(uint64_t serial))
 
 #define ACCEPT_PAUSE_MS 100
 
-static void on_accept(struct loop *loop, int fd, int mask, void *data);
-
-static void resume_accept(struct loop *loop, long long id, void *data)
-{
-    struct w_error err;
-
-    (void)id, (void)data;
-    accept_timer = 0;
-    if (listen_fd >= 0 && loop_add_fd(loop, listen_fd, LOOP_READ, on_accept, NULL, &err) < 0)
-        log_msg(LOG_ERR, "cannot resume accepting clients: %s", err.msg);
-}
-
 static void on_accept(struct loop *loop, int fd, int mask, void *data)
 {
     struct w_error err;
@@ -495,10 +482,7 @@ static void on_accept(struct loop *loop, int fd, int mask, void *data)
              * pause select() would spin. Waiting clients are served once fds free up. */
             log_msg(LOG_WARNING, "accept: %s; not accepting for %d ms", strerror(errno),
                     ACCEPT_PAUSE_MS);
-            loop_del_fd(loop, fd, LOOP_READ);
-            accept_timer = loop_add_timer(loop, ACCEPT_PAUSE_MS, resume_accept, NULL);
-            if (accept_timer < 0)
-                resume_accept(loop, 0, NULL);
+            loop_pause_read(loop, fd, ACCEPT_PAUSE_MS);
         } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
             log_msg(LOG_WARNING, "accept: %s", strerror(errno));
         }
@@ -592,8 +576,6 @@ void server_shutdown(void)
         unlink(g_cfg->server.unix_domain_path);
     }
     loop_del_timer(g_loop, sweep_timer);
-    if (accept_timer > 0)
-        loop_del_timer(g_loop, accept_timer);
     while (conns)
         conn_close(conns);
     reap_dead(g_loop, 0, NULL);

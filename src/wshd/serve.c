@@ -384,8 +384,14 @@ static void on_accept(struct loop *loop, int fd, int mask, void *data)
     (void)mask;
     (void)data;
     cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (cfd < 0)
+    if (cfd < 0) {
+        /* Out of descriptors: the client stays queued; do not spin on it. */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            log_msg(LOG_WARNING, "accept: %s; not accepting for 100 ms", strerror(errno));
+            loop_pause_read(loop, fd, 100);
+        }
         return;
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         close(cfd);

@@ -14,9 +14,11 @@
   wire.py SOCK stall          a client stalls mid-line; another must still be answered.
   wire.py SOCK flood [SECS]   a client floods pings and never reads; another must keep being
                               answered and the flooder must be dropped within SECS.
-  wire.py SOCK starve N PID   with wardend PID limited to fewer than N descriptors: open N
-                              connections, check PID stays idle (no accept loop spinning on
-                              EMFILE), then free some and check the last client is answered.
+  wire.py SOCK starve N PID [--wshd]
+                              with the server PID limited to fewer than N descriptors: open
+                              N connections, check PID stays idle (no accept loop spinning on
+                              EMFILE), then free some and check the last client is answered
+                              (--wshd: wshd's ping and reply instead of wardend's).
 Every wait is bounded (default 30 s) so a broken server fails the test instead of hanging it.
 """
 import codecs
@@ -55,8 +57,8 @@ def unescape(s):
     return codecs.escape_decode(os.fsencode(s))[0]
 
 
-def connect(path):
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def connect(path, kind=socket.SOCK_STREAM):
+    c = socket.socket(socket.AF_UNIX, kind)
     c.connect(path)
     return c
 
@@ -216,21 +218,31 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cmd_starve(path, n, pid):
-    socks = [connect(path) for _ in range(n)]
+def cmd_starve(path, n, pid, wshd=False):
+    # wshd speaks one JSON message per SOCK_SEQPACKET packet, wardend one per line.
+    kind, ping = (socket.SOCK_SEQPACKET, b'{"op":"ping"}') if wshd else (socket.SOCK_STREAM, PING)
+    socks = [connect(path, kind) for _ in range(n)]
     for s in socks:
-        s.sendall(PING)
+        s.sendall(ping)
     time.sleep(0.3)
     before = cpu_seconds(pid)
     time.sleep(1.0)
     used = cpu_seconds(pid) - before
     if used > 0.3:
-        die("wardend used %.2f s of CPU in 1 s while out of descriptors" % used)
+        die("the server used %.2f s of CPU in 1 s while out of descriptors" % used)
     # Keep a quarter: fewer than the descriptors the closed ones give back.
     for s in socks[: n - n // 4]:
         s.close()
-    if not is_pong(Reader(socks[-1]).line(time.monotonic() + 30)):
-        die("the last client was not answered after descriptors were freed")
+    last = socks[-1]
+    if wshd:
+        ok = bool(select.select([last], [], [], 30)[0])
+        line = last.recv(1 << 16) if ok else None
+        ok = ok and json.loads(line).get("ok") is True
+    else:
+        line = Reader(last).line(time.monotonic() + 30)
+        ok = is_pong(line)
+    if not ok:
+        die("the last client was not answered after descriptors were freed: %r" % line)
     for s in socks[n - n // 4:]:
         s.close()
     print("idle while starved (%.2f s CPU in 1 s); last client answered" % used)
@@ -248,7 +260,7 @@ def main(argv):
     if mode == "stall":
         return cmd_stall(path)
     if mode == "starve":
-        return cmd_starve(path, int(rest[0]), int(rest[1]))
+        return cmd_starve(path, int(rest[0]), int(rest[1]), rest[2:] == ["--wshd"])
     if mode == "flood":
         return cmd_flood(path, float(rest[0]) if rest else 120.0)
     die("unknown mode " + mode, 100)

@@ -1,5 +1,5 @@
 /* Unit tests for the select() event loop (src/lib/loop.c): timer order and deletion,
- * fd callbacks and their removal, the FD_SETSIZE guard, loop_stop and signals as fd
+ * fd callbacks and their removal, the FD_SETSIZE guard, paused fds, loop_stop and signals as fd
  * events. Every loop_run that waits for an event also has a 5 s guard timer, only so
  * that a broken loop fails the test instead of hanging it; no result depends on timing. */
 #include <errno.h>
@@ -299,6 +299,58 @@ static void test_signalfd(void)
     close(fd);
 }
 
+static long long paused_at;
+
+static void on_read_paused(struct loop *loop, int fd, int mask, void *data)
+{
+    (void)mask, (void)data;
+    fd_calls++;
+    if (fd_calls == 1) {
+        note("r");
+        paused_at = loop_now_ms();
+        loop_pause_read(loop, fd, 50); /* the pipe stays readable: only the pause holds it */
+        return;
+    }
+    note("R");
+    TAP_OK(loop_now_ms() - paused_at >= 50, "a paused fd is not watched before its time");
+    loop_stop(loop);
+}
+
+static void on_read_stop(struct loop *loop, int fd, int mask, void *data)
+{
+    (void)fd, (void)mask, (void)data;
+    note("n");
+    loop_stop(loop);
+}
+
+static void test_pause(void)
+{
+    struct loop *loop = new_loop();
+    struct w_error err = {0};
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0 || write(p[1], "x", 1) != 1)
+        TAP_BAIL("pipe: %s", strerror(errno));
+    loop_add_fd(loop, p[0], LOOP_READ, on_read_paused, NULL, &err);
+    loop_add_timer(loop, 20, on_timer, "t");
+    fd_calls = 0;
+    run(loop, "loop_run with a paused fd");
+    TAP_IS_STR(order, "rtR", "a paused readable fd is skipped, then watched again");
+    TAP_IS_INT(fd_calls, 2, "its callback ran once before and once after the pause");
+
+    /* Deleting a paused fd forgets the pause: added again, it is watched at once. */
+    order[0] = '\0';
+    loop_pause_read(loop, p[0], 60 * 1000);
+    loop_del_fd(loop, p[0], LOOP_READ);
+    loop_add_fd(loop, p[0], LOOP_READ, on_read_stop, NULL, &err);
+    run(loop, "loop_run after deleting and re-adding a paused fd");
+    TAP_IS_STR(order, "n", "a re-added fd is watched without waiting for the old pause");
+    TAP_OK(!guard_fired, "no wait for the guard timer");
+    close(p[0]);
+    close(p[1]);
+    loop_free(loop);
+}
+
 int main(void)
 {
     test_timers();
@@ -306,6 +358,7 @@ int main(void)
     test_write_callback();
     test_delete_other();
     test_fd_setsize();
+    test_pause();
     test_stop();
     test_signalfd();
     TAP_OK(loop_now_ms() > 0, "loop_now_ms is positive");
