@@ -406,6 +406,33 @@ stream_to() {
 	assert_output '{"payload":[null,"before\n","err\n"],"type":"object"}'
 }
 
+@test "wshd killed: jobs link as killed, the container is stopped with an event, destroy works" {
+	w create --handle jwshd >/dev/null
+	local id out=$BATS_TEST_TMPDIR/l p
+	p=$(ct_path jwshd)
+	id=$(spawn_id jwshd 'echo before; sleep 1000; echo after')
+	wait_for 30 grep -q before "$p/jobs/$id/stdout"
+	link_sent jwshd "$id" "$out"
+	local l=$LAST_BG
+	kill -KILL "$(cat "$p/run/wshd.pid")"
+	wait_status "$l"
+	assert_success
+	run_cmd cat "$out"
+	assert_output '{"payload":[null,"before\n",""],"type":"object"}'
+	run_cmd w --json info jwshd
+	assert_success
+	[[ $(jq -r .state <<<"$output") == stopped ]] || _explain "state is not stopped"
+	[[ $(jq -c .events <<<"$output") == '["wshd exited"]' ]] || _explain "no wshd exited event"
+	run_w run jwshd 'echo hi'
+	assert_failure
+	assert_output_contains "current state is 'stopped'"
+	w destroy jwshd
+	run_w list
+	refute_output_contains jwshd
+	run_w ping
+	assert_output pong
+}
+
 # ---- durability ----
 
 @test "output and status are on disk in <container_path>/jobs/<n>/ as they happen" {

@@ -277,6 +277,7 @@ char **build_env(struct container *ct, int disk_size_mb)
 
 void ct_free(struct container *ct)
 {
+    ct_unwatch_wshd(ct);
     json_object_put(ct->properties);
     json_object_put(ct->limits);
     json_object_put(ct->events);
@@ -362,6 +363,7 @@ struct container *ct_alloc(void)
     ct->limits = json_object_new_object();
     ct->events = json_object_new_array();
     ct->net_index = ct->uid_index = -1;
+    ct->wshd_fd = -1;
     strlcpy(ct->rootfs, g_cfg->server.container_rootfs_path, sizeof(ct->rootfs));
     return ct;
 }
@@ -511,6 +513,7 @@ static void op_destroy(struct container *ct, struct ct_op *op)
     struct w_error err;
 
     (void)op;
+    ct_unwatch_wshd(ct); /* destroy.sh kills it */
     /* Links and streams of its jobs end now with what the files hold. */
     job_container_stopping(ct);
     if (hook_run("destroy.sh", NULL, ct->env, NULL, destroy_done, ct, &err) < 0)

@@ -38,6 +38,7 @@ struct container {
     char **env;        /* hook environment, NULL-terminated */
     struct ct_op *ops; /* queued operations; the head one is running */
     struct job *jobs;
+    int wshd_fd; /* pidfd of its wshd while watched, else -1 */
     struct container *next;
 };
 

@@ -93,6 +93,7 @@ static void create_next(struct container *ct)
     default:
         ct->state = CT_ACTIVE;
         ct_save(ct);
+        ct_watch_wshd(ct);
         log_msg(LOG_INFO, "container %s: created (id %s, uid %u)", ct->handle, ct->id,
                 (unsigned)ct->uid);
         op_reply(op, json_object_new_string(ct->handle));

@@ -41,6 +41,10 @@ void env_free(char **env);
 void ip_str(uint32_t addr, char *buf, size_t size);
 void pool_cidr(char *buf, size_t size);
 
+/* Watch ct's wshd (run/wshd.pid) with a pidfd: if it dies, ct becomes stopped with the
+ * event "wshd exited" and its unfinished jobs end as killed (wshd_watch.c). */
+void ct_watch_wshd(struct container *ct);
+void ct_unwatch_wshd(struct container *ct);
 /* At start: adopt the depot's live containers, tear down the rest (restore.c). */
 void ct_restore_all(void);
 

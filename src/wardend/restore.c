@@ -117,6 +117,7 @@ static void restore_one(const char *name)
         ct_register(ct);
         job_restore(ct, jsonh_get(snap, "jobs"));
         json_object_put(snap);
+        ct_watch_wshd(ct);
         arm_grace(ct);
         log_msg(LOG_INFO, "container %s: adopted (%s)", ct->handle, ct_state_name(ct->state));
         return;
