@@ -336,6 +336,22 @@ refuses_config() {
 	refuses_config '{"user":{"pool_start_uid":65530,"pool_size":8}}' "(uid 65534)"
 }
 
+@test "SIGHUP reopens the log file (logrotate) and keeps the server up" {
+	own_daemon_prepare
+	wardend_start
+	mv "$WTMP/wardend.log" "$WTMP/wardend.log.1"
+	kill -HUP "$WARDEND_PID"
+	wait_for 10 grep -q 'SIGHUP: log file reopened' "$WTMP/wardend.log"
+	still_alive
+	# A log file that cannot be reopened: the old descriptor goes on, the server too.
+	mv "$WTMP/wardend.log" "$WTMP/wardend.log.2"
+	mkdir "$WTMP/wardend.log"
+	kill -HUP "$WARDEND_PID"
+	wait_for 10 grep -q "SIGHUP: cannot reopen $WTMP/wardend.log" "$WTMP/wardend.log.2"
+	still_alive
+	rmdir "$WTMP/wardend.log"
+}
+
 @test "wardend --help and --version exit 0" {
 	requires wardend
 	run_cmd "$WARDEND_BIN" --help

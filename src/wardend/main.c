@@ -39,6 +39,15 @@ static void on_signal(struct loop *loop, int fd, int mask, void *data)
         case SIGCHLD:
             hook_reap();
             break;
+        case SIGHUP: /* logrotate: reopen the log file; on failure keep the old one */
+            if (g_cfg->logging.file[0] == '\0')
+                break;
+            if (log_set_file(g_cfg->logging.file) < 0)
+                log_msg(LOG_ERR, "SIGHUP: cannot reopen %s: %s", g_cfg->logging.file,
+                        strerror(errno));
+            else
+                log_msg(LOG_INFO, "SIGHUP: log file reopened");
+            break;
         case SIGTERM:
         case SIGINT:
             log_msg(LOG_INFO, "signal %d: shutting down (containers keep running)",
@@ -58,7 +67,7 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT};
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
     static struct w_config cfg;
     const char *config_path = NULL;
     struct w_error err;
@@ -102,7 +111,7 @@ int main(int argc, char **argv)
         log_msg(LOG_ERR, "out of memory");
         return EXIT_SYSTEM;
     }
-    sfd = loop_signalfd(sigs, 3, &err);
+    sfd = loop_signalfd(sigs, 4, &err);
     if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, &err) < 0 ||
         job_init(&err) < 0 || ct_init(&err) < 0 || server_listen(&err) < 0) {
         log_msg(LOG_ERR, "start-up failed: %s", err.msg);
