@@ -85,6 +85,14 @@ void loop_pause_read(struct loop *loop, int fd, long long ms)
     s->paused_until = loop_now_ms() + (ms > 0 ? ms : 1);
 }
 
+int loop_accept_failed(struct loop *loop, int fd, int errnum, long long ms)
+{
+    if (errnum != EMFILE && errnum != ENFILE && errnum != ENOBUFS && errnum != ENOMEM)
+        return 0;
+    loop_pause_read(loop, fd, ms);
+    return 1;
+}
+
 /* Puts paused descriptors whose time has come back into the read set. */
 static void resume_paused(struct loop *loop)
 {

@@ -22,6 +22,9 @@ void loop_del_fd(struct loop *loop, int fd, int mask);
  * a listening socket whose accept() failed with EMFILE: the client stays queued and
  * the socket readable, so without a pause select() would spin. */
 void loop_pause_read(struct loop *loop, int fd, long long ms);
+/* After accept() on the listening fd failed with errnum: when that leaves the client
+ * queued (out of descriptors or memory), pause fd for ms and return 1; else 0. */
+int loop_accept_failed(struct loop *loop, int fd, int errnum, long long ms);
 /* One-shot timer after ms milliseconds; returns its id (> 0). */
 long long loop_add_timer(struct loop *loop, long long ms, loop_timer_cb *cb, void *data);
 void loop_del_timer(struct loop *loop, long long id);

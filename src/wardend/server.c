@@ -477,14 +477,14 @@ static void on_accept(struct loop *loop, int fd, int mask, void *data)
     (void)mask, (void)data;
     cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (cfd < 0) {
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* The pending client stays queued and keeps the socket readable: without a
-             * pause select() would spin. Waiting clients are served once fds free up. */
-            log_msg(LOG_WARNING, "accept: %s; not accepting for %d ms", strerror(errno),
+        int e = errno;
+
+        /* Waiting clients are served once descriptors free up. */
+        if (loop_accept_failed(loop, fd, e, ACCEPT_PAUSE_MS)) {
+            log_msg(LOG_WARNING, "accept: %s; not accepting for %d ms", strerror(e),
                     ACCEPT_PAUSE_MS);
-            loop_pause_read(loop, fd, ACCEPT_PAUSE_MS);
-        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-            log_msg(LOG_WARNING, "accept: %s", strerror(errno));
+        } else if (e != EAGAIN && e != EINTR && e != ECONNABORTED) {
+            log_msg(LOG_WARNING, "accept: %s", strerror(e));
         }
         return;
     }

@@ -385,11 +385,10 @@ static void on_accept(struct loop *loop, int fd, int mask, void *data)
     (void)data;
     cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (cfd < 0) {
-        /* Out of descriptors: the client stays queued; do not spin on it. */
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            log_msg(LOG_WARNING, "accept: %s; not accepting for 100 ms", strerror(errno));
-            loop_pause_read(loop, fd, 100);
-        }
+        int e = errno;
+
+        if (loop_accept_failed(loop, fd, e, 100))
+            log_msg(LOG_WARNING, "accept: %s; not accepting for 100 ms", strerror(e));
         return;
     }
     c = calloc(1, sizeof(*c));
