@@ -3,7 +3,7 @@
  * place when the job has ended, after the last byte. wardend only reads those files:
  * an inotify watch per unfinished job tells it about new bytes and the status, so a
  * link or stream never waits on wshd and a restart of wardend loses nothing. */
-#include "job.h"
+#include "job_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,38 +27,13 @@
 #define CHUNK (256 * 1024)
 #define SEQ_BLOCK 1000
 
-struct waiter {
-    struct req *req;
-    struct job *job;
-    int stream;
-    off_t off[2];
-    int fd[2]; /* stream: the output files, opened once they exist */
-    struct waiter *next;
-};
-
-struct job {
-    long long id;
-    struct container *ct;
-    int spawned;     /* wshd accepted it */
-    int done;        /* status seen */
-    int exit_status; /* -1: null */
-    int base64, discard;
-    int wd;                /* inotify watch, -1 when none */
-    int wshd_fd;           /* spawn request in flight */
-    long long spawn_timer; /* until wshd answers the spawn */
-    struct req *spawn_req;
-    int link_after_spawn; /* run = spawn + link */
-    struct waiter *waiters;
-    struct job *next;
-};
-
 static int inotify_fd = -1;
 static long long next_id = 1, reserved_until = 0;
 static char seq_path[PATH_MAX];
 
 /* ---- ids: reserved in blocks in the depot so they never repeat across restarts ---- */
 
-static long long job_next_id(struct w_error *err)
+long long job_next_id(struct w_error *err)
 {
     if (next_id >= reserved_until) {
         char buf[32];
@@ -89,7 +64,7 @@ static int job_open(struct job *j, const char *name)
 }
 
 /* Read jobs/<n>/status if it is there: 1 when the job has ended. */
-static int read_status(struct job *j)
+int job_read_status(struct job *j)
 {
     char buf[512];
     struct json_object *st, *ex;
@@ -297,7 +272,7 @@ static void job_notify(struct job *j)
 {
     struct waiter *w = j->waiters, *next;
 
-    read_status(j);
+    job_read_status(j);
     for (; w; w = next) {
         next = w->next;
         if (w->stream)
@@ -329,7 +304,7 @@ static void on_inotify(struct loop *loop, int fd, int mask, void *data)
     }
 }
 
-static int watch(struct job *j)
+int job_watch(struct job *j)
 {
     char path[PATH_MAX + 32];
 
@@ -341,7 +316,7 @@ static int watch(struct job *j)
     return j->wd;
 }
 
-/* ---- spawn ---- */
+/* ---- the job list ---- */
 
 static struct job *find_job(struct container *ct, long long id)
 {
@@ -364,7 +339,7 @@ static void job_free(struct job *j)
     free(j);
 }
 
-static void job_remove(struct job *j)
+void job_remove(struct job *j)
 {
     for (struct job **p = &j->ct->jobs; *p; p = &(*p)->next)
         if (*p == j) {
@@ -374,7 +349,7 @@ static void job_remove(struct job *j)
     job_free(j);
 }
 
-static void add_waiter(struct job *j, struct req *r, int stream)
+void job_add_waiter(struct job *j, struct req *r, int stream)
 {
     struct waiter *w = calloc(1, sizeof(*w));
 
@@ -391,220 +366,8 @@ static void add_waiter(struct job *j, struct req *r, int stream)
     req_set_cancel(r, waiter_cancel, w);
     if (stream)
         stream_pump(r, w);
-    else if (read_status(j))
+    else if (job_read_status(j))
         waiter_end(w, link_result(j));
-}
-
-static void spawn_cancel(struct req *r, void *data)
-{
-    struct job *j = data;
-
-    (void)r;
-    j->spawn_req = NULL; /* the job still runs; its output stays for link */
-}
-
-static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
-{
-    struct job *j = data;
-    struct req *r = j->spawn_req;
-    struct w_error err;
-    struct json_object *reply = wshd_recv(fd, NULL, NULL, &err);
-    const char *e = reply ? jsonh_get_str(reply, "error", NULL) : err.msg;
-    char msg[1200];
-
-    (void)mask;
-    loop_del_fd(loop, fd, LOOP_READ);
-    close(fd);
-    j->wshd_fd = -1;
-    loop_del_timer(loop, j->spawn_timer);
-    j->spawn_timer = 0;
-    if (e != NULL || !jsonh_get_bool(reply, "ok", 0)) {
-        snprintf(msg, sizeof(msg), "could not spawn job: %s", e ? e : "wshd said no");
-        json_object_put(reply);
-        if (r) {
-            req_set_cancel(r, NULL, NULL);
-            req_error(r, "%s", msg);
-        }
-        job_remove(j);
-        return;
-    }
-    json_object_put(reply);
-    j->spawned = 1;
-    if (j->base64 || j->discard)
-        ct_save(j->ct);
-    watch(j);
-    read_status(j); /* it may have ended before the watch existed */
-    j->spawn_req = NULL;
-    if (r == NULL)
-        return;
-    req_set_cancel(r, NULL, NULL);
-    if (j->link_after_spawn)
-        add_waiter(j, r, 0);
-    else
-        req_reply(r, json_object_new_int64(j->id));
-}
-
-/* wshd did not answer the spawn: give up on it (the job may still have started; its
- * files stay, but no id was handed out for it). */
-static void spawn_timeout(struct loop *loop, long long id, void *data)
-{
-    struct job *j = data;
-    struct req *r = j->spawn_req;
-
-    (void)loop, (void)id;
-    j->spawn_timer = 0;
-    if (r) {
-        req_set_cancel(r, NULL, NULL);
-        req_error(r, "could not spawn job: wshd did not answer within %g s",
-                  g_cfg->server.hook_timeout);
-    }
-    job_remove(j);
-}
-
-static struct json_object *merged_rlimits(struct json_object *opt)
-{
-    struct json_object *out = json_object_new_object();
-
-    json_object_object_foreach(g_cfg->server.container_rlimits, k, v)
-        json_object_object_add(out, k, json_object_get(v));
-    if (opt) {
-        json_object_object_foreach(opt, k2, v2)
-            json_object_object_add(out, k2, json_object_get(v2));
-    }
-    return out;
-}
-
-/* Check SCRIPT and OPTS; replies and returns -1 on error. */
-static int check_spawn_args(struct req *r, struct container *ct, struct json_object **opts)
-{
-    struct json_object *script = req_arg(r, 2), *v;
-
-    *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
-    if (!json_object_is_type(script, json_type_string)) {
-        req_error(r, "Script must be a string");
-        return -1;
-    }
-    if (*opts && !json_object_is_type(*opts, json_type_object)) {
-        req_error(r, "Options must be a hash");
-        return -1;
-    }
-    if (*opts) {
-        json_object_object_foreach(*opts, k, val)
-        {
-            struct w_error err;
-            if (strcmp(k, "privileged") == 0 || strcmp(k, "discard_output") == 0) {
-                if (!json_object_is_type(val, json_type_boolean)) {
-                    req_error(r, "Expected `%s` to hold a boolean.", k);
-                    return -1;
-                }
-            } else if (strcmp(k, "env") == 0) {
-                if (!json_object_is_type(val, json_type_object)) {
-                    req_error(r, "Expected `env` to hold an object of strings.");
-                    return -1;
-                }
-                json_object_object_foreach(val, ek, ev)
-                {
-                    if (!json_object_is_type(ev, json_type_string) || *ek == '\0' ||
-                        strchr(ek, '=')) {
-                        req_error(r, "Expected `env` to hold an object of strings.");
-                        return -1;
-                    }
-                }
-            } else if (strcmp(k, "rlimits") == 0) {
-                if (config_check_rlimits(val, "rlimits", &err) < 0) {
-                    req_error(r, "Invalid `rlimits`: %s", err.msg);
-                    return -1;
-                }
-            } else if (strcmp(k, "output") == 0) {
-                if (!json_object_is_type(val, json_type_string) ||
-                    (strcmp(json_object_get_string(val), "base64") != 0 &&
-                     strcmp(json_object_get_string(val), "text") != 0)) {
-                    req_error(r, "Expected `output` to be \"base64\" or \"text\".");
-                    return -1;
-                }
-            } else {
-                req_error(r, "Unknown spawn option `%s`.", k);
-                return -1;
-            }
-        }
-    }
-    (void)v;
-    return ct_check_state(ct, r);
-}
-
-static void spawn(struct req *r, struct container *ct, int link)
-{
-    struct json_object *opts, *msg, *env;
-    struct w_error err;
-    char sock[PATH_MAX + 32];
-    struct job *j;
-    int fd;
-
-    if (check_spawn_args(r, ct, &opts) < 0)
-        return;
-    j = calloc(1, sizeof(*j));
-    if (j == NULL) {
-        req_error(r, "out of memory");
-        return;
-    }
-    j->wd = j->wshd_fd = -1;
-    j->exit_status = -1;
-    j->ct = ct;
-    j->base64 = strcmp(jsonh_get_str(opts, "output", ""), "base64") == 0;
-    j->discard = jsonh_get_bool(opts, "discard_output", 0);
-    j->link_after_spawn = link;
-    j->id = job_next_id(&err);
-    if (j->id < 0) {
-        free(j);
-        req_error(r, "%s", err.msg);
-        return;
-    }
-    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", ct->path);
-    fd = wshd_connect(sock, 1, &err);
-    if (fd < 0) {
-        free(j);
-        req_error(r, "could not spawn job: %s", err.msg);
-        return;
-    }
-    env = jsonh_get(opts, "env");
-    msg = json_object_new_object();
-    json_object_object_add(msg, "op", json_object_new_string("spawn"));
-    json_object_object_add(msg, "job", json_object_new_int64(j->id));
-    json_object_object_add(msg, "script", json_object_get(req_arg(r, 2)));
-    json_object_object_add(
-        msg, "user",
-        json_object_new_string(jsonh_get_bool(opts, "privileged", 0) ? "root" : "vcap"));
-    json_object_object_add(msg, "env", env ? json_object_get(env) : json_object_new_object());
-    json_object_object_add(msg, "rlimits", merged_rlimits(jsonh_get(opts, "rlimits")));
-    json_object_object_add(msg, "output_limit",
-                           json_object_new_int64(g_cfg->server.job_output_limit));
-    json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
-    if (wshd_send(fd, msg, NULL, 0, &err) < 0 ||
-        loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, &err) < 0) {
-        json_object_put(msg);
-        close(fd);
-        free(j);
-        req_error(r, "could not spawn job: %s", err.msg);
-        return;
-    }
-    json_object_put(msg);
-    j->wshd_fd = fd;
-    j->spawn_req = r;
-    j->spawn_timer =
-        loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), spawn_timeout, j);
-    req_set_cancel(r, spawn_cancel, j);
-    j->next = ct->jobs;
-    ct->jobs = j;
-}
-
-void cmd_spawn(struct req *r, struct container *ct)
-{
-    spawn(r, ct, 0);
-}
-
-void cmd_run(struct req *r, struct container *ct)
-{
-    spawn(r, ct, 1);
 }
 
 static struct job *job_arg(struct req *r, struct container *ct)
@@ -624,7 +387,7 @@ void cmd_link(struct req *r, struct container *ct)
     struct job *j = job_arg(r, ct);
 
     if (j)
-        add_waiter(j, r, 0);
+        job_add_waiter(j, r, 0);
 }
 
 void cmd_stream(struct req *r, struct container *ct)
@@ -632,7 +395,7 @@ void cmd_stream(struct req *r, struct container *ct)
     struct job *j = job_arg(r, ct);
 
     if (j)
-        add_waiter(j, r, 1);
+        job_add_waiter(j, r, 1);
 }
 
 struct json_object *job_running_ids(struct container *ct)
@@ -640,7 +403,7 @@ struct json_object *job_running_ids(struct container *ct)
     struct json_object *a = json_object_new_array();
 
     for (struct job *j = ct->jobs; j; j = j->next)
-        if (j->spawned && !read_status(j))
+        if (j->spawned && !job_read_status(j))
             json_object_array_add(a, json_object_new_int64(j->id));
     return a;
 }
@@ -648,7 +411,7 @@ struct json_object *job_running_ids(struct container *ct)
 void job_container_stopping(struct container *ct)
 {
     for (struct job *j = ct->jobs; j; j = j->next) {
-        read_status(j);
+        job_read_status(j);
         /* Whatever has not ended by now never will: it ends as killed. */
         j->done = 1;
         job_notify(j);
@@ -723,9 +486,9 @@ void job_restore(struct container *ct, struct json_object *snapshot)
         j->discard = jsonh_get_bool(opt, "discard", 0);
         j->next = ct->jobs;
         ct->jobs = j;
-        if (!read_status(j)) {
-            watch(j);
-            read_status(j); /* it may have ended before the watch */
+        if (!job_read_status(j)) {
+            job_watch(j);
+            job_read_status(j); /* it may have ended before the watch */
         }
         if (id >= next_id) /* the sequence file is ahead of every id; be safe anyway */
             next_id = reserved_until = id + 1;

@@ -1,0 +1,230 @@
+/* Runs in wardend's loop: spawn and run. The request goes to the container's wshd over
+ * a fresh non-blocking connection; wshd's answer (or hook_timeout without one) finishes
+ * the request later, so a slow or hung wshd blocks no other client. Once wshd accepted
+ * the job, job.c follows its files. */
+#include "job_int.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "container.h"
+#include "jsonh.h"
+#include "proto.h"
+#include "server.h"
+#include "wshd_proto.h"
+
+static void spawn_cancel(struct req *r, void *data)
+{
+    struct job *j = data;
+
+    (void)r;
+    j->spawn_req = NULL; /* the job still runs; its output stays for link */
+}
+
+static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
+{
+    struct job *j = data;
+    struct req *r = j->spawn_req;
+    struct w_error err;
+    struct json_object *reply = wshd_recv(fd, NULL, NULL, &err);
+    const char *e = reply ? jsonh_get_str(reply, "error", NULL) : err.msg;
+    char msg[1200];
+
+    (void)mask;
+    loop_del_fd(loop, fd, LOOP_READ);
+    close(fd);
+    j->wshd_fd = -1;
+    loop_del_timer(loop, j->spawn_timer);
+    j->spawn_timer = 0;
+    if (e != NULL || !jsonh_get_bool(reply, "ok", 0)) {
+        snprintf(msg, sizeof(msg), "could not spawn job: %s", e ? e : "wshd said no");
+        json_object_put(reply);
+        if (r) {
+            req_set_cancel(r, NULL, NULL);
+            req_error(r, "%s", msg);
+        }
+        job_remove(j);
+        return;
+    }
+    json_object_put(reply);
+    j->spawned = 1;
+    if (j->base64 || j->discard)
+        ct_save(j->ct);
+    job_watch(j);
+    job_read_status(j); /* it may have ended before the watch existed */
+    j->spawn_req = NULL;
+    if (r == NULL)
+        return;
+    req_set_cancel(r, NULL, NULL);
+    if (j->link_after_spawn)
+        job_add_waiter(j, r, 0);
+    else
+        req_reply(r, json_object_new_int64(j->id));
+}
+
+/* wshd did not answer the spawn: give up on it (the job may still have started; its
+ * files stay, but no id was handed out for it). */
+static void spawn_timeout(struct loop *loop, long long id, void *data)
+{
+    struct job *j = data;
+    struct req *r = j->spawn_req;
+
+    (void)loop, (void)id;
+    j->spawn_timer = 0;
+    if (r) {
+        req_set_cancel(r, NULL, NULL);
+        req_error(r, "could not spawn job: wshd did not answer within %g s",
+                  g_cfg->server.hook_timeout);
+    }
+    job_remove(j);
+}
+
+static struct json_object *merged_rlimits(struct json_object *opt)
+{
+    struct json_object *out = json_object_new_object();
+
+    json_object_object_foreach(g_cfg->server.container_rlimits, k, v)
+        json_object_object_add(out, k, json_object_get(v));
+    if (opt) {
+        json_object_object_foreach(opt, k2, v2)
+            json_object_object_add(out, k2, json_object_get(v2));
+    }
+    return out;
+}
+
+/* Check SCRIPT and OPTS; replies and returns -1 on error. */
+static int check_spawn_args(struct req *r, struct container *ct, struct json_object **opts)
+{
+    struct json_object *script = req_arg(r, 2), *v;
+
+    *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
+    if (!json_object_is_type(script, json_type_string)) {
+        req_error(r, "Script must be a string");
+        return -1;
+    }
+    if (*opts && !json_object_is_type(*opts, json_type_object)) {
+        req_error(r, "Options must be a hash");
+        return -1;
+    }
+    if (*opts) {
+        json_object_object_foreach(*opts, k, val)
+        {
+            struct w_error err;
+            if (strcmp(k, "privileged") == 0 || strcmp(k, "discard_output") == 0) {
+                if (!json_object_is_type(val, json_type_boolean)) {
+                    req_error(r, "Expected `%s` to hold a boolean.", k);
+                    return -1;
+                }
+            } else if (strcmp(k, "env") == 0) {
+                if (!json_object_is_type(val, json_type_object)) {
+                    req_error(r, "Expected `env` to hold an object of strings.");
+                    return -1;
+                }
+                json_object_object_foreach(val, ek, ev)
+                {
+                    if (!json_object_is_type(ev, json_type_string) || *ek == '\0' ||
+                        strchr(ek, '=')) {
+                        req_error(r, "Expected `env` to hold an object of strings.");
+                        return -1;
+                    }
+                }
+            } else if (strcmp(k, "rlimits") == 0) {
+                if (config_check_rlimits(val, "rlimits", &err) < 0) {
+                    req_error(r, "Invalid `rlimits`: %s", err.msg);
+                    return -1;
+                }
+            } else if (strcmp(k, "output") == 0) {
+                if (!json_object_is_type(val, json_type_string) ||
+                    (strcmp(json_object_get_string(val), "base64") != 0 &&
+                     strcmp(json_object_get_string(val), "text") != 0)) {
+                    req_error(r, "Expected `output` to be \"base64\" or \"text\".");
+                    return -1;
+                }
+            } else {
+                req_error(r, "Unknown spawn option `%s`.", k);
+                return -1;
+            }
+        }
+    }
+    (void)v;
+    return ct_check_state(ct, r);
+}
+
+static void spawn(struct req *r, struct container *ct, int link)
+{
+    struct json_object *opts, *msg, *env;
+    struct w_error err;
+    char sock[PATH_MAX + 32];
+    struct job *j;
+    int fd;
+
+    if (check_spawn_args(r, ct, &opts) < 0)
+        return;
+    j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        req_error(r, "out of memory");
+        return;
+    }
+    j->wd = j->wshd_fd = -1;
+    j->exit_status = -1;
+    j->ct = ct;
+    j->base64 = strcmp(jsonh_get_str(opts, "output", ""), "base64") == 0;
+    j->discard = jsonh_get_bool(opts, "discard_output", 0);
+    j->link_after_spawn = link;
+    j->id = job_next_id(&err);
+    if (j->id < 0) {
+        free(j);
+        req_error(r, "%s", err.msg);
+        return;
+    }
+    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", ct->path);
+    fd = wshd_connect(sock, 1, &err);
+    if (fd < 0) {
+        free(j);
+        req_error(r, "could not spawn job: %s", err.msg);
+        return;
+    }
+    env = jsonh_get(opts, "env");
+    msg = json_object_new_object();
+    json_object_object_add(msg, "op", json_object_new_string("spawn"));
+    json_object_object_add(msg, "job", json_object_new_int64(j->id));
+    json_object_object_add(msg, "script", json_object_get(req_arg(r, 2)));
+    json_object_object_add(
+        msg, "user",
+        json_object_new_string(jsonh_get_bool(opts, "privileged", 0) ? "root" : "vcap"));
+    json_object_object_add(msg, "env", env ? json_object_get(env) : json_object_new_object());
+    json_object_object_add(msg, "rlimits", merged_rlimits(jsonh_get(opts, "rlimits")));
+    json_object_object_add(msg, "output_limit",
+                           json_object_new_int64(g_cfg->server.job_output_limit));
+    json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
+    if (wshd_send(fd, msg, NULL, 0, &err) < 0 ||
+        loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, &err) < 0) {
+        json_object_put(msg);
+        close(fd);
+        free(j);
+        req_error(r, "could not spawn job: %s", err.msg);
+        return;
+    }
+    json_object_put(msg);
+    j->wshd_fd = fd;
+    j->spawn_req = r;
+    j->spawn_timer =
+        loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), spawn_timeout, j);
+    req_set_cancel(r, spawn_cancel, j);
+    j->next = ct->jobs;
+    ct->jobs = j;
+}
+
+void cmd_spawn(struct req *r, struct container *ct)
+{
+    spawn(r, ct, 0);
+}
+
+void cmd_run(struct req *r, struct container *ct)
+{
+    spawn(r, ct, 1);
+}
