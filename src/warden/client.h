@@ -1,6 +1,6 @@
 /* The warden CLI: a client of wardend's line protocol (doc: PROTOCOL.md).
- * client.c owns the connection and request/reply I/O; warden.c parses arguments and
- * prints results; repl.c is the interactive prompt. */
+ * client.c owns the connection and request/reply I/O; warden.c, jobs.c and request.c
+ * (sharing cli.h) parse arguments and print results; repl.c is the interactive prompt. */
 #ifndef W_CLIENT_H
 #define W_CLIENT_H
 
@@ -13,9 +13,9 @@
 enum { EXIT_ERRREPLY = 1, EXIT_USAGE = 100, EXIT_SYS = 111 };
 
 struct client {
-    int fd;         /* -1 when not connected */
-    char *path;     /* socket path, owned */
-    char *buf;      /* bytes received but not yet consumed as lines */
+    int fd;     /* -1 when not connected */
+    char *path; /* socket path, owned */
+    char *buf;  /* bytes received but not yet consumed as lines */
     size_t len, cap;
 };
 

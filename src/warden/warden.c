@@ -1,6 +1,8 @@
 /* warden: command-line client of wardend. Parses `warden [-s SOCKET] [--json] COMMAND
  * ARGS...`, turns each command into one protocol request and prints the reply readably
- * (or raw with --json). Runs as any user that can open the socket. */
+ * (or raw with --json). Runs as any user that can open the socket. This file holds main,
+ * the command table and the container commands; jobs.c the job commands; request.c
+ * request building and reply printing. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,23 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "client.h"
+#include "cli.h"
 #include "jsonh.h"
 
 #define DEFAULT_SOCKET "/tmp/warden.sock"
 
-static int opt_json; /* --json: print raw payloads */
+int cli_json; /* --json: print raw payloads */
 
-struct cmd {
+/* One entry of the command table. */
+struct cli_cmd {
     const char *name;
     int (*fn)(struct client *c, int argc, char **argv);
     const char *usage; /* after "warden NAME " */
     const char *help;
 };
-
-static const struct cmd *find_cmd(const char *name);
 
 void warden_complain(const char *fmt, ...)
 {
@@ -41,34 +41,18 @@ void warden_complain(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static int show_help(const struct cmd *cmd)
+int cli_show_help(const struct cli_cmd *cmd)
 {
     printf("usage: warden %s %s\n  %s\n", cmd->name, cmd->usage, cmd->help);
     return 0;
 }
 
-static int usage_error(const struct cmd *cmd, const char *why)
+int cli_usage_error(const struct cli_cmd *cmd, const char *why)
 {
     if (why != NULL)
         warden_complain("%s", why);
     fprintf(stderr, "usage: warden %s %s\n", cmd->name, cmd->usage);
     return EXIT_USAGE;
-}
-
-/* ---- building requests ---- */
-
-/* A number when the whole word is an integer, else the string itself (the server then
- * names what is wrong with it). */
-static struct json_object *num_or_str(const char *s)
-{
-    char *end;
-    long long v;
-
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (*s != '\0' && *end == '\0' && errno == 0)
-        return json_object_new_int64(v);
-    return json_object_new_string(s);
 }
 
 static int parse_ll(const char *s, long long *out)
@@ -80,262 +64,52 @@ static int parse_ll(const char *s, long long *out)
     return (*s == '\0' || *end != '\0' || errno != 0) ? -1 : 0;
 }
 
-/* "K=V" into obj[K] = V (string, or number when asnum). */
-static int add_kv(struct json_object *obj, const char *kv, int asnum)
-{
-    const char *eq = strchr(kv, '=');
-    char key[256];
-
-    if (eq == NULL || eq == kv || (size_t)(eq - kv) >= sizeof(key))
-        return -1;
-    memcpy(key, kv, (size_t)(eq - kv));
-    key[eq - kv] = '\0';
-    json_object_object_add(obj, key, asnum ? num_or_str(eq + 1) : json_object_new_string(eq + 1));
-    return 0;
-}
-
-static struct json_object *sub_object(struct json_object *obj, const char *key)
-{
-    struct json_object *v = jsonh_get(obj, key);
-
-    if (v == NULL) {
-        v = json_object_new_object();
-        json_object_object_add(obj, key, v);
-    }
-    return v;
-}
-
-static struct json_object *request(const char *name)
-{
-    struct json_object *req = json_object_new_array();
-
-    json_object_array_add(req, json_object_new_string(name));
-    return req;
-}
-
-static void add_str(struct json_object *req, const char *s)
-{
-    json_object_array_add(req, json_object_new_string(s));
-}
-
-/* ---- printing replies ---- */
-
-static void print_scalar(struct json_object *v)
-{
-    if (json_object_is_type(v, json_type_string))
-        fwrite(json_object_get_string(v), 1, (size_t)json_object_get_string_len(v), stdout);
-    else
-        fputs(jsonh_str(v, NULL), stdout);
-}
-
-/* Objects as `key: value` lines, nested objects with dotted keys. */
-static void print_object(struct json_object *obj, const char *prefix)
-{
-    json_object_object_foreach(obj, key, val) {
-        if (val != NULL && json_object_is_type(val, json_type_object) &&
-            json_object_object_length(val) > 0) {
-            char p[512];
-            snprintf(p, sizeof(p), "%s%s.", prefix, key);
-            print_object(val, p);
-            continue;
-        }
-        printf("%s%s: ", prefix, key);
-        print_scalar(val);
-        putchar('\n');
-    }
-}
-
-static void print_payload(struct json_object *p)
-{
-    if (opt_json) {
-        puts(jsonh_str(p, NULL));
-    } else if (p != NULL && json_object_is_type(p, json_type_object)) {
-        print_object(p, "");
-    } else if (p != NULL && json_object_is_type(p, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(p); i++) {
-            print_scalar(json_object_array_get_idx(p, i));
-            putchar('\n');
-        }
-    } else {
-        print_scalar(p);
-        putchar('\n');
-    }
-    fflush(stdout);
-}
-
-/* Send req (consumed) and read one reply. Returns 0 with *reply set (caller puts it),
- * or an exit status with the message printed. */
-static int call(struct client *c, struct json_object *req, struct json_object **reply,
-                struct json_object **payload)
-{
-    struct w_error err;
-    int r;
-
-    *reply = NULL;
-    r = client_send(c, req, &err);
-    json_object_put(req);
-    if (r < 0 || (*reply = client_recv(c, &err)) == NULL) {
-        warden_complain("%s", err.msg);
-        return EXIT_SYS;
-    }
-    r = client_reply(*reply, payload, &err);
-    if (r != 0) {
-        warden_complain("%s", err.msg);
-        json_object_put(*reply);
-        *reply = NULL;
-        return r > 0 ? EXIT_ERRREPLY : EXIT_SYS;
-    }
-    return 0;
-}
-
-/* Most commands: one request, print the payload. */
-static int simple(struct client *c, struct json_object *req)
-{
-    struct json_object *reply, *payload;
-    int r = call(c, req, &reply, &payload);
-
-    if (r == 0)
-        print_payload(payload);
-    json_object_put(reply);
-    return r;
-}
-
-static void write_chunk(struct json_object *s, FILE *f)
-{
-    if (s != NULL && json_object_is_type(s, json_type_string)) {
-        fwrite(json_object_get_string(s), 1, (size_t)json_object_get_string_len(s), f);
-        fflush(f);
-    }
-}
-
-/* [exit_status, stdout, stderr] -> output written, exit status (null -> 255). */
-static int job_result(struct json_object *p, int print_output)
-{
-    struct json_object *st = json_object_array_get_idx(p, 0);
-
-    if (opt_json)
-        print_payload(p);
-    else if (print_output) {
-        write_chunk(json_object_array_get_idx(p, 1), stdout);
-        write_chunk(json_object_array_get_idx(p, 2), stderr);
-    }
-    if (st == NULL || !json_object_is_type(st, json_type_int))
-        return 255;
-    return json_object_get_int(st) & 0xff;
-}
-
-static int link_job(struct client *c, const char *h, const char *j, int print_output)
-{
-    struct json_object *req = request("link"), *reply, *payload;
-    int r;
-
-    add_str(req, h);
-    json_object_array_add(req, num_or_str(j));
-    r = call(c, req, &reply, &payload);
-    if (r != 0)
-        return r;
-    if (!json_object_is_type(payload, json_type_array)) {
-        warden_complain("malformed link reply: %s", jsonh_str(payload, NULL));
-        r = EXIT_SYS;
-    } else {
-        r = job_result(payload, print_output);
-    }
-    json_object_put(reply);
-    return r;
-}
-
-/* Print stream chunks as they arrive until the [] end line. */
-static int stream_job(struct client *c, const char *h, const char *j)
-{
-    struct json_object *req = request("stream"), *reply, *payload;
-    struct w_error err;
-    int r;
-
-    add_str(req, h);
-    json_object_array_add(req, num_or_str(j));
-    r = call(c, req, &reply, &payload);
-    while (r == 0) {
-        size_t n = json_object_is_type(payload, json_type_array)
-                       ? json_object_array_length(payload)
-                       : 0;
-        if (n == 0) {
-            if (opt_json)
-                print_payload(payload);
-            json_object_put(reply);
-            return 0;
-        }
-        if (opt_json) {
-            print_payload(payload);
-        } else {
-            const char *which = json_object_get_string(json_object_array_get_idx(payload, 0));
-            write_chunk(json_object_array_get_idx(payload, 1),
-                        which != NULL && strcmp(which, "stderr") == 0 ? stderr : stdout);
-        }
-        json_object_put(reply);
-        if ((reply = client_recv(c, &err)) == NULL) {
-            warden_complain("%s", err.msg);
-            return EXIT_SYS;
-        }
-        r = client_reply(reply, &payload, &err);
-        if (r != 0) {
-            warden_complain("%s", err.msg);
-            json_object_put(reply);
-            return r > 0 ? EXIT_ERRREPLY : EXIT_SYS;
-        }
-    }
-    return r;
-}
-
-/* getopt_long over argv of one command; REPL-safe (optind reset each time). */
-#define FOR_OPTS(argc, argv, shortopts, longopts, ch)                                           \
-    for (optind = 0, opterr = 1; ((ch) = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1;)
-
-enum { O_HELP = 'h', O_FIRST = 256 };
-
 /* ---- commands ---- */
 
 static int cmd_noargs(struct client *c, int argc, char **argv)
 {
-    const struct cmd *cmd = find_cmd(argv[0]);
+    const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
     int ch;
 
-    FOR_OPTS(argc, argv, "+h", lo, ch) {
-        return ch == 'h' ? show_help(cmd) : usage_error(cmd, NULL);
+    CLI_FOR_OPTS(argc, argv, "+h", lo, ch)
+    {
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
     if (optind != argc)
-        return usage_error(cmd, "too many arguments");
-    return simple(c, request(argv[0]));
+        return cli_usage_error(cmd, "too many arguments");
+    return cli_simple(c, cli_request(argv[0]));
 }
 
 /* Commands that take only a handle: destroy, info. */
 static int cmd_handle(struct client *c, int argc, char **argv)
 {
-    const struct cmd *cmd = find_cmd(argv[0]);
+    const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
     struct json_object *req;
     int ch;
 
-    FOR_OPTS(argc, argv, "+h", lo, ch) {
-        return ch == 'h' ? show_help(cmd) : usage_error(cmd, NULL);
+    CLI_FOR_OPTS(argc, argv, "+h", lo, ch)
+    {
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
     if (argc - optind != 1)
-        return usage_error(cmd, "expected one handle");
-    req = request(argv[0]);
-    add_str(req, argv[optind]);
-    return simple(c, req);
+        return cli_usage_error(cmd, "expected one handle");
+    req = cli_request(argv[0]);
+    cli_add_str(req, argv[optind]);
+    return cli_simple(c, req);
 }
 
 static int cmd_echo(struct client *c, int argc, char **argv)
 {
-    struct json_object *req = request("echo");
+    struct json_object *req = cli_request("echo");
     char *msg = NULL;
     size_t len = 0;
     FILE *f;
 
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         json_object_put(req);
-        return show_help(find_cmd("echo"));
+        return cli_show_help(cli_find_cmd("echo"));
     }
     f = open_memstream(&msg, &len);
     for (int i = 1; f != NULL && i < argc; i++)
@@ -345,9 +119,9 @@ static int cmd_echo(struct client *c, int argc, char **argv)
         warden_complain("out of memory");
         return EXIT_SYS;
     }
-    add_str(req, msg);
+    cli_add_str(req, msg);
     free(msg);
-    return simple(c, req);
+    return cli_simple(c, req);
 }
 
 static int parse_bind_mount(struct json_object *arr, const char *spec)
@@ -396,37 +170,54 @@ static int parse_bandwidth(struct json_object *limits, const char *s)
 
 static int cmd_create(struct client *c, int argc, char **argv)
 {
-    enum { HANDLE = O_FIRST, GRACE, NOGRACE, NET, ROOTFS, BIND, DISK, PROP, LMEM, LDISK, LCPU,
-           LCPUSET, LBW };
-    static const struct option lo[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"handle", required_argument, NULL, HANDLE},
-        {"grace-time", required_argument, NULL, GRACE},
-        {"no-grace-time", no_argument, NULL, NOGRACE},
-        {"network", required_argument, NULL, NET},
-        {"rootfs", required_argument, NULL, ROOTFS},
-        {"bind-mount", required_argument, NULL, BIND},
-        {"disk-size-mb", required_argument, NULL, DISK},
-        {"property", required_argument, NULL, PROP},
-        {"limit-mem", required_argument, NULL, LMEM},
-        {"limit-disk", required_argument, NULL, LDISK},
-        {"limit-cpu", required_argument, NULL, LCPU},
-        {"limit-cpuset", required_argument, NULL, LCPUSET},
-        {"limit-bandwidth", required_argument, NULL, LBW},
-        {0}};
-    const struct cmd *cmd = find_cmd("create");
+    enum {
+        HANDLE = CLI_O_FIRST,
+        GRACE,
+        NOGRACE,
+        NET,
+        ROOTFS,
+        BIND,
+        DISK,
+        PROP,
+        LMEM,
+        LDISK,
+        LCPU,
+        LCPUSET,
+        LBW
+    };
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       {"handle", required_argument, NULL, HANDLE},
+                                       {"grace-time", required_argument, NULL, GRACE},
+                                       {"no-grace-time", no_argument, NULL, NOGRACE},
+                                       {"network", required_argument, NULL, NET},
+                                       {"rootfs", required_argument, NULL, ROOTFS},
+                                       {"bind-mount", required_argument, NULL, BIND},
+                                       {"disk-size-mb", required_argument, NULL, DISK},
+                                       {"property", required_argument, NULL, PROP},
+                                       {"limit-mem", required_argument, NULL, LMEM},
+                                       {"limit-disk", required_argument, NULL, LDISK},
+                                       {"limit-cpu", required_argument, NULL, LCPU},
+                                       {"limit-cpuset", required_argument, NULL, LCPUSET},
+                                       {"limit-bandwidth", required_argument, NULL, LBW},
+                                       {0}};
+    const struct cli_cmd *cmd = cli_find_cmd("create");
     struct json_object *cfg = json_object_new_object(), *req;
     const char *bad = NULL;
     long long n;
     int ch;
 
-    FOR_OPTS(argc, argv, "h", lo, ch) {
+    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
+    {
         switch (ch) {
         case 'h':
             json_object_put(cfg);
-            return show_help(cmd);
-        case HANDLE: json_object_object_add(cfg, "handle", json_object_new_string(optarg)); break;
-        case NOGRACE: json_object_object_add(cfg, "grace_time", NULL); break;
+            return cli_show_help(cmd);
+        case HANDLE:
+            json_object_object_add(cfg, "handle", json_object_new_string(optarg));
+            break;
+        case NOGRACE:
+            json_object_object_add(cfg, "grace_time", NULL);
+            break;
         case GRACE: {
             char *end;
             double d = strtod(optarg, &end);
@@ -438,8 +229,12 @@ static int cmd_create(struct client *c, int argc, char **argv)
                 json_object_object_add(cfg, "grace_time", json_object_new_double(d));
             break;
         }
-        case NET: json_object_object_add(cfg, "network", json_object_new_string(optarg)); break;
-        case ROOTFS: json_object_object_add(cfg, "rootfs", json_object_new_string(optarg)); break;
+        case NET:
+            json_object_object_add(cfg, "network", json_object_new_string(optarg));
+            break;
+        case ROOTFS:
+            json_object_object_add(cfg, "rootfs", json_object_new_string(optarg));
+            break;
         case BIND: {
             struct json_object *arr = jsonh_get(cfg, "bind_mounts");
             if (arr == NULL) {
@@ -457,39 +252,45 @@ static int cmd_create(struct client *c, int argc, char **argv)
                 json_object_object_add(cfg, "disk_size_mb", json_object_new_int64(n));
             break;
         case PROP:
-            if (add_kv(sub_object(cfg, "properties"), optarg, 0) < 0)
+            if (cli_add_kv(cli_sub_object(cfg, "properties"), optarg, 0) < 0)
                 bad = "--property wants KEY=VALUE";
             break;
-        case LMEM: case LDISK: case LCPU:
-            json_object_object_add(sub_object(cfg, "limits"),
-                                   ch == LMEM ? "mem" : ch == LDISK ? "disk" : "cpu",
-                                   num_or_str(optarg));
+        case LMEM:
+        case LDISK:
+        case LCPU:
+            json_object_object_add(cli_sub_object(cfg, "limits"),
+                                   ch == LMEM    ? "mem"
+                                   : ch == LDISK ? "disk"
+                                                 : "cpu",
+                                   cli_num_or_str(optarg));
             break;
         case LCPUSET:
-            json_object_object_add(sub_object(cfg, "limits"), "cpuset",
+            json_object_object_add(cli_sub_object(cfg, "limits"), "cpuset",
                                    json_object_new_string(optarg));
             break;
         case LBW:
-            if (parse_bandwidth(sub_object(cfg, "limits"), optarg) < 0)
+            if (parse_bandwidth(cli_sub_object(cfg, "limits"), optarg) < 0)
                 bad = "--limit-bandwidth wants RATE,BURST (bytes/s,bytes)";
             break;
-        default: bad = ""; break;
+        default:
+            bad = "";
+            break;
         }
         if (bad != NULL) {
             json_object_put(cfg);
-            return usage_error(cmd, *bad ? bad : NULL);
+            return cli_usage_error(cmd, *bad ? bad : NULL);
         }
     }
     if (optind != argc) {
         json_object_put(cfg);
-        return usage_error(cmd, "too many arguments");
+        return cli_usage_error(cmd, "too many arguments");
     }
-    req = request("create");
+    req = cli_request("create");
     if (json_object_object_length(cfg) > 0)
         json_object_array_add(req, cfg);
     else
         json_object_put(cfg);
-    return simple(c, req);
+    return cli_simple(c, req);
 }
 
 static int cmd_stop(struct client *c, int argc, char **argv)
@@ -498,223 +299,70 @@ static int cmd_stop(struct client *c, int argc, char **argv)
                                        {"kill", no_argument, NULL, 'k'},
                                        {"background", no_argument, NULL, 'b'},
                                        {0}};
-    const struct cmd *cmd = find_cmd("stop");
+    const struct cli_cmd *cmd = cli_find_cmd("stop");
     struct json_object *opts = json_object_new_object(), *req;
     int ch;
 
-    FOR_OPTS(argc, argv, "hkb", lo, ch) {
+    CLI_FOR_OPTS(argc, argv, "hkb", lo, ch)
+    {
         if (ch == 'k' || ch == 'b') {
             json_object_object_add(opts, ch == 'k' ? "kill" : "background",
                                    json_object_new_boolean(1));
             continue;
         }
         json_object_put(opts);
-        return ch == 'h' ? show_help(cmd) : usage_error(cmd, NULL);
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
     if (argc - optind != 1) {
         json_object_put(opts);
-        return usage_error(cmd, "expected one handle");
+        return cli_usage_error(cmd, "expected one handle");
     }
-    req = request("stop");
-    add_str(req, argv[optind]);
+    req = cli_request("stop");
+    cli_add_str(req, argv[optind]);
     if (json_object_object_length(opts) > 0)
         json_object_array_add(req, opts);
     else
         json_object_put(opts);
-    return simple(c, req);
-}
-
-/* Read the whole of stdin for SCRIPT "-". */
-static char *read_stdin(void)
-{
-    char *s = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&s, &len);
-    char buf[8192];
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-        fwrite(buf, 1, n, f);
-    if (fclose(f) != 0) {
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-/* Shared by spawn and run: builds ["spawn"|"run", H, SCRIPT, OPTS]. Sets *base64 when the
- * job's output comes base64-encoded. Returns NULL after printing a usage error. */
-static struct json_object *job_request(const char *name, int argc, char **argv, int *status,
-                                       int *base64)
-{
-    enum { ENV = O_FIRST, RLIMIT, DISCARD, OUTPUT, PRIV };
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
-                                       {"privileged", no_argument, NULL, PRIV},
-                                       {"env", required_argument, NULL, ENV},
-                                       {"rlimit", required_argument, NULL, RLIMIT},
-                                       {"discard-output", no_argument, NULL, DISCARD},
-                                       {"output", required_argument, NULL, OUTPUT},
-                                       {0}};
-    const struct cmd *cmd = find_cmd(name);
-    struct json_object *opts = json_object_new_object(), *req;
-    const char *bad = NULL;
-    char *script;
-    int ch;
-
-    *base64 = 0;
-    FOR_OPTS(argc, argv, "h", lo, ch) {
-        switch (ch) {
-        case 'h': bad = "help"; break;
-        case PRIV: json_object_object_add(opts, "privileged", json_object_new_boolean(1)); break;
-        case DISCARD:
-            json_object_object_add(opts, "discard_output", json_object_new_boolean(1));
-            break;
-        case OUTPUT:
-            json_object_object_add(opts, "output", json_object_new_string(optarg));
-            *base64 = strcmp(optarg, "base64") == 0;
-            break;
-        case ENV:
-            if (add_kv(sub_object(opts, "env"), optarg, 0) < 0)
-                bad = "--env wants KEY=VALUE";
-            break;
-        case RLIMIT:
-            if (add_kv(sub_object(opts, "rlimits"), optarg, 1) < 0)
-                bad = "--rlimit wants NAME=NUMBER";
-            break;
-        default: bad = ""; break;
-        }
-        if (bad != NULL)
-            break;
-    }
-    if (bad == NULL && argc - optind != 2)
-        bad = "expected a handle and a script";
-    if (bad != NULL) {
-        json_object_put(opts);
-        if (strcmp(bad, "help") == 0) {
-            *status = show_help(cmd);
-        } else {
-            *status = usage_error(cmd, *bad ? bad : NULL);
-        }
-        return NULL;
-    }
-    req = request(name);
-    add_str(req, argv[optind]);
-    if (strcmp(argv[optind + 1], "-") == 0) {
-        if ((script = read_stdin()) == NULL) {
-            warden_complain("cannot read the script from stdin");
-            json_object_put(opts);
-            json_object_put(req);
-            *status = EXIT_SYS;
-            return NULL;
-        }
-        add_str(req, script);
-        free(script);
-    } else {
-        add_str(req, argv[optind + 1]);
-    }
-    if (json_object_object_length(opts) > 0)
-        json_object_array_add(req, opts);
-    else
-        json_object_put(opts);
-    return req;
-}
-
-static int cmd_spawn(struct client *c, int argc, char **argv)
-{
-    int status, b64;
-    struct json_object *req = job_request("spawn", argc, argv, &status, &b64);
-
-    return req == NULL ? status : simple(c, req);
-}
-
-/* run: spawn, stream the output live, then link for the exit status. With --json (or
- * base64 output, which is printed as received) one plain run request. */
-static int cmd_run(struct client *c, int argc, char **argv)
-{
-    int status, b64, r;
-    struct json_object *req = job_request("run", argc, argv, &status, &b64), *reply, *payload;
-    char job[32];
-
-    if (req == NULL)
-        return status;
-    if (opt_json || b64) {
-        if ((r = call(c, req, &reply, &payload)) != 0)
-            return r;
-        if (!json_object_is_type(payload, json_type_array)) {
-            warden_complain("malformed run reply: %s", jsonh_str(payload, NULL));
-            r = EXIT_SYS;
-        } else {
-            r = job_result(payload, 1);
-        }
-        json_object_put(reply);
-        return r;
-    }
-    json_object_array_put_idx(req, 0, json_object_new_string("spawn"));
-    const char *h = json_object_get_string(json_object_array_get_idx(req, 1));
-    char handle[256];
-    strlcpy(handle, h, sizeof(handle));
-    if ((r = call(c, req, &reply, &payload)) != 0)
-        return r;
-    snprintf(job, sizeof(job), "%s", jsonh_str(payload, NULL));
-    json_object_put(reply);
-    if ((r = stream_job(c, handle, job)) != 0)
-        return r;
-    return link_job(c, handle, job, 0);
-}
-
-static int cmd_link_or_stream(struct client *c, int argc, char **argv)
-{
-    const struct cmd *cmd = find_cmd(argv[0]);
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    int ch;
-
-    FOR_OPTS(argc, argv, "h", lo, ch) {
-        return ch == 'h' ? show_help(cmd) : usage_error(cmd, NULL);
-    }
-    if (argc - optind != 2)
-        return usage_error(cmd, "expected a handle and a job id");
-    if (strcmp(argv[0], "link") == 0)
-        return link_job(c, argv[optind], argv[optind + 1], 1);
-    return stream_job(c, argv[optind], argv[optind + 1]);
+    return cli_simple(c, req);
 }
 
 /* limit H NAME [VALUE...]: numbers as numbers, cpuset as a string. */
 static int cmd_limit(struct client *c, int argc, char **argv)
 {
-    const struct cmd *cmd = find_cmd("limit");
+    const struct cli_cmd *cmd = cli_find_cmd("limit");
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
     struct json_object *req;
     int ch;
 
-    FOR_OPTS(argc, argv, "h", lo, ch) {
-        return ch == 'h' ? show_help(cmd) : usage_error(cmd, NULL);
+    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
+    {
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
     if (argc - optind < 2 || argc - optind > 4)
-        return usage_error(cmd, "expected a handle, a limit name and its value(s)");
-    req = request("limit");
-    add_str(req, argv[optind]);
-    add_str(req, argv[optind + 1]);
+        return cli_usage_error(cmd, "expected a handle, a limit name and its value(s)");
+    req = cli_request("limit");
+    cli_add_str(req, argv[optind]);
+    cli_add_str(req, argv[optind + 1]);
     for (int i = optind + 2; i < argc; i++)
         json_object_array_add(req, strcmp(argv[optind + 1], "cpuset") == 0
                                        ? json_object_new_string(argv[i])
-                                       : num_or_str(argv[i]));
-    return simple(c, req);
+                                       : cli_num_or_str(argv[i]));
+    return cli_simple(c, req);
 }
 
 static int cmd_net(struct client *c, int argc, char **argv)
 {
-    enum { PROTO = O_FIRST, LOG };
+    enum { PROTO = CLI_O_FIRST, LOG };
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
                                        {"protocol", required_argument, NULL, PROTO},
                                        {"log", no_argument, NULL, LOG},
                                        {0}};
-    const struct cmd *cmd = find_cmd("net");
+    const struct cli_cmd *cmd = cli_find_cmd("net");
     struct json_object *opts = json_object_new_object(), *req;
     int ch, nargs;
 
-    FOR_OPTS(argc, argv, "h", lo, ch) {
+    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
+    {
         if (ch == PROTO || ch == LOG) {
             json_object_object_add(opts, ch == PROTO ? "protocol" : "log",
                                    ch == PROTO ? json_object_new_string(optarg)
@@ -722,71 +370,72 @@ static int cmd_net(struct client *c, int argc, char **argv)
             continue;
         }
         json_object_put(opts);
-        return ch == 'h' ? show_help(cmd) : usage_error(cmd, NULL);
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
     nargs = argc - optind;
     if (nargs < 2 || nargs > 4) {
         json_object_put(opts);
-        return usage_error(cmd, "expected a handle, in|out and their arguments");
+        return cli_usage_error(cmd, "expected a handle, in|out and their arguments");
     }
-    req = request("net");
-    add_str(req, argv[optind]);
-    add_str(req, argv[optind + 1]);
+    req = cli_request("net");
+    cli_add_str(req, argv[optind]);
+    cli_add_str(req, argv[optind + 1]);
     if (strcmp(argv[optind + 1], "out") == 0) {
         for (int i = optind + 2; i < argc; i++)
-            add_str(req, argv[i]);
+            cli_add_str(req, argv[i]);
         if (json_object_object_length(opts) > 0) {
             json_object_array_add(req, opts);
             opts = NULL;
         }
     } else {
         for (int i = optind + 2; i < argc; i++)
-            json_object_array_add(req, num_or_str(argv[i]));
+            json_object_array_add(req, cli_num_or_str(argv[i]));
     }
     json_object_put(opts);
-    return simple(c, req);
+    return cli_simple(c, req);
 }
 
 static int cmd_copy(struct client *c, int argc, char **argv)
 {
-    const struct cmd *cmd = find_cmd("copy");
+    const struct cli_cmd *cmd = cli_find_cmd("copy");
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
     struct json_object *req;
     int ch;
 
-    FOR_OPTS(argc, argv, "+h", lo, ch) {
-        return ch == 'h' ? show_help(cmd) : usage_error(cmd, NULL);
+    CLI_FOR_OPTS(argc, argv, "+h", lo, ch)
+    {
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
     if (argc - optind < 4 || argc - optind > 5)
-        return usage_error(cmd, "expected a handle, in|out, SRC and DST");
-    req = request("copy");
+        return cli_usage_error(cmd, "expected a handle, in|out, SRC and DST");
+    req = cli_request("copy");
     for (int i = optind; i < argc; i++)
-        add_str(req, argv[i]);
-    return simple(c, req);
+        cli_add_str(req, argv[i]);
+    return cli_simple(c, req);
 }
 
 static int cmd_list(struct client *c, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
-                                       {"property", required_argument, NULL, 'p'},
-                                       {0}};
-    const struct cmd *cmd = find_cmd("list");
+    static const struct option lo[] = {
+        {"help", no_argument, NULL, 'h'}, {"property", required_argument, NULL, 'p'}, {0}};
+    const struct cli_cmd *cmd = cli_find_cmd("list");
     struct json_object *props = json_object_new_object(), *req, *o;
     int ch;
 
-    FOR_OPTS(argc, argv, "hp:", lo, ch) {
-        if (ch == 'p' && add_kv(props, optarg, 0) == 0)
+    CLI_FOR_OPTS(argc, argv, "hp:", lo, ch)
+    {
+        if (ch == 'p' && cli_add_kv(props, optarg, 0) == 0)
             continue;
         json_object_put(props);
         if (ch == 'h')
-            return show_help(cmd);
-        return usage_error(cmd, ch == 'p' ? "--property wants KEY=VALUE" : NULL);
+            return cli_show_help(cmd);
+        return cli_usage_error(cmd, ch == 'p' ? "--property wants KEY=VALUE" : NULL);
     }
     if (optind != argc) {
         json_object_put(props);
-        return usage_error(cmd, "too many arguments");
+        return cli_usage_error(cmd, "too many arguments");
     }
-    req = request("list");
+    req = cli_request("list");
     if (json_object_object_length(props) > 0) {
         o = json_object_new_object();
         json_object_object_add(o, "properties", props);
@@ -794,7 +443,7 @@ static int cmd_list(struct client *c, int argc, char **argv)
     } else {
         json_object_put(props);
     }
-    return simple(c, req);
+    return cli_simple(c, req);
 }
 
 /* raw LINE: send the line as-is and print the reply payload(s) as JSON. */
@@ -805,9 +454,9 @@ static int cmd_raw(struct client *c, int argc, char **argv)
     int multi = 0, r;
 
     if (argc != 2)
-        return usage_error(find_cmd("raw"), "expected one request line");
+        return cli_usage_error(cli_find_cmd("raw"), "expected one request line");
     if (strcmp(argv[1], "--help") == 0)
-        return show_help(find_cmd("raw"));
+        return cli_show_help(cli_find_cmd("raw"));
     req = jsonh_parse(argv[1], strlen(argv[1]), &err);
     if (req != NULL && json_object_is_type(req, json_type_array)) {
         const char *name = json_object_get_string(json_object_array_get_idx(req, 0));
@@ -850,7 +499,7 @@ static int cmd_raw(struct client *c, int argc, char **argv)
 
 static int cmd_help(struct client *c, int argc, char **argv);
 
-static const struct cmd cmds[] = {
+static const struct cli_cmd cmds[] = {
     {"ping", cmd_noargs, "", "check that the server answers (prints pong)"},
     {"echo", cmd_echo, "MESSAGE...", "the server echoes MESSAGE back"},
     {"create", cmd_create,
@@ -861,17 +510,17 @@ static const struct cmd cmds[] = {
      "create a container, print its handle"},
     {"stop", cmd_stop, "HANDLE [--kill] [--background]", "stop every process in a container"},
     {"destroy", cmd_handle, "HANDLE", "stop and remove a container"},
-    {"spawn", cmd_spawn,
+    {"spawn", cli_cmd_spawn,
      "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
      "       [--discard-output] [--output base64]",
      "start SCRIPT with /bin/sh in the container, print the job id"},
-    {"link", cmd_link_or_stream, "HANDLE JOB",
+    {"link", cli_cmd_link_or_stream, "HANDLE JOB",
      "wait for a job, print its output, exit with its status"},
-    {"run", cmd_run,
+    {"run", cli_cmd_run,
      "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
      "       [--discard-output] [--output base64]",
      "spawn, print the output live, exit with the job's status (255: none)"},
-    {"stream", cmd_link_or_stream, "HANDLE JOB", "print a job's output as it arrives"},
+    {"stream", cli_cmd_link_or_stream, "HANDLE JOB", "print a job's output as it arrives"},
     {"limit", cmd_limit,
      "HANDLE mem|disk|cpu [N] | HANDLE cpuset [CPUS] | HANDLE bandwidth [RATE BURST]",
      "get or set a resource limit"},
@@ -884,7 +533,7 @@ static const struct cmd cmds[] = {
     {"help", cmd_help, "[COMMAND]", "list commands, or show one command's usage"},
 };
 
-static const struct cmd *find_cmd(const char *name)
+const struct cli_cmd *cli_find_cmd(const char *name)
 {
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(cmds[i].name, name) == 0)
@@ -902,23 +551,23 @@ void warden_print_commands(void)
 
 static int cmd_help(struct client *c, int argc, char **argv)
 {
-    const struct cmd *cmd;
+    const struct cli_cmd *cmd;
 
     (void)c;
     if (argc < 2) {
         warden_print_commands();
         return 0;
     }
-    if ((cmd = find_cmd(argv[1])) == NULL) {
+    if ((cmd = cli_find_cmd(argv[1])) == NULL) {
         warden_complain("unknown command \"%s\"", argv[1]);
         return EXIT_USAGE;
     }
-    return show_help(cmd);
+    return cli_show_help(cmd);
 }
 
 int warden_command(struct client *c, int argc, char **argv)
 {
-    const struct cmd *cmd = find_cmd(argv[0]);
+    const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
 
     if (cmd == NULL) {
         warden_complain("unknown command \"%s\" (try `warden help`)", argv[0]);
@@ -929,13 +578,14 @@ int warden_command(struct client *c, int argc, char **argv)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: warden [-s SOCKET] [--json] COMMAND [ARGS...]\n"
-               "       warden [-s SOCKET] [--json]      (interactive prompt)\n"
-               "  -s, --socket PATH  wardend socket (default $WARDEN_SOCKET, else %s)\n"
-               "  -j, --json         print reply payloads as raw JSON\n"
-               "  -h, --help         this help;  -V, --version  the version\n"
-               "exit status: 0 ok, 1 error reply, 100 usage, 111 cannot connect;\n"
-               "run and link exit with the job's status (255 when it has none)\n",
+    fprintf(f,
+            "usage: warden [-s SOCKET] [--json] COMMAND [ARGS...]\n"
+            "       warden [-s SOCKET] [--json]      (interactive prompt)\n"
+            "  -s, --socket PATH  wardend socket (default $WARDEN_SOCKET, else %s)\n"
+            "  -j, --json         print reply payloads as raw JSON\n"
+            "  -h, --help         this help;  -V, --version  the version\n"
+            "exit status: 0 ok, 1 error reply, 100 usage, 111 cannot connect;\n"
+            "run and link exit with the job's status (255 when it has none)\n",
             DEFAULT_SOCKET);
 }
 
@@ -955,14 +605,22 @@ int main(int argc, char **argv)
     /* "+": options end at the command name; each command parses its own. */
     while ((ch = getopt_long(argc, argv, "+s:jhV", lo, NULL)) != -1) {
         switch (ch) {
-        case 's': sock = optarg; break;
-        case 'j': opt_json = 1; break;
+        case 's':
+            sock = optarg;
+            break;
+        case 'j':
+            cli_json = 1;
+            break;
         case 'h':
             usage(stdout);
             warden_print_commands();
             return 0;
-        case 'V': printf("warden %s\n", PACKAGE_VERSION); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'V':
+            printf("warden %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     client_init(&c, sock);
