@@ -4,5 +4,10 @@
 # (POSIX sh, busybox at least). wshd unmounts the old root afterwards. Keep it tiny.
 set -eu
 [ -n "${DEBUG:-}" ] && set -x
+case ${1:-} in -h | --help)
+	sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+	;;
+esac
 # A rootfs without /tmp still gets a usable one (in the overlay's upper layer).
 [ -d /tmp ] || mkdir -m 1777 /tmp

@@ -3,6 +3,10 @@
 # into the container's pid 1 and returns here once it serves run/wshd.sock.
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+	sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+	exit 0
+fi
 : "${id:?}" "${container_path:?}" "${hooks_path:?}" "${wshd_path:?}"
 exec "$wshd_path" --run "$container_path/run" --hooks "$hooks_path" \
 	--root "$container_path/mnt" --title "wshd: $id"

@@ -306,6 +306,19 @@ fake_v2() {
 	[ "$status" -eq 2 ]
 }
 
+@test "every hook answers --help with its header comment, needing no environment" {
+	local f first
+	for f in "$HK_HOOKS"/*.sh; do
+		run env -i PATH="$PATH" "$f" --help
+		[ "$status" -eq 0 ] || { echo "$f --help: status $status: $output"; return 1; }
+		# The first line of the help is the second line of the file, without "# ".
+		first=$(sed -n '2,/^[^#]/{/^# shellcheck/d;/^#/{s/^# //p;q}}' "$f")
+		[[ -n $first && ${lines[0]} == "$first" ]] ||
+			{ echo "$f --help: first line '${lines[0]}', want '$first'"; return 1; }
+		[[ $output != *"is not set"* ]] || { echo "$f --help wanted its environment"; return 1; }
+	done
+}
+
 @test "destroy.sh: a container that does not exist" {
 	run "$HK_HOOKS/destroy.sh"
 	hk_show

@@ -5,6 +5,15 @@
 # host's tools. Defines the derived names of doc/hooks.md and small helpers that keep
 # the number of forked processes low (create+destroy is the hot path).
 
+# `HOOK --help`: the hook's header comment, and how to run it by hand.
+case ${1:-} in
+-h | --help)
+	sed -n '2,/^[^#]/{/^# shellcheck/d;/^#/s/^# \{0,1\}//p}' "$0"
+	printf '\nEnvironment: doc/hooks.md. By hand: set -a; . CONTAINER/etc/config; set +a\n'
+	exit 0
+	;;
+esac
+
 : "${instance:?instance is not set}"
 id=${id:-} # hooks about one container check it themselves
 
