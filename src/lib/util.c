@@ -181,6 +181,23 @@ static int utf8_seq(const unsigned char *p, size_t left)
     return need + 1;
 }
 
+/* The end of the run of ASCII bytes at p[i..len), checked 8 bytes at a time: job
+ * output and requests are mostly ASCII, and a call per byte dominated big replies. */
+static size_t ascii_run(const unsigned char *p, size_t i, size_t len)
+{
+    uint64_t w;
+
+    while (i + 8 <= len) {
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+        i += 8;
+    }
+    while (i < len && p[i] < 0x80)
+        i++;
+    return i;
+}
+
 size_t util_utf8_complete_prefix(const char *buf, size_t len)
 {
     /* Only the last 3 bytes can start a cut-off sequence. */
@@ -198,8 +215,10 @@ size_t util_utf8_complete_prefix(const char *buf, size_t len)
 
 size_t util_utf8_valid_len(const char *buf, size_t len)
 {
-    for (size_t i = 0; i < len;) {
-        int k = utf8_seq((const unsigned char *)buf + i, len - i);
+    const unsigned char *p = (const unsigned char *)buf;
+
+    for (size_t i = ascii_run(p, 0, len); i < len; i = ascii_run(p, i, len)) {
+        int k = utf8_seq(p + i, len - i);
         if (k <= 0)
             return i;
         i += (size_t)k;
@@ -216,7 +235,15 @@ char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen)
     if (out == NULL)
         return NULL;
     for (size_t i = 0; i < len;) {
-        int k = utf8_seq(p + i, len - i);
+        size_t a = ascii_run(p, i, len);
+        int k;
+        if (a > i) {
+            memcpy(out + o, p + i, a - i);
+            o += a - i;
+            i = a;
+            continue;
+        }
+        k = utf8_seq(p + i, len - i);
         if (k > 0) {
             memcpy(out + o, p + i, (size_t)k);
             o += (size_t)k;

@@ -53,6 +53,43 @@ static void test_utf8_sanitize(void)
     SANITIZE("\xc3", FFFD, "sanitize: lone lead byte");
 }
 
+/* ASCII is skipped 8 bytes at a time: a bad byte or a sequence at any offset of a
+ * longer buffer, inside or across a word, is still seen. */
+static void test_utf8_every_offset(void)
+{
+    char buf[40], want[60], name[80];
+    int bad_ok = 1, seq_ok = 1, fix_ok = 1;
+
+    for (size_t at = 0; at + 2 <= sizeof(buf); at++) {
+        size_t outlen, wantlen;
+        char *out;
+
+        memset(buf, 'a', sizeof(buf));
+        buf[at] = (char)0xff;
+        if (util_utf8_valid_len(buf, sizeof(buf)) != at)
+            bad_ok = 0;
+        memcpy(want, buf, at);
+        memcpy(want + at, FFFD, 3);
+        memcpy(want + at + 3, buf + at + 1, sizeof(buf) - at - 1);
+        wantlen = sizeof(buf) + 2;
+        out = util_utf8_sanitize(buf, sizeof(buf), &outlen);
+        if (out == NULL || outlen != wantlen || memcmp(out, want, wantlen) != 0)
+            fix_ok = 0;
+        free(out);
+        buf[at] = (char)0xc3, buf[at + 1] = (char)0xa9;
+        if (util_utf8_valid_len(buf, sizeof(buf)) != sizeof(buf))
+            seq_ok = 0;
+        if (!bad_ok || !seq_ok || !fix_ok) {
+            snprintf(name, sizeof(name), "first failure at offset %zu", at);
+            tap_diag("%s", name);
+            break;
+        }
+    }
+    TAP_OK(bad_ok, "valid_len: a bad byte at every offset of 40 ASCII bytes is found");
+    TAP_OK(seq_ok, "valid_len: a 2-byte sequence at every offset is valid");
+    TAP_OK(fix_ok, "sanitize: a bad byte at every offset becomes U+FFFD, the rest kept");
+}
+
 static void test_utf8_prefix(void)
 {
     static const char *const seqs[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
@@ -85,6 +122,7 @@ static void test_utf8_prefix(void)
     TAP_IS_INT(util_utf8_valid_len("a\xc3\xa9z", 4), 4, "valid_len: valid text");
     TAP_IS_INT(util_utf8_valid_len("ab\xc0\x80", 4), 2, "valid_len: stops at an overlong form");
     TAP_IS_INT(util_utf8_valid_len("ab\xe2\x82", 4), 2, "valid_len: stops at a cut sequence");
+    test_utf8_every_offset();
 }
 
 static void b64(const void *in, size_t len, const char *want, const char *name)
