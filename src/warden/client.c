@@ -26,7 +26,7 @@ void client_close(struct client *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    c->len = 0;
+    c->start = c->len = 0;
 }
 
 int client_connect(struct client *c, struct w_error *err)
@@ -47,7 +47,7 @@ int client_connect(struct client *c, struct w_error *err)
         client_close(c);
         return w_errno(err, e, "cannot connect to %s", c->path);
     }
-    c->len = 0;
+    c->start = c->len = 0;
     return 0;
 }
 
@@ -94,11 +94,19 @@ int client_send(struct client *c, struct json_object *req, struct w_error *err)
     return client_send_line(c, s, len, err);
 }
 
-/* Grow the buffer and read more; 0 on data, -1 on error or close. */
-static int fill(struct client *c, struct w_error *err)
+/* Read more. When the buffer is full, first move the unconsumed bytes to the front
+ * (not once per line: a stream's lines are large and many arrive per read), else grow
+ * it; *scanned (an offset into buf) moves with the bytes. 0 on data, -1 on error/close. */
+static int fill(struct client *c, size_t *scanned, struct w_error *err)
 {
     ssize_t n;
 
+    if (c->len == c->cap && c->start > 0) {
+        memmove(c->buf, c->buf + c->start, c->len - c->start);
+        c->len -= c->start;
+        *scanned -= c->start;
+        c->start = 0;
+    }
     if (c->len == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 65536;
         char *nb;
@@ -128,22 +136,25 @@ static int fill(struct client *c, struct w_error *err)
 
 struct json_object *client_recv(struct client *c, struct w_error *err)
 {
-    size_t scanned = 0;
+    size_t scanned = c->start, linelen;
+    struct json_object *reply;
     char *nl;
 
     if (c->fd < 0) {
         w_err(err, "not connected to %s", c->path);
         return NULL;
     }
-    while ((nl = c->len ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL) == NULL) {
+    while ((nl = c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL) ==
+           NULL) {
         scanned = c->len;
-        if (fill(c, err) < 0)
+        if (fill(c, &scanned, err) < 0)
             return NULL;
     }
-    size_t linelen = (size_t)(nl - c->buf);
-    struct json_object *reply = jsonh_parse(c->buf, linelen, err);
-    memmove(c->buf, nl + 1, c->len - linelen - 1);
-    c->len -= linelen + 1;
+    linelen = (size_t)(nl - (c->buf + c->start));
+    reply = jsonh_parse(c->buf + c->start, linelen, err);
+    c->start += linelen + 1;
+    if (c->start == c->len)
+        c->start = c->len = 0;
     if (reply == NULL) {
         w_err_prefix(err, "bad reply from %s", c->path);
         client_close(c);
@@ -160,9 +171,9 @@ int client_reply(struct json_object *reply, struct json_object **payload, struct
     if (type != NULL && strcmp(type, "object") == 0 && p != NULL)
         return 0;
     if (type != NULL && strcmp(type, "error") == 0) {
-        w_err(err, "%s", p != NULL && json_object_is_type(p, json_type_string)
-                             ? json_object_get_string(p)
-                             : jsonh_str(reply, NULL));
+        w_err(err, "%s",
+              p != NULL && json_object_is_type(p, json_type_string) ? json_object_get_string(p)
+                                                                    : jsonh_str(reply, NULL));
         return 1;
     }
     w_err(err, "malformed reply: %s", jsonh_str(reply, NULL));

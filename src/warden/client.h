@@ -15,8 +15,8 @@ enum { EXIT_ERRREPLY = 1, EXIT_USAGE = 100, EXIT_SYS = 111 };
 struct client {
     int fd;     /* -1 when not connected */
     char *path; /* socket path, owned */
-    char *buf;  /* bytes received but not yet consumed as lines */
-    size_t len, cap;
+    char *buf;  /* bytes received; buf[start, len) not yet consumed as lines */
+    size_t start, len, cap;
 };
 
 /* client.c */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -623,6 +624,10 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    /* A stream brings a reply of a few hundred KiB per line: keep freed memory for the
+     * next one instead of mapping and faulting in fresh pages each time. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
     client_init(&c, sock);
     if (optind == argc) {
         r = repl_run(&c);
