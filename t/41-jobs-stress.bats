@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Jobs under load: many short jobs leak nothing in wardend or wshd, a 100 MiB job streams
-# intact while wardend's memory stays bounded, big non-UTF-8 output stays valid JSON.
+# intact while wardend's memory stays bounded, big non-UTF-8 output stays valid JSON, a link
+# reply past 2 GiB comes whole.
 # One container "s" shared by the file, on a private daemon with a large output limit.
 
 # Scripts in single quotes are expanded by the container's shell, not here.
@@ -10,7 +11,7 @@ load helpers
 
 WINSTANCE=ts
 export WINSTANCE
-CONF='{"server":{"job_output_limit":209715200},"network":{"pool_start_address":"10.253.192.0","pool_size":8},"user":{"pool_start_uid":61200,"pool_size":8},"port":{"pool_start_port":63400,"pool_size":10}}'
+CONF='{"server":{"job_output_limit":536870912},"network":{"pool_start_address":"10.253.192.0","pool_size":8},"user":{"pool_start_uid":61200,"pool_size":8},"port":{"pool_start_port":63400,"pool_size":10}}'
 
 setup_file() {
 	requires root rootfs wardend
@@ -170,4 +171,33 @@ link = json.loads(open(sys.argv[3], "rb").read())["payload"]
 assert out["stdout"] == link[1], "stream and link differ on stdout"
 assert out["stderr"] == link[2], "stream and link differ on stderr"
 PY
+}
+
+@test "link of 360 MiB of NUL bytes: one exact reply of 2.26 GB (past json-c's 2 GiB)" {
+	local id n=377487360
+	id=$(w spawn s "head -c $n /dev/zero; echo done >&2")
+	wait_for 300 test -e "$(ct_path)/jobs/$id/status"
+	run_cmd timeout 600 python3 - "$WSOCK" "$id" "$n" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(300)
+n = int(sys.argv[3])
+s.sendall(json.dumps(["link", "s", int(sys.argv[2])]).encode() + b"\n")
+head, tail = b'{"type":"object","payload":[0,"', b'","done\\n"]}\n'
+want = len(head) + 6 * n + len(tail)
+buf = bytearray()
+while not buf.endswith(b"\n"):  # the reply's only raw newline is its last byte
+    d = s.recv(1 << 22)
+    if not d:
+        break
+    buf += d
+assert buf.startswith(head), bytes(buf[:200])
+assert buf.endswith(tail), bytes(buf[-100:])
+assert len(buf) == want, (len(buf), want)
+assert buf.count(b"\\u0000") == n
+print("ok", len(buf))
+PY
+	assert_success
+	assert_output "ok $((31 + 6 * n + 13))"
 }

@@ -103,55 +103,74 @@ int job_read_status(struct job *j)
 }
 
 /* Output bytes as a JSON string: base64, or UTF-8 with bad bytes replaced. */
-static struct json_object *text(struct job *j, const char *buf, size_t len)
+/* Room for one output of n bytes as a JSON string (or null). */
+static size_t enc_max(const struct job *j, size_t n)
 {
-    struct json_object *s;
-    char *enc;
-    size_t elen;
-
-    if (j->base64) {
-        enc = util_base64(buf, len);
-        elen = enc ? strlen(enc) : 0;
-    } else {
-        enc = util_utf8_sanitize(buf, len, &elen);
-    }
-    if (enc == NULL)
-        return NULL;
-    s = json_object_new_string_len(enc, (int)elen);
-    free(enc);
-    return s;
+    return (j->base64 ? util_base64_len(n) + 2 : util_json_quote_max(n)) + 4;
 }
 
-static struct json_object *whole_file(struct job *j, const char *name)
+/* One output as a JSON string at line + *pos: base64, or text with invalid UTF-8 as
+ * U+FFFD; null when data is NULL (the file could not be read). */
+static void put_output(const struct job *j, const char *data, size_t n, char *line, size_t *pos)
 {
-    size_t max = (size_t)g_cfg->server.job_output_limit + CHUNK, len = 0;
-    struct json_object *s;
-    struct w_error err;
-    char path[PATH_MAX + 64], *data;
+    if (data == NULL) {
+        memcpy(line + *pos, "null", 4);
+        *pos += 4;
+    } else if (j->base64) {
+        line[(*pos)++] = '"';
+        util_base64_into(data, n, line + *pos);
+        *pos += util_base64_len(n);
+        line[(*pos)++] = '"';
+    } else {
+        util_json_quote(data, n, line, pos);
+    }
+}
 
+/* The whole of jobs/<n>/NAME (at most the output limit and a chunk), or NULL. */
+static char *read_output(struct job *j, const char *name, size_t *len)
+{
+    size_t max = (size_t)g_cfg->server.job_output_limit + CHUNK;
+    struct w_error err;
+    char path[PATH_MAX + 64];
+
+    *len = 0;
     if (j->discard)
-        return json_object_new_string("");
+        return strdup("");
     if (job_dir(j, path, sizeof(path) - 16) < 0)
         return NULL;
     strlcat(path, "/", sizeof(path));
     strlcat(path, name, sizeof(path));
-    data = util_read_file(AT_FDCWD, path, max ? max : (size_t)1 << 30, &len, &err);
-    if (data == NULL)
-        return NULL;
-    s = text(j, data, len);
-    free(data);
-    return s;
+    return util_read_file(AT_FDCWD, path, max ? max : (size_t)1 << 30, len, &err);
 }
 
-static struct json_object *link_result(struct job *j)
+/* The reply line of link, [status, stdout, stderr], built here rather than by json-c:
+ * escaping in one pass is many times faster, and json-c cannot hold a reply past
+ * 2 GiB (a big output where every byte needs a \u escape). NULL: out of memory. */
+static char *link_line(struct job *j, size_t *len)
 {
-    struct json_object *a = json_object_new_array();
+    static const char head[] = "{\"type\":\"object\",\"payload\":[";
+    static const char tail[] = "]}\n";
+    size_t n[2], cap, pos;
+    char *data[2], *line;
 
-    json_object_array_add(a, j->done && j->exit_status >= 0 ? json_object_new_int(j->exit_status)
-                                                            : NULL);
-    json_object_array_add(a, whole_file(j, "stdout"));
-    json_object_array_add(a, whole_file(j, "stderr"));
-    return a;
+    data[0] = read_output(j, "stdout", &n[0]);
+    data[1] = read_output(j, "stderr", &n[1]);
+    cap = sizeof(head) + 16 + enc_max(j, n[0]) + enc_max(j, n[1]) + sizeof(tail);
+    line = malloc(cap);
+    if (line != NULL) {
+        if (j->done && j->exit_status >= 0)
+            pos = (size_t)snprintf(line, cap, "%s%d,", head, j->exit_status);
+        else
+            pos = (size_t)snprintf(line, cap, "%snull,", head);
+        put_output(j, data[0], n[0], line, &pos);
+        line[pos++] = ',';
+        put_output(j, data[1], n[1], line, &pos);
+        memcpy(line + pos, tail, sizeof(tail) - 1);
+        *len = pos + sizeof(tail) - 1;
+    }
+    free(data[0]);
+    free(data[1]);
+    return line;
 }
 
 /* ---- waiters ---- */
@@ -177,15 +196,23 @@ static void waiter_cancel(struct req *r, void *data)
     free(w);
 }
 
+/* End w's request: with payload, or (payload NULL) with the job's link reply. */
 static void waiter_end(struct waiter *w, struct json_object *payload)
 {
     struct req *r = w->req;
+    struct job *j = w->job;
 
     waiter_unlink(w);
     free(w);
     req_set_cancel(r, NULL, NULL);
     req_set_drain(r, NULL, NULL);
-    req_reply(r, payload);
+    if (payload != NULL) {
+        req_reply(r, payload);
+    } else {
+        size_t len = 0;
+        char *line = link_line(j, &len);
+        req_reply_line(r, line, len);
+    }
 }
 
 static void stream_pump(struct req *r, void *data);
@@ -196,22 +223,14 @@ static char *stream_line(struct job *j, const char *name, const char *buf, size_
 {
     static const char head[] = "{\"type\":\"object\",\"payload\":[\"";
     static const char tail[] = "]}\n";
-    size_t cap = sizeof(head) + 16 + (j->base64 ? util_base64_len(n) + 2 : util_json_quote_max(n)) +
-                 sizeof(tail);
+    size_t cap = sizeof(head) + 16 + enc_max(j, n) + sizeof(tail);
     char *line = malloc(cap);
     size_t pos;
 
     if (line == NULL)
         return NULL;
     pos = (size_t)snprintf(line, cap, "%s%s\",", head, name);
-    if (j->base64) {
-        line[pos++] = '"';
-        util_base64_into(buf, n, line + pos);
-        pos += util_base64_len(n);
-        line[pos++] = '"';
-    } else {
-        util_json_quote(buf, n, line, &pos);
-    }
+    put_output(j, buf, n, line, &pos);
     memcpy(line + pos, tail, sizeof(tail) - 1);
     *len = pos + sizeof(tail) - 1;
     return line;
@@ -278,7 +297,7 @@ static void job_notify(struct job *j)
         if (w->stream)
             stream_pump(w->req, w);
         else if (j->done)
-            waiter_end(w, link_result(j));
+            waiter_end(w, NULL);
     }
 }
 
@@ -367,7 +386,7 @@ void job_add_waiter(struct job *j, struct req *r, int stream)
     if (stream)
         stream_pump(r, w);
     else if (job_read_status(j))
-        waiter_end(w, link_result(j));
+        waiter_end(w, NULL);
 }
 
 static struct job *job_arg(struct req *r, struct container *ct)

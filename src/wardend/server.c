@@ -170,6 +170,14 @@ static void conn_write(struct conn *c, char *line, size_t len)
     }
     if (buf_used(&c->out) == 0)
         c->last_progress = loop_now_ms();
+    if (buf_used(&c->out) == 0 && len >= (64u << 10)) {
+        /* A big reply (link, a stream chunk) becomes the buffer instead of a copy. */
+        free(c->out.data);
+        c->out.data = line;
+        c->out.off = 0;
+        c->out.len = c->out.cap = len;
+        return;
+    }
     if (buf_append(&c->out, line, len) < 0) {
         log_msg(LOG_ERR, "client fd %d: out of memory queueing a reply", c->fd);
         c->closing = 1;
@@ -236,6 +244,11 @@ void req_reply(struct req *r, struct json_object *payload)
     char *line = proto_reply_object(payload, &len);
 
     json_object_put(payload);
+    req_finish(r, line, len);
+}
+
+void req_reply_line(struct req *r, char *line, size_t len)
+{
     req_finish(r, line, len);
 }
 

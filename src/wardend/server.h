@@ -29,6 +29,9 @@ struct conn *req_conn(struct req *r);
 /* Complete the request: payload ownership passes to the server. */
 void req_reply(struct req *r, struct json_object *payload);
 void req_error(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Complete the request with a reply line (ending in '\n') built by the caller; takes
+ * line (NULL: out of memory, the connection is closed). */
+void req_reply_line(struct req *r, char *line, size_t len);
 /* Send one line of a multi-line reply (stream) without completing; payload is consumed. */
 void req_send(struct req *r, struct json_object *payload);
 /* Same with a complete reply line (ending in '\n') built by the caller; takes line. */
