@@ -1,6 +1,7 @@
-/* Process setup between fork and exec. wshd (pid 1 of the container) validates a
- * request here, then forks; the child runs spawn_child() and either execs or exits
- * 127 with one line on its stderr, like a shell that cannot find a command. */
+/* Process setup between clone and exec. wshd (pid 1 of the container) validates a
+ * request here, prepares what the child needs, then clones; the child runs
+ * spawn_child() and either execs or exits 127 with one line on its stderr, like a
+ * shell that cannot find a command. */
 #include "config.h"
 
 #include "spawn.h"
@@ -12,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "jsonh.h"
@@ -92,10 +95,33 @@ int spawn_parse_common(struct json_object *req, struct spawn_opts *o, struct w_e
     return parse_rlimits(jsonh_get(req, "rlimits"), o, err);
 }
 
+/* ---- the child ----
+ * It shares wshd's memory (CLONE_VM|CLONE_VFORK, as posix_spawn does: no copy-on-write
+ * faults, which cost more than the exec on a VM) until it execs or exits, and wshd
+ * waits meanwhile. So from here on: system calls and reads only, no malloc, no stdio,
+ * nothing that writes memory wshd uses. Everything it needs is prepared beforehand. */
+
+struct prepared {
+    const struct spawn_opts *o;
+    char **envp;      /* "K=V", NULL-terminated */
+    const char *path; /* the PATH the lookup uses: the job's own */
+};
+
+static void put(const char *s)
+{
+    ssize_t r = write(STDERR_FILENO, s, strlen(s));
+    (void)r;
+}
+
 static void __attribute__((noreturn)) die(const char *what)
 {
-    int e = errno;
-    dprintf(STDERR_FILENO, "wshd: %s: %s\n", what, strerror(e));
+    const char *e = strerror(errno); /* a static string for every errno the calls give */
+
+    put("wshd: ");
+    put(what);
+    put(": ");
+    put(e);
+    put("\n");
     _exit(127);
 }
 
@@ -110,7 +136,8 @@ static void reset_signals(void)
 }
 
 /* Move the request's fds to 0, 1, 2. They are >= 3 in wshd (its own 0-2 are open),
- * but dup them high first so no order of dup2 can clobber one. */
+ * but dup them high first so no order of dup2 can clobber one. The child has its own
+ * descriptor table (no CLONE_FILES): wshd's stays as it was. */
 static void setup_stdio(const struct spawn_opts *o)
 {
     int hi[3];
@@ -123,24 +150,8 @@ static void setup_stdio(const struct spawn_opts *o)
             die("dup2");
 }
 
-static void setup_env(const struct spawn_opts *o)
-{
-    const struct pw_user *u = &o->user;
-
-    clearenv();
-    setenv("HOME", u->home, 1);
-    setenv("USER", u->name, 1);
-    setenv("PATH", u->uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                               : "/usr/local/bin:/usr/bin:/bin", 1);
-    setenv("LANG", "en_US.UTF-8", 1);
-    if (o->term)
-        setenv("TERM", o->term, 1);
-    if (o->env) {
-        json_object_object_foreach(o->env, key, val)
-            setenv(key, json_object_get_string(val), 1);
-    }
-}
-
+/* Raw system calls: glibc's wrappers may signal every thread of the process (setxid),
+ * which is wshd's memory too. */
 static void setup_user(const struct spawn_opts *o)
 {
     const struct pw_user *u = &o->user;
@@ -150,11 +161,11 @@ static void setup_user(const struct spawn_opts *o)
         if (setrlimit(o->rlimits[i].resource, &rl) < 0)
             die("setrlimit");
     }
-    if (setgroups((size_t)u->ngroups, u->groups) < 0)
+    if (syscall(SYS_setgroups, (size_t)u->ngroups, u->groups) < 0)
         die("setgroups");
-    if (setgid(u->gid) < 0)
+    if (syscall(SYS_setgid, u->gid) < 0)
         die("setgid");
-    if (setuid(u->uid) < 0)
+    if (syscall(SYS_setuid, u->uid) < 0)
         die("setuid");
     if (u->uid != 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die("prctl no_new_privs");
@@ -162,8 +173,61 @@ static void setup_user(const struct spawn_opts *o)
         die("chdir /");
 }
 
-static void __attribute__((noreturn)) spawn_child(const struct spawn_opts *o)
+static void close_from_3(void)
 {
+    struct rlimit rl;
+
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+        return;
+    /* Before Linux 5.9. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > (1U << 20))
+        rl.rlim_cur = 1U << 20;
+    for (rlim_t fd = 3; fd < rl.rlim_cur; fd++)
+        close((int)fd);
+}
+
+/* execvp's lookup, with the job's PATH rather than wshd's environment. Returns with
+ * errno set when nothing could be executed. */
+static void exec_lookup(const char *file, char *const argv[], char *const envp[],
+                        const char *path)
+{
+    char buf[PATH_MAX];
+    size_t flen = strlen(file);
+    int eacces = 0;
+
+    if (strchr(file, '/') != NULL || *file == '\0') {
+        execve(file, argv, envp);
+        return;
+    }
+    for (const char *p = path;; p++) {
+        const char *end = strchrnul(p, ':');
+        size_t dlen = (size_t)(end - p);
+
+        if (dlen == 0) /* an empty entry is the current directory */
+            p = ".", dlen = 1;
+        if (dlen + 1 + flen < sizeof(buf)) {
+            memcpy(buf, p, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, file, flen + 1);
+            execve(buf, argv, envp);
+            if (errno == EACCES)
+                eacces = 1;
+            else if (errno != ENOENT && errno != ENOTDIR)
+                return;
+        }
+        if (*end == '\0')
+            break;
+        p = end;
+    }
+    errno = eacces ? EACCES : ENOENT;
+}
+
+static int spawn_child(void *arg)
+{
+    const struct prepared *pr = arg;
+    const struct spawn_opts *o = pr->o;
+    const char *file = o->path ? o->path : o->argv[0];
+
     reset_signals();
     if (setsid() < 0)
         die("setsid");
@@ -171,21 +235,97 @@ static void __attribute__((noreturn)) spawn_child(const struct spawn_opts *o)
     if (o->ctty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
         die("ioctl TIOCSCTTY");
     setup_user(o);
-    setup_env(o);
-    closefrom(3);
-    execvp(o->path ? o->path : o->argv[0], o->argv);
-    dprintf(STDERR_FILENO, "wshd: exec %s: %s\n", o->path ? o->path : o->argv[0],
-            strerror(errno));
+    close_from_3();
+    exec_lookup(file, o->argv, pr->envp, pr->path);
+    put("wshd: exec ");
+    put(file);
+    put(": ");
+    put(strerror(errno));
+    put("\n");
     _exit(127);
 }
 
+/* ---- wshd's side ---- */
+
+/* Set K=V in the NULL-terminated *envp of *n entries (replacing K), as setenv did. */
+static int env_put(char **envp, size_t *n, const char *k, const char *v)
+{
+    size_t klen = strlen(k);
+    char *kv;
+
+    if (asprintf(&kv, "%s=%s", k, v) < 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++)
+        if (strncmp(envp[i], k, klen) == 0 && envp[i][klen] == '=') {
+            free(envp[i]);
+            envp[i] = kv;
+            return 0;
+        }
+    envp[(*n)++] = kv;
+    envp[*n] = NULL;
+    return 0;
+}
+
+static void env_free(char **envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        free(envp[i]);
+    free(envp);
+}
+
+/* HOME, USER, PATH, LANG, TERM, then the request's env (which may replace them). */
+static char **build_envp(const struct spawn_opts *o)
+{
+    const struct pw_user *u = &o->user;
+    size_t n = 0, cap = 6 + (o->env ? (size_t)json_object_object_length(o->env) : 0);
+    char **envp = calloc(cap + 1, sizeof(*envp));
+    int bad = envp == NULL;
+
+    if (bad)
+        return NULL;
+    bad |= env_put(envp, &n, "HOME", u->home);
+    bad |= env_put(envp, &n, "USER", u->name);
+    bad |= env_put(envp, &n, "PATH",
+                   u->uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                               : "/usr/local/bin:/usr/bin:/bin");
+    bad |= env_put(envp, &n, "LANG", "en_US.UTF-8");
+    if (o->term)
+        bad |= env_put(envp, &n, "TERM", o->term);
+    if (o->env) {
+        json_object_object_foreach(o->env, key, val)
+            bad |= env_put(envp, &n, key, json_object_get_string(val));
+    }
+    if (bad) {
+        env_free(envp);
+        return NULL;
+    }
+    return envp;
+}
+
+#define CHILD_STACK (64 * 1024)
+
 pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
 {
-    pid_t pid = fork();
+    struct prepared pr = {.o = o};
+    char *stack;
+    pid_t pid;
 
+    pr.envp = build_envp(o);
+    stack = malloc(CHILD_STACK);
+    if (pr.envp == NULL || stack == NULL) {
+        env_free(pr.envp);
+        free(stack);
+        return w_err(err, "out of memory");
+    }
+    pr.path = "";
+    for (size_t i = 0; pr.envp[i]; i++)
+        if (strncmp(pr.envp[i], "PATH=", 5) == 0)
+            pr.path = pr.envp[i] + 5;
+    /* Returns once the child has exec'd or exited: then nothing of ours is in use. */
+    pid = clone(spawn_child, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &pr);
     if (pid < 0)
-        return w_errno(err, errno, "fork");
-    if (pid == 0)
-        spawn_child(o);
-    return pid;
+        w_errno(err, errno, "clone");
+    free(stack);
+    env_free(pr.envp);
+    return pid < 0 ? -1 : pid;
 }
