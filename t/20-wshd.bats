@@ -84,6 +84,13 @@ after-clone $WSHD_PID
 before-pivot"
 	run_cmd client '{"op":"ping"}'
 	assert_output '{"ok":true,"pid":1}'
+	# Hooks get SIGPIPE back at its default (wshd ignores it) and only 0, 1, 2 (and the
+	# fd ls opens) of wshd's descriptors.
+	local ign
+	ign=$(awk '{ print $2 }' "$C/hook.sigign")
+	(((16#$ign & (1 << 12)) == 0)) || _explain "SIGPIPE ignored in a hook: SigIgn $ign"
+	run_cmd cat "$C/hook.fds"
+	assert_output "$(printf '0\n1\n2\n3')"
 }
 
 @test "out of descriptors: wshd pauses accepting instead of spinning, then serves the queue" {
