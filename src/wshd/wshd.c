@@ -85,15 +85,15 @@ static void parse_args(int argc, char **argv, struct opts *o)
 extern char **environ;
 
 /* Run argv[0] = path (named name in messages) with our environment plus extra ("K=V"
- * or NULL), stdin from stdin_fd (-1: /dev/null), stdout on our stderr, only 0-2 open
- * and SIGPIPE back to its default (we ignore it); wait for it. posix_spawn, not fork:
+ * or NULL), stdin from stdin_fd (-1: /dev/null), stdout on our stderr, only 0-2 open,
+ * every signal at its default (we ignore SIGPIPE) and none blocked; wait for it. posix_spawn, not fork:
  * copying our page tables cost more than the hook's own start on a VM. */
 static int run_and_wait(const char *path, char *const argv[], const char *name,
                         const char *extra, int stdin_fd, struct w_error *err)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    sigset_t def;
+    sigset_t def, none;
     char **envp = environ;
     int status, rc;
     pid_t pid;
@@ -116,10 +116,11 @@ static int run_and_wait(const char *path, char *const argv[], const char *name,
     posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_init(&attr);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
+    sigfillset(&def);
     posix_spawnattr_setsigdefault(&attr, &def);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
