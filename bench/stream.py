@@ -22,29 +22,32 @@ try:
     s.connect(sock)
     s.sendall(b'["stream","%s",%d]\n' % (h.encode(), job))
     head, end = b'{"type":"object","payload":["stdout","', b'{"type":"object","payload":[]}'
-    got, done, tail = 0, False, b""
-    chunk = bytearray(1 << 22)
-    view = memoryview(chunk)
+    # One buffer, received into in place; only the unfinished line is ever moved.
+    got, done, used = 0, False, 0
+    data = bytearray(1 << 23)
     t0 = time.perf_counter()
     while not done:
-        n = s.recv_into(view)
+        if used == len(data):
+            data.extend(bytes(len(data)))
+        n = s.recv_into(memoryview(data)[used:])
         if n == 0:
             raise EOFError("server closed the stream")
-        data = tail + bytes(view[:n]) if tail else bytes(view[:n])
-        start = 0
+        start, used = 0, used + n
         while True:
-            nl = data.find(b"\n", start)
+            nl = data.find(b"\n", start, used)
             if nl < 0:
                 break
             if data.startswith(end, start) and nl - start == len(end):
                 done = True
                 break
             if not data.startswith(head, start) or data[nl - 3:nl] != b'"]}':
-                raise ValueError(data[start:start + 80])
+                raise ValueError(bytes(data[start:start + 80]))
             b64 = nl - start - len(head) - 3
             got += b64 // 4 * 3 - data[nl - 5:nl - 3].count(b"=")
             start = nl + 1
-        tail = data[start:]
+        if start:
+            data[:used - start] = data[start:used]
+            used -= start
     dt = time.perf_counter() - t0
     s.close()
 finally:
