@@ -212,6 +212,18 @@ not a tty"
 	assert_failure 1
 }
 
+@test "a hook that cannot be run (no exec bit): precise last line, nothing left behind" {
+	cp -a "$HOOKS" "$T/hooks"
+	chmod -x "$T/hooks/parent-after-clone.sh"
+	HOOKS=$T/hooks start_wshd
+	assert_failure 111
+	[[ ${lines[-1]} == "wshd: hook parent-after-clone.sh: cannot run $T/hooks/parent-after-clone.sh: Permission denied" ]] ||
+		_explain "last line"
+	[[ ! -e $C/run/wshd.pid && ! -e $S ]]
+	run_cmd pgrep -f "$C/run"
+	assert_failure 1
+}
+
 @test "garbage on the socket never takes wshd down" {
 	started
 	run_cmd client 'garbage' '[1,2]' '{"op":1}' '{"op":"nope"}' \
