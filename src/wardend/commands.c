@@ -1,13 +1,20 @@
-/* Checks run in PROTOCOL.md's order: argument count, handle lookup, then each
- * handler checks its argument types and values, then the container's state. */
+/* The command table of PROTOCOL.md and the one dispatcher. Checks run in PROTOCOL.md's
+ * order for every command: argument count, handle lookup, the command's own argument
+ * checks (its check column), then the container's state (its states column); only
+ * then does the handler run, so no handler can forget a check. */
 #include "commands.h"
 
 #include <string.h>
 
-#include "container.h"
+#include "cgroup.h"
+#include "create.h"
+#include "env.h"
 #include "job.h"
+#include "jsonh.h"
+#include "lifecycle.h"
 #include "proto.h"
-#include "server.h"
+#include "registry.h"
+#include "req.h"
 
 static void cmd_ping(struct req *r, struct container *ct)
 {
@@ -27,13 +34,70 @@ static void create_entry(struct req *r, struct container *ct)
     cmd_create(r);
 }
 
-static void list_entry(struct req *r, struct container *ct)
+static void cmd_info(struct req *r, struct container *ct)
 {
-    (void)ct;
-    cmd_list(r);
+    struct json_object *o = json_object_new_object(), *stats = json_object_new_object();
+    char ip[32];
+
+    json_object_object_add(o, "state", json_object_new_string(ct_state_name(ct->state)));
+    json_object_object_add(o, "handle", json_object_new_string(ct->handle));
+    json_object_object_add(o, "id", json_object_new_string(ct->id));
+    json_object_object_add(o, "events", json_object_get(ct->events));
+    env_ip_str(ct->network + 1, ip, sizeof(ip));
+    json_object_object_add(o, "host_ip", json_object_new_string(ip));
+    env_ip_str(ct->network + 2, ip, sizeof(ip));
+    json_object_object_add(o, "container_ip", json_object_new_string(ip));
+    json_object_object_add(o, "container_path", json_object_new_string(ct->path));
+    json_object_object_add(o, "limits", json_object_get(ct->limits));
+    cgroup_stats(ct->id, stats);
+    json_object_object_add(o, "stats", stats);
+    json_object_object_add(o, "job_ids", job_running_ids(ct));
+    json_object_object_add(o, "properties", json_object_get(ct->properties));
+    json_object_object_add(o, "grace_time",
+                           ct->grace_time < 0 ? NULL : json_object_new_double(ct->grace_time));
+    req_reply(r, o);
 }
 
-/* Commands of later issues: their argument and handle errors are already right. */
+static int properties_match(struct container *ct, struct json_object *want)
+{
+    json_object_object_foreach(want, k, v)
+    {
+        const char *have = jsonh_get_str(ct->properties, k, NULL);
+        if (have == NULL || !json_object_is_type(v, json_type_string) ||
+            strcmp(have, json_object_get_string(v)) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static int check_list(struct req *r, struct w_error *err)
+{
+    struct json_object *opts = req_nargs(r) > 1 ? req_arg(r, 1) : NULL, *filter;
+
+    if (opts == NULL)
+        return 0;
+    if (!json_object_is_type(opts, json_type_object))
+        return w_err(err, "Options must be a hash");
+    filter = jsonh_get(opts, "properties");
+    if (filter && !json_object_is_type(filter, json_type_object))
+        return w_err(err, "Expected `properties` to hold an object of strings.");
+    return 0;
+}
+
+static void cmd_list(struct req *r, struct container *unused)
+{
+    struct json_object *filter = req_nargs(r) > 1 ? jsonh_get(req_arg(r, 1), "properties") : NULL;
+    struct json_object *out = json_object_new_array();
+
+    (void)unused;
+    for (struct container *ct = ct_first(); ct; ct = ct->next)
+        if ((ct->state == CT_ACTIVE || ct->state == CT_STOPPED) &&
+            (filter == NULL || properties_match(ct, filter)))
+            json_object_array_add(out, json_object_new_string(ct->handle));
+    req_reply(r, out);
+}
+
+/* Commands of later issues: their argument, handle and state errors are already right. */
 static void not_yet(struct req *r, struct container *ct)
 {
     (void)ct;
@@ -44,40 +108,32 @@ static void not_yet(struct req *r, struct container *ct)
 #define ACTIVE CT_MASK(CT_ACTIVE)
 #define LIVE (CT_MASK(CT_ACTIVE) | CT_MASK(CT_STOPPED))
 
-/* The lifecycle as data: for each command, its argument counts and the container
- * states it may run in (checked by the handler after its argument checks). */
+/* The lifecycle as data: for each command, its argument counts, its argument checks
+ * and the container states it may run in. */
 static const struct command {
     const char *name;
     int min, max; /* arguments after the name */
     int handle;   /* argument 1 is a handle */
     int states;   /* allowed container states (CT_MASK bits); 0: no container */
+    /* The arguments' types and values; NULL: nothing beyond the count. */
+    int (*check)(struct req *r, struct w_error *err);
     void (*run)(struct req *r, struct container *ct);
 } commands[] = {
-    {"ping", 0, 0, 0, 0, cmd_ping},
-    {"echo", 1, 1, 0, 0, cmd_echo},
-    {"create", 0, 1, 0, 0, create_entry},
-    {"stop", 1, 2, 1, LIVE, cmd_stop},
-    {"destroy", 1, 1, 1, CT_ANY, cmd_destroy},
-    {"spawn", 2, 3, 1, ACTIVE, cmd_spawn},
-    {"link", 2, 2, 1, CT_ANY, cmd_link},
-    {"run", 2, 3, 1, ACTIVE, cmd_run},
-    {"stream", 2, 2, 1, CT_ANY, cmd_stream},
-    {"limit", 2, 4, 1, LIVE, not_yet},
-    {"net", 2, 5, 1, ACTIVE, not_yet},
-    {"copy", 4, 5, 1, ACTIVE, not_yet},
-    {"info", 1, 1, 1, CT_ANY, cmd_info},
-    {"list", 0, 1, 0, 0, list_entry},
+    {"ping", 0, 0, 0, 0, NULL, cmd_ping},
+    {"echo", 1, 1, 0, 0, NULL, cmd_echo},
+    {"create", 0, 1, 0, 0, NULL, create_entry},
+    {"stop", 1, 2, 1, LIVE, lifecycle_check_stop, cmd_stop},
+    {"destroy", 1, 1, 1, CT_ANY, NULL, cmd_destroy},
+    {"spawn", 2, 3, 1, ACTIVE, job_check_spawn, cmd_spawn},
+    {"link", 2, 2, 1, CT_ANY, NULL, cmd_link},
+    {"run", 2, 3, 1, ACTIVE, job_check_spawn, cmd_run},
+    {"stream", 2, 2, 1, CT_ANY, NULL, cmd_stream},
+    {"limit", 2, 4, 1, LIVE, NULL, not_yet},
+    {"net", 2, 5, 1, ACTIVE, NULL, not_yet},
+    {"copy", 4, 5, 1, ACTIVE, NULL, not_yet},
+    {"info", 1, 1, 1, CT_ANY, NULL, cmd_info},
+    {"list", 0, 1, 0, 0, check_list, cmd_list},
 };
-
-int commands_states(struct req *r)
-{
-    const char *name = json_object_get_string(req_arg(r, 0));
-
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(commands[i].name, name) == 0)
-            return commands[i].states;
-    return 0;
-}
 
 void commands_dispatch(struct req *r)
 {
@@ -85,6 +141,7 @@ void commands_dispatch(struct req *r)
     const struct command *cmd = NULL;
     struct container *ct = NULL;
     int nargs = (int)req_nargs(r) - 1;
+    struct w_error err;
 
     if (json_object_is_type(name, json_type_string))
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -109,6 +166,11 @@ void commands_dispatch(struct req *r)
             return;
         }
         ct_ref(ct, r);
+    }
+    if ((cmd->check && cmd->check(r, &err) < 0) ||
+        (ct && ct_state_allowed(ct, cmd->states, &err) < 0)) {
+        req_error(r, "%s", err.msg);
+        return;
     }
     cmd->run(r, ct);
 }

@@ -7,12 +7,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ct_int.h"
+#include "create.h"
 #include "hook.h"
 #include "jsonh.h"
+#include "lifecycle.h"
 #include "log.h"
-#include "server.h"
+#include "req.h"
+#include "snapshot.h"
 #include "util.h"
+#include "wardend.h"
+#include "wshd_watch.h"
 
 enum { STEP_SETUP, STEP_START, STEP_DONE };
 
@@ -26,9 +30,7 @@ static void create_fail_done(void *data, const char *error)
     if (error)
         log_msg(LOG_ERR, "container %s: cleanup after failed create: %s", ct->handle, error);
     op_error(op, op->error);
-    ct->ops = op->next;
-    free(op);
-    ct_remove(ct);
+    op_done_remove(ct);
 }
 
 static void create_fail(struct container *ct, const char *error)
@@ -91,8 +93,8 @@ static void create_next(struct container *ct)
         create_launch(ct, "net.sh", setup_args, ct->log_path);
         break;
     default:
-        ct->state = CT_ACTIVE;
-        ct_save(ct);
+        ct_set_state(ct, CT_ACTIVE);
+        snapshot_save(ct);
         ct_watch_wshd(ct);
         log_msg(LOG_INFO, "container %s: created (id %s, uid %u)", ct->handle, ct->id,
                 (unsigned)ct->uid);
@@ -361,20 +363,18 @@ void cmd_create(struct req *r)
         return;
     }
     ct_set_paths(ct);
-    ct->env = build_env(ct, 0);
-    if (ct->env == NULL) {
+    if (ct_make_env(ct) < 0) {
         pool_release(&net_pool, ct->net_index, now);
         pool_release(&uid_pool, ct->uid_index, now);
         ct_free(ct);
         req_error(r, "out of memory");
         return;
     }
-    ct->state = CT_BORN;
-    ct_register(ct);
+    ct_register(ct); /* born, as ct_alloc made it */
     ct_ref(ct, r);
     op = op_new(op_create, r);
     if (op == NULL) {
-        ct_remove(ct);
+        lifecycle_remove(ct);
         return;
     }
     op_submit(ct, op);

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "server.h"
 #include "util.h"
+#include "wardend.h"
 
 #define HOOK_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define PIPE_GRACE_MS 200

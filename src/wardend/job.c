@@ -16,12 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "container.h"
 #include "jsonh.h"
 #include "log.h"
 #include "proto.h"
-#include "server.h"
+#include "registry.h"
+#include "req.h"
+#include "snapshot.h"
 #include "util.h"
+#include "wardend.h"
 #include "wshd_proto.h"
 
 #define CHUNK (256 * 1024)
@@ -90,7 +92,7 @@ int job_read_status(struct job *j)
         j->exit_status = json_object_is_type(ex, json_type_int) ? json_object_get_int(ex) : -1;
         if (strcmp(jsonh_get_str(st, "reason", ""), "output limit") == 0) {
             ct_add_event(j->ct, "command exceeded maximum output");
-            ct_save(j->ct);
+            snapshot_save(j->ct);
         }
         json_object_put(st);
     }
@@ -258,7 +260,7 @@ static void stream_pump(struct req *r, void *data)
             size_t k, len;
             char *line;
 
-            if (req_backlog(r) >= SERVER_BACKLOG_HIGH) {
+            if (req_backlog(r) >= REQ_BACKLOG_HIGH) {
                 req_set_drain(r, stream_pump, w);
                 return;
             }

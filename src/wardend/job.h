@@ -24,6 +24,8 @@ struct json_object *job_snapshot(struct container *ct);
 /* After a restart: take up every job in the container's jobs/ directory. */
 void job_restore(struct container *ct, struct json_object *snapshot);
 
+/* Argument checks of spawn and run (the command table's check column). */
+int job_check_spawn(struct req *r, struct w_error *err);
 void cmd_spawn(struct req *r, struct container *ct);
 void cmd_run(struct req *r, struct container *ct);
 void cmd_link(struct req *r, struct container *ct);

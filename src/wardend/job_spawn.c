@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "container.h"
 #include "jsonh.h"
 #include "proto.h"
-#include "server.h"
+#include "registry.h"
+#include "req.h"
+#include "snapshot.h"
+#include "wardend.h"
 #include "wshd_proto.h"
 
 static void spawn_cancel(struct req *r, void *data)
@@ -53,7 +55,7 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     json_object_put(reply);
     j->spawned = 1;
     if (j->base64 || j->discard)
-        ct_save(j->ct);
+        snapshot_save(j->ct);
     job_watch(j);
     job_read_status(j); /* it may have ended before the watch existed */
     j->spawn_req = NULL;
@@ -96,62 +98,46 @@ static struct json_object *merged_rlimits(struct json_object *opt)
     return out;
 }
 
-/* Check SCRIPT and OPTS; replies and returns -1 on error. */
-static int check_spawn_args(struct req *r, struct container *ct, struct json_object **opts)
+/* SCRIPT and OPTS of spawn and run, field by field (the dispatcher checks the state
+ * after this). */
+int job_check_spawn(struct req *r, struct w_error *err)
 {
-    struct json_object *script = req_arg(r, 2), *v;
+    struct json_object *script = req_arg(r, 2);
+    struct json_object *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
+    struct w_error rl;
 
-    *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
-    if (!json_object_is_type(script, json_type_string)) {
-        req_error(r, "Script must be a string");
-        return -1;
-    }
-    if (*opts && !json_object_is_type(*opts, json_type_object)) {
-        req_error(r, "Options must be a hash");
-        return -1;
-    }
-    if (*opts) {
-        json_object_object_foreach(*opts, k, val)
-        {
-            struct w_error err;
-            if (strcmp(k, "privileged") == 0 || strcmp(k, "discard_output") == 0) {
-                if (!json_object_is_type(val, json_type_boolean)) {
-                    req_error(r, "Expected `%s` to hold a boolean.", k);
-                    return -1;
-                }
-            } else if (strcmp(k, "env") == 0) {
-                if (!json_object_is_type(val, json_type_object)) {
-                    req_error(r, "Expected `env` to hold an object of strings.");
-                    return -1;
-                }
-                json_object_object_foreach(val, ek, ev)
-                {
-                    if (!json_object_is_type(ev, json_type_string) || *ek == '\0' ||
-                        strchr(ek, '=')) {
-                        req_error(r, "Expected `env` to hold an object of strings.");
-                        return -1;
-                    }
-                }
-            } else if (strcmp(k, "rlimits") == 0) {
-                if (config_check_rlimits(val, "rlimits", &err) < 0) {
-                    req_error(r, "Invalid `rlimits`: %s", err.msg);
-                    return -1;
-                }
-            } else if (strcmp(k, "output") == 0) {
-                if (!json_object_is_type(val, json_type_string) ||
-                    (strcmp(json_object_get_string(val), "base64") != 0 &&
-                     strcmp(json_object_get_string(val), "text") != 0)) {
-                    req_error(r, "Expected `output` to be \"base64\" or \"text\".");
-                    return -1;
-                }
-            } else {
-                req_error(r, "Unknown spawn option `%s`.", k);
-                return -1;
+    if (!json_object_is_type(script, json_type_string))
+        return w_err(err, "Script must be a string");
+    if (opts == NULL)
+        return 0;
+    if (!json_object_is_type(opts, json_type_object))
+        return w_err(err, "Options must be a hash");
+    json_object_object_foreach(opts, k, val)
+    {
+        if (strcmp(k, "privileged") == 0 || strcmp(k, "discard_output") == 0) {
+            if (!json_object_is_type(val, json_type_boolean))
+                return w_err(err, "Expected `%s` to hold a boolean.", k);
+        } else if (strcmp(k, "env") == 0) {
+            if (!json_object_is_type(val, json_type_object))
+                return w_err(err, "Expected `env` to hold an object of strings.");
+            json_object_object_foreach(val, ek, ev)
+            {
+                if (!json_object_is_type(ev, json_type_string) || *ek == '\0' || strchr(ek, '='))
+                    return w_err(err, "Expected `env` to hold an object of strings.");
             }
+        } else if (strcmp(k, "rlimits") == 0) {
+            if (config_check_rlimits(val, "rlimits", &rl) < 0)
+                return w_err(err, "Invalid `rlimits`: %s", rl.msg);
+        } else if (strcmp(k, "output") == 0) {
+            if (!json_object_is_type(val, json_type_string) ||
+                (strcmp(json_object_get_string(val), "base64") != 0 &&
+                 strcmp(json_object_get_string(val), "text") != 0))
+                return w_err(err, "Expected `output` to be \"base64\" or \"text\".");
+        } else {
+            return w_err(err, "Unknown spawn option `%s`.", k);
         }
     }
-    (void)v;
-    return ct_check_state(ct, r);
+    return 0;
 }
 
 static void spawn(struct req *r, struct container *ct, int link)
@@ -162,8 +148,7 @@ static void spawn(struct req *r, struct container *ct, int link)
     struct job *j;
     int fd;
 
-    if (check_spawn_args(r, ct, &opts) < 0)
-        return;
+    opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
     j = calloc(1, sizeof(*j));
     if (j == NULL) {
         req_error(r, "out of memory");

@@ -1,4 +1,7 @@
-/* wardend: the Warden server. Runs in the foreground; one thread, one select() loop. */
+/* wardend: the Warden server. Runs in the foreground; one thread, one select() loop.
+ * main owns the two globals (wardend.h), the start-up order (config, log, loop,
+ * signals, jobs, registry, host-setup.sh, restore, listen) and the wiring of the
+ * callbacks that let lower modules reach up without including anything above them. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -9,15 +12,25 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "container.h"
+#include "commands.h"
+#include "env.h"
 #include "hook.h"
 #include "job.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "loop.h"
+#include "registry.h"
+#include "restore.h"
 #include "server.h"
+#include "snapshot.h"
+#include "wardend.h"
+#include "wshd_watch.h"
 
 #define EXIT_USAGE 100
 #define EXIT_SYSTEM 111
+
+struct w_config *g_cfg;
+struct loop *g_loop;
 
 static void usage(FILE *f)
 {
@@ -61,17 +74,46 @@ static void on_signal(struct loop *loop, int fd, int mask, void *data)
     }
 }
 
+/* host-setup.sh: the instance's global chains and cgroup parents, before any container. */
+static int host_setup(struct w_error *err)
+{
+    char **env = env_host();
+    int ret;
+
+    if (env == NULL)
+        return w_err(err, "host-setup.sh environment: out of memory");
+    ret = hook_run_sync("host-setup.sh", NULL, env, NULL, err);
+    env_free(env);
+    return ret;
+}
+
+/* Everything after the loop exists, in order; each step may use the ones before it. */
+static int start(struct w_error *err)
+{
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    int sfd = loop_signalfd(sigs, 4, err);
+
+    if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, err) < 0)
+        return -1;
+    snapshot_set_jobs(job_snapshot);
+    wshd_watch_init(lifecycle_wshd_exited);
+    server_on_conn_closed(lifecycle_conn_closed);
+    if (job_init(err) < 0 || registry_init(err) < 0 || host_setup(err) < 0)
+        return -1;
+    restore_all();
+    return server_listen(commands_dispatch, err);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
     static struct w_config cfg;
     const char *config_path = NULL;
     struct w_error err;
-    int c, sfd;
+    int c;
 
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -111,9 +153,7 @@ int main(int argc, char **argv)
         log_msg(LOG_ERR, "out of memory");
         return EXIT_SYSTEM;
     }
-    sfd = loop_signalfd(sigs, 4, &err);
-    if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, &err) < 0 ||
-        job_init(&err) < 0 || ct_init(&err) < 0 || server_listen(&err) < 0) {
+    if (start(&err) < 0) {
         log_msg(LOG_ERR, "start-up failed: %s", err.msg);
         /* With a log file the operator who started us would see nothing. */
         if (cfg.logging.file[0] != '\0')

@@ -5,7 +5,6 @@
 #include "server.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,29 +13,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "log.h"
 #include "proto.h"
+#include "req.h"
 #include "util.h"
+#include "wardend.h"
 
 #define READ_CHUNK 65536
 #define STALL_MS 10000 /* drop a client that reads nothing this long */
 
-struct loop *g_loop;
-struct w_config *g_cfg;
-
 struct buf {
     char *data;
     size_t len, cap, off; /* off: bytes already consumed (out: written) */
-};
-
-struct req {
-    struct conn *conn;
-    struct json_object *args;
-    void (*cancel)(struct req *, void *);
-    void *cancel_data;
-    void (*drain)(struct req *, void *);
-    void *drain_data;
 };
 
 struct conn {
@@ -61,6 +49,7 @@ static struct conn *dead; /* closed, freed from a timer once no caller holds the
 static long long reap_timer;
 static long long sweep_timer;
 static void (*closed_cb)(uint64_t serial);
+static void (*dispatch)(struct req *r);
 
 static void conn_pump(struct conn *c);
 static void conn_close(struct conn *c);
@@ -143,11 +132,9 @@ static void conn_flush(struct conn *c)
         conn_close(c);
         return;
     }
-    if (buf_used(&c->out) < SERVER_BACKLOG_HIGH / 2) {
-        if (c->cur && c->cur->drain) {
-            void (*cb)(struct req *, void *) = c->cur->drain;
-            c->cur->drain = NULL; /* one shot: the handler re-arms it */
-            cb(c->cur, c->cur->drain_data);
+    if (buf_used(&c->out) < REQ_BACKLOG_HIGH / 2) {
+        if (c->cur && req_run_drain(c->cur)) {
+            /* the request goes on writing; input waits for it */
         } else if (c->paused) {
             c->paused = 0;
             conn_pump(c);
@@ -185,103 +172,56 @@ static void conn_write(struct conn *c, char *line, size_t len)
     free(line);
 }
 
-/* ---- requests ---- */
+/* ---- requests: the callbacks of struct req_host ---- */
 
-struct json_object *req_args(struct req *r)
+static void host_finish(struct req *r, void *conn, char *line, size_t len)
 {
-    return r->args;
-}
-
-size_t req_nargs(struct req *r)
-{
-    return json_object_array_length(r->args);
-}
-
-struct json_object *req_arg(struct req *r, size_t i)
-{
-    return json_object_array_get_idx(r->args, i);
-}
-
-struct conn *req_conn(struct req *r)
-{
-    return r->conn;
-}
-
-void req_set_cancel(struct req *r, void (*cb)(struct req *, void *), void *data)
-{
-    r->cancel = cb;
-    r->cancel_data = data;
-}
-
-void req_set_drain(struct req *r, void (*cb)(struct req *, void *), void *data)
-{
-    r->drain = cb;
-    r->drain_data = data;
-}
-
-size_t req_backlog(struct req *r)
-{
-    return buf_used(&r->conn->out);
-}
-
-static void req_finish(struct req *r, char *line, size_t len)
-{
-    struct conn *c = r->conn;
+    struct conn *c = conn;
 
     conn_write(c, line, len);
     c->cur = NULL;
-    json_object_put(r->args);
-    free(r);
+    req_free(r);
     /* A request that completes later starts the next queued one; one that completed
      * inside conn_pump returns there, which loops instead of recursing. */
     if (!c->in_pump)
         conn_pump(c);
 }
 
-void req_reply(struct req *r, struct json_object *payload)
+static void host_send(void *conn, char *line, size_t len)
 {
-    size_t len;
-    char *line = proto_reply_object(payload, &len);
+    struct conn *c = conn;
 
-    json_object_put(payload);
-    req_finish(r, line, len);
-}
-
-void req_reply_line(struct req *r, char *line, size_t len)
-{
-    req_finish(r, line, len);
-}
-
-void req_error(struct req *r, const char *fmt, ...)
-{
-    char msg[2048], *line;
-    size_t len = 0;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    line = proto_reply_error(msg, &len);
-    req_finish(r, line, len);
-}
-
-void req_send(struct req *r, struct json_object *payload)
-{
-    size_t len = 0;
-    char *line = proto_reply_object(payload, &len);
-
-    json_object_put(payload);
-    req_send_line(r, line, len);
-}
-
-void req_send_line(struct req *r, char *line, size_t len)
-{
-    conn_write(r->conn, line, len);
+    conn_write(c, line, len);
     /* Not conn_flush: it could close the connection under the caller's feet. */
-    if (buf_used(&r->conn->out) > 0 && !r->conn->writing &&
-        loop_add_fd(g_loop, r->conn->fd, LOOP_WRITE, on_writable, r->conn, NULL) == 0)
-        r->conn->writing = 1;
+    if (buf_used(&c->out) > 0 && !c->writing &&
+        loop_add_fd(g_loop, c->fd, LOOP_WRITE, on_writable, c, NULL) == 0)
+        c->writing = 1;
 }
+
+static size_t host_backlog(void *conn)
+{
+    struct conn *c = conn;
+
+    return buf_used(&c->out);
+}
+
+static int host_add_ref(void *conn, uint64_t serial)
+{
+    struct conn *c = conn;
+    uint64_t *nr;
+
+    for (size_t i = 0; i < c->nrefs; i++)
+        if (c->refs[i] == serial)
+            return 0;
+    nr = realloc(c->refs, (c->nrefs + 1) * sizeof(*nr));
+    if (nr == NULL)
+        return -1;
+    c->refs = nr;
+    c->refs[c->nrefs++] = serial;
+    return 1;
+}
+
+static const struct req_host host = {host_finish, host_send, host_backlog, host_add_ref};
 
 /* ---- input ---- */
 
@@ -320,7 +260,7 @@ static void conn_pump(struct conn *c)
         struct json_object *args;
         struct w_error err;
 
-        if (buf_used(&c->out) >= SERVER_BACKLOG_HIGH) {
+        if (buf_used(&c->out) >= REQ_BACKLOG_HIGH) {
             c->paused = 1;
             break;
         }
@@ -353,18 +293,16 @@ static void conn_pump(struct conn *c)
         case PROTO_REQUEST:
             break;
         }
-        c->cur = calloc(1, sizeof(*c->cur));
+        c->cur = req_new(&host, c, args);
         if (c->cur == NULL) {
             json_object_put(args);
             reply_error_now(c, "out of memory");
             c->closing = 1;
             break;
         }
-        c->cur->conn = c;
-        c->cur->args = args;
-        /* Completes at once, or later (then req_finish pumps the next line). */
+        /* Completes at once, or later (then host_finish pumps the next line). */
         c->in_pump = 1;
-        commands_dispatch(c->cur);
+        dispatch(c->cur);
         c->in_pump = 0;
         if (c->fd < 0)
             return;
@@ -431,10 +369,8 @@ static void conn_close(struct conn *c)
     if (c->cur) {
         struct req *r = c->cur;
         c->cur = NULL;
-        if (r->cancel)
-            r->cancel(r, r->cancel_data);
-        json_object_put(r->args);
-        free(r);
+        req_run_cancel(r);
+        req_free(r);
     }
     loop_del_fd(g_loop, c->fd, LOOP_READ | LOOP_WRITE);
     close(c->fd);
@@ -457,21 +393,6 @@ static void conn_close(struct conn *c)
     dead = c;
     if (reap_timer == 0)
         reap_timer = loop_add_timer(g_loop, 0, reap_dead, NULL);
-}
-
-int conn_add_ref(struct conn *c, uint64_t serial)
-{
-    uint64_t *nr;
-
-    for (size_t i = 0; i < c->nrefs; i++)
-        if (c->refs[i] == serial)
-            return 0;
-    nr = realloc(c->refs, (c->nrefs + 1) * sizeof(*nr));
-    if (nr == NULL)
-        return -1;
-    c->refs = nr;
-    c->refs[c->nrefs++] = serial;
-    return 1;
 }
 
 void server_on_conn_closed(void (*cb)(uint64_t serial))
@@ -543,13 +464,14 @@ static void on_sweep(struct loop *loop, long long id, void *data)
     sweep_timer = loop_add_timer(loop, 1000, on_sweep, NULL);
 }
 
-int server_listen(struct w_error *err)
+int server_listen(void (*dispatcher)(struct req *r), struct w_error *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     const char *path = g_cfg->server.unix_domain_path;
     char tmp[sizeof(sa.sun_path)];
     int fd;
 
+    dispatch = dispatcher;
     /* Bind a temporary name, fix its mode, then rename over the path: clients never
      * see a socket with the wrong permissions, and a stale socket is replaced. */
     if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(tmp))

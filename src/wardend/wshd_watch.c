@@ -1,9 +1,9 @@
 /* Noticing a container's wshd die. wshd is not wardend's child (start.sh's wshd forks
  * the container's pid 1 and exits), so a pidfd in the loop tells us. Its death kills
- * every process of the container (pid 1 of its pid namespace): the container becomes
- * stopped with the event "wshd exited", and its unfinished jobs end as killed instead
- * of leaving their links waiting forever. */
-#include "ct_int.h"
+ * every process of the container (pid 1 of its pid namespace); what that means for the
+ * container (stopped, the event "wshd exited", its jobs ended) is lifecycle.c's, which
+ * main hands in as the callback. */
+#include "wshd_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,14 +13,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "job.h"
 #include "log.h"
-#include "server.h"
+#include "registry.h"
 #include "util.h"
+#include "wardend.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434 /* the same on every architecture */
 #endif
+
+static void (*exit_cb)(struct container *ct);
+
+void wshd_watch_init(void (*on_exit)(struct container *ct))
+{
+    exit_cb = on_exit;
+}
 
 static void on_wshd_exit(struct loop *loop, int fd, int mask, void *data)
 {
@@ -28,16 +35,8 @@ static void on_wshd_exit(struct loop *loop, int fd, int mask, void *data)
 
     (void)loop, (void)fd, (void)mask;
     ct_unwatch_wshd(ct);
-    if (ct->state != CT_ACTIVE) {
-        log_msg(LOG_WARNING, "container %s: wshd exited", ct->handle);
-        return;
-    }
-    log_msg(LOG_WARNING, "container %s: wshd exited; its processes are gone, it is now stopped",
-            ct->handle);
-    ct_add_event(ct, "wshd exited");
-    job_container_stopping(ct);
-    ct->state = CT_STOPPED;
-    ct_save(ct);
+    if (exit_cb)
+        exit_cb(ct);
 }
 
 void ct_watch_wshd(struct container *ct)

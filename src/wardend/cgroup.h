@@ -1,0 +1,20 @@
+/* What wardend's C side knows of a container's cgroup: which layout the host has (v2
+ * when server.cgroup_root holds cgroup.controllers), where a container's files are, and
+ * the stats `info` reports. The hooks make and remove the cgroups (hooks/lib/cgroup.sh). */
+#ifndef W_CGROUP_H
+#define W_CGROUP_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+/* Look at server.cgroup_root once, at start-up. */
+void cgroup_init(void);
+int cgroup_v2(void);
+/* The host path of file in container id's cgroup for controller ("memory", "cpuacct";
+ * ignored on v2); -1 when it does not fit in out. */
+int cgroup_file(const char *id, const char *controller, const char *file, char *out, size_t size);
+/* Add memory.stat's keys, mem_usage_B and cpu_usage_ns of container id to stats;
+ * files that cannot be read are left out. */
+void cgroup_stats(const char *id, struct json_object *stats);
+
+#endif

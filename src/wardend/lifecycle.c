@@ -1,0 +1,284 @@
+/* Runs in wardend's loop. Every operation that runs hooks goes through the container's
+ * op queue, so create, stop and destroy of one container never interleave; a client
+ * whose connection closes while its op waits just loses the reply, the op still runs. */
+#include "lifecycle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hook.h"
+#include "job.h"
+#include "jsonh.h"
+#include "log.h"
+#include "req.h"
+#include "snapshot.h"
+#include "wardend.h"
+#include "wshd_watch.h"
+
+/* ---- the op queue ---- */
+
+static void op_cancel(struct req *r, void *data)
+{
+    struct ct_op *op = data;
+
+    (void)r;
+    op->req = NULL;
+}
+
+void op_submit(struct container *ct, struct ct_op *op)
+{
+    struct ct_op **p = &ct->ops;
+
+    if (op->req)
+        req_set_cancel(op->req, op_cancel, op);
+    while (*p)
+        p = &(*p)->next;
+    *p = op;
+    if (ct->ops == op)
+        op->run(ct, op);
+}
+
+struct ct_op *op_new(void (*run)(struct container *, struct ct_op *), struct req *r)
+{
+    struct ct_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        if (r)
+            req_error(r, "out of memory");
+        return NULL;
+    }
+    op->run = run;
+    op->req = r;
+    return op;
+}
+
+void op_reply(struct ct_op *op, struct json_object *payload)
+{
+    if (op->req) {
+        req_set_cancel(op->req, NULL, NULL);
+        req_reply(op->req, payload);
+        op->req = NULL;
+    } else {
+        json_object_put(payload);
+    }
+}
+
+void op_error(struct ct_op *op, const char *msg)
+{
+    if (op->req) {
+        req_set_cancel(op->req, NULL, NULL);
+        req_error(op->req, "%s", msg);
+        op->req = NULL;
+    }
+}
+
+void op_done(struct container *ct)
+{
+    struct ct_op *op = ct->ops;
+
+    ct->ops = op->next;
+    free(op);
+    if (ct->ops)
+        ct->ops->run(ct, ct->ops);
+}
+
+void op_done_remove(struct container *ct)
+{
+    struct ct_op *op = ct->ops;
+
+    ct->ops = op->next;
+    free(op);
+    lifecycle_remove(ct);
+}
+
+void lifecycle_remove(struct container *ct)
+{
+    ct_set_state(ct, CT_DESTROYED);
+    ct_unregister(ct);
+    if (ct->grace_timer)
+        loop_del_timer(g_loop, ct->grace_timer);
+    ct->grace_timer = 0;
+    ct_unwatch_wshd(ct);
+    job_container_gone(ct);
+    ct_release_pools(ct);
+    while (ct->ops) {
+        struct ct_op *op = ct->ops;
+        ct->ops = op->next;
+        op_error(op, "unknown handle");
+        free(op);
+    }
+    ct_free(ct);
+}
+
+/* ---- grace time ---- */
+
+static void op_destroy(struct container *ct, struct ct_op *op);
+
+static void on_grace(struct loop *loop, long long id, void *data)
+{
+    struct container *ct = data;
+    struct ct_op *op;
+
+    (void)loop, (void)id;
+    ct->grace_timer = 0;
+    log_msg(LOG_INFO, "container %s: grace time %gs passed, destroying", ct->handle,
+            ct->grace_time);
+    op = op_new(op_destroy, NULL);
+    if (op)
+        op_submit(ct, op);
+}
+
+void arm_grace(struct container *ct)
+{
+    if (ct->grace_timer || ct->grace_time < 0 || ct->refs > 0)
+        return;
+    ct->grace_timer = loop_add_timer(g_loop, (long long)(ct->grace_time * 1000), on_grace, ct);
+}
+
+void ct_ref(struct container *ct, struct req *r)
+{
+    if (req_add_ref(r, ct->serial) == 1)
+        ct->refs++;
+    if (ct->grace_timer) {
+        loop_del_timer(g_loop, ct->grace_timer);
+        ct->grace_timer = 0;
+    }
+}
+
+void lifecycle_conn_closed(uint64_t serial)
+{
+    struct container *ct = ct_lookup_serial(serial);
+
+    if (ct == NULL)
+        return;
+    if (ct->refs > 0)
+        ct->refs--;
+    arm_grace(ct);
+}
+
+/* ---- stop ---- */
+
+static void stop_done(void *data, const char *error)
+{
+    struct container *ct = data;
+    struct ct_op *op = ct->ops;
+
+    if (error) {
+        op_error(op, error);
+    } else {
+        ct_set_state(ct, CT_STOPPED);
+        snapshot_save(ct);
+        op_reply(op, json_object_new_string("ok"));
+    }
+    op_done(ct);
+}
+
+static void op_stop(struct container *ct, struct ct_op *op)
+{
+    static const char *const kill_args[] = {"kill", NULL};
+    struct w_error err;
+
+    if (ct->state != CT_ACTIVE) { /* stopped meanwhile: a no-op */
+        op_reply(op, json_object_new_string("ok"));
+        op_done(ct);
+        return;
+    }
+    if (hook_run("stop.sh", op->kill ? kill_args : NULL, ct->env, ct->log_path, stop_done, ct,
+                 &err) < 0) {
+        op_error(op, err.msg);
+        op_done(ct);
+    }
+}
+
+int lifecycle_check_stop(struct req *r, struct w_error *err)
+{
+    struct json_object *opts = req_nargs(r) > 2 ? req_arg(r, 2) : NULL;
+
+    if (opts == NULL)
+        return 0;
+    if (!json_object_is_type(opts, json_type_object))
+        return w_err(err, "Options must be a hash");
+    json_object_object_foreach(opts, k, v)
+    {
+        if (strcmp(k, "kill") != 0 && strcmp(k, "background") != 0)
+            return w_err(err, "Unknown stop option `%s`.", k);
+        if (!json_object_is_type(v, json_type_boolean))
+            return w_err(err, "Expected `%s` to hold a boolean.", k);
+    }
+    return 0;
+}
+
+void cmd_stop(struct req *r, struct container *ct)
+{
+    struct json_object *opts = req_nargs(r) > 2 ? req_arg(r, 2) : NULL;
+    int background = 0;
+    struct ct_op *op;
+
+    background = jsonh_get_bool(opts, "background", 0);
+    if (ct->state == CT_STOPPED) {
+        req_reply(r, json_object_new_string("ok"));
+        return;
+    }
+    op = op_new(op_stop, background ? NULL : r);
+    if (op == NULL)
+        return;
+    op->kill = jsonh_get_bool(opts, "kill", 0);
+    if (background)
+        req_reply(r, json_object_new_string("ok"));
+    op_submit(ct, op);
+}
+
+/* ---- destroy ---- */
+
+static void destroy_done(void *data, const char *error)
+{
+    struct container *ct = data;
+    struct ct_op *op = ct->ops;
+
+    if (error) {
+        /* Keep it registered so the operator can see why and retry. */
+        log_msg(LOG_ERR, "container %s: destroy failed: %s", ct->handle, error);
+        op_error(op, error);
+        op_done(ct);
+        return;
+    }
+    log_msg(LOG_INFO, "container %s: destroyed", ct->handle);
+    op_reply(op, json_object_new_string("ok"));
+    op_done_remove(ct);
+}
+
+static void op_destroy(struct container *ct, struct ct_op *op)
+{
+    struct w_error err;
+
+    (void)op;
+    ct_unwatch_wshd(ct); /* destroy.sh kills it */
+    /* Links and streams of its jobs end now with what the files hold. */
+    job_container_stopping(ct);
+    if (hook_run("destroy.sh", NULL, ct->env, NULL, destroy_done, ct, &err) < 0)
+        destroy_done(ct, err.msg);
+}
+
+void cmd_destroy(struct req *r, struct container *ct)
+{
+    struct ct_op *op = op_new(op_destroy, r);
+
+    if (op)
+        op_submit(ct, op);
+}
+
+/* ---- a dead wshd ---- */
+
+void lifecycle_wshd_exited(struct container *ct)
+{
+    if (ct->state != CT_ACTIVE) {
+        log_msg(LOG_WARNING, "container %s: wshd exited", ct->handle);
+        return;
+    }
+    log_msg(LOG_WARNING, "container %s: wshd exited; its processes are gone, it is now stopped",
+            ct->handle);
+    ct_add_event(ct, "wshd exited");
+    job_container_stopping(ct);
+    ct_set_state(ct, CT_STOPPED);
+    snapshot_save(ct);
+}

@@ -1,0 +1,53 @@
+/* What happens to a container over time: the op queue (operations on one container run
+ * one at a time, because each runs hooks that must not interleave; other containers go
+ * on meanwhile), the grace timer, stop, destroy, and what a dead wshd means. create.c
+ * and restore.c build on it. */
+#ifndef W_LIFECYCLE_H
+#define W_LIFECYCLE_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "registry.h"
+
+struct req;
+
+struct ct_op {
+    void (*run)(struct container *ct, struct ct_op *op);
+    struct req *req;  /* NULL once replied to, or when its connection went away */
+    int kill;         /* stop: skip TERM */
+    int step;         /* create: the next step to run */
+    int pending;      /* create: hooks of the current step still running */
+    char error[1024]; /* first error of a multi-step op */
+    struct ct_op *next;
+};
+
+/* The op queue: ops of one container run one at a time, in order. */
+struct ct_op *op_new(void (*run)(struct container *, struct ct_op *), struct req *r);
+void op_submit(struct container *ct, struct ct_op *op);
+void op_reply(struct ct_op *op, struct json_object *payload);
+void op_error(struct ct_op *op, const char *msg);
+/* The head op finished: free it and run the next one. ct must still be registered. */
+void op_done(struct container *ct);
+/* The head op ended by removing ct: free it, then lifecycle_remove(ct). */
+void op_done_remove(struct container *ct);
+
+/* Unregister ct in state destroyed, end its grace timer, watch and jobs, release its
+ * pools and free it; queued ops get `unknown handle`. */
+void lifecycle_remove(struct container *ct);
+/* A connection referenced ct: cancel its grace timer. */
+void ct_ref(struct container *ct, struct req *r);
+/* Start the grace timer unless a connection references ct or it has none. */
+void arm_grace(struct container *ct);
+/* server_on_conn_closed's callback: one reference to the container serial is gone. */
+void lifecycle_conn_closed(uint64_t serial);
+/* wshd_watch_init's callback: ct's wshd died, and every process of ct with it. */
+void lifecycle_wshd_exited(struct container *ct);
+
+/* Argument checks of stop (the command table's check column). */
+int lifecycle_check_stop(struct req *r, struct w_error *err);
+void cmd_stop(struct req *r, struct container *ct);
+void cmd_destroy(struct req *r, struct container *ct);
+
+#endif

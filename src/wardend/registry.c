@@ -1,0 +1,216 @@
+/* Runs in wardend's loop. A plain list: a server holds at most network.pool_size
+ * containers, and every lookup is one request's worth of work. */
+#include "registry.h"
+
+#include <assert.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgroup.h"
+#include "env.h"
+#include "log.h"
+#include "util.h"
+#include "wardend.h"
+
+static struct container *containers;
+static uint64_t next_serial = 1;
+struct pool net_pool, uid_pool;
+
+static const char *const state_names[CT_NSTATES] = {"born", "active", "stopped", "destroyed"};
+
+/* The lifecycle as data: from each state, the states it may go to.
+ *   born    -> active     create's hooks all succeeded
+ *   born    -> stopped    restore adopted a container its snapshot says is stopped
+ *   born    -> destroyed  create failed and was cleaned up; restore tore it down
+ *   active  -> stopped    stop, or its wshd died
+ *   active, stopped -> destroyed   destroy.sh succeeded (or the grace time ran out)
+ * Nothing leaves destroyed: the container leaves the registry right after. */
+static const int transitions[CT_NSTATES] = {
+    [CT_BORN] = CT_MASK(CT_ACTIVE) | CT_MASK(CT_STOPPED) | CT_MASK(CT_DESTROYED),
+    [CT_ACTIVE] = CT_MASK(CT_STOPPED) | CT_MASK(CT_DESTROYED),
+    [CT_STOPPED] = CT_MASK(CT_DESTROYED),
+    [CT_DESTROYED] = 0,
+};
+
+const char *ct_state_name(enum ct_state s)
+{
+    return s < CT_NSTATES ? state_names[s] : "unknown";
+}
+
+int ct_state_from_name(const char *s)
+{
+    for (int i = 0; i < CT_NSTATES; i++)
+        if (strcmp(state_names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+int ct_set_state(struct container *ct, enum ct_state s)
+{
+    if (ct->state == s)
+        return 0;
+    if (s >= CT_NSTATES || !(transitions[ct->state] & CT_MASK(s))) {
+        log_msg(LOG_ERR, "container %s: internal error: no transition from %s to %s", ct->handle,
+                ct_state_name(ct->state), ct_state_name(s));
+        return -1;
+    }
+    log_msg(LOG_DEBUG, "container %s: %s -> %s", ct->handle, state_names[ct->state],
+            state_names[s]);
+    ct->state = s;
+    return 0;
+}
+
+int ct_state_allowed(const struct container *ct, int mask, struct w_error *err)
+{
+    char allowed[128] = "";
+
+    if (mask & CT_MASK(ct->state))
+        return 0;
+    for (int s = 0; s < CT_NSTATES; s++) {
+        if (!(mask & CT_MASK(s)))
+            continue;
+        if (allowed[0])
+            strlcat(allowed, ", ", sizeof(allowed));
+        strlcat(allowed, state_names[s], sizeof(allowed));
+    }
+    return w_err(err, "Container state must be one of '%s', current state is '%s'", allowed,
+                 state_names[ct->state]);
+}
+
+struct container *ct_first(void)
+{
+    return containers;
+}
+
+struct container *ct_lookup(const char *handle)
+{
+    for (struct container *ct = containers; ct; ct = ct->next)
+        if (strcmp(ct->handle, handle) == 0)
+            return ct;
+    return NULL;
+}
+
+struct container *ct_lookup_serial(uint64_t serial)
+{
+    for (struct container *ct = containers; ct; ct = ct->next)
+        if (ct->serial == serial)
+            return ct;
+    return NULL;
+}
+
+void ct_add_event(struct container *ct, const char *event)
+{
+    json_object_array_add(ct->events, json_object_new_string(event));
+}
+
+struct container *ct_alloc(void)
+{
+    struct container *ct = calloc(1, sizeof(*ct));
+
+    if (ct == NULL)
+        return NULL;
+    ct->state = CT_BORN;
+    ct->properties = json_object_new_object();
+    ct->limits = json_object_new_object();
+    ct->events = json_object_new_array();
+    ct->net_index = ct->uid_index = -1;
+    ct->wshd_fd = -1;
+    strlcpy(ct->rootfs, g_cfg->server.container_rootfs_path, sizeof(ct->rootfs));
+    return ct;
+}
+
+void ct_set_paths(struct container *ct)
+{
+    /* Cannot overflow: the depot path is bounded by CONFIG_STR, the id by 16. */
+    snprintf(ct->path, sizeof(ct->path), "%.*s/%s", CONFIG_STR, g_cfg->server.container_depot_path,
+             ct->id);
+    snprintf(ct->log_path, sizeof(ct->log_path), "%.*s/log/hooks.log", CONFIG_STR, ct->path);
+}
+
+int ct_make_env(struct container *ct)
+{
+    struct env_ct in = {
+        .id = ct->id,
+        .handle = ct->handle,
+        .path = ct->path,
+        .rootfs = ct->rootfs,
+        .bind_mounts = ct->bind_mounts,
+        .network = ct->network,
+        .uid = ct->uid,
+        .disk_size_mb = 0,
+    };
+
+    env_free(ct->env);
+    ct->env = env_container(&in);
+    return ct->env ? 0 : -1;
+}
+
+void ct_register(struct container *ct)
+{
+    ct->serial = next_serial++;
+    ct->next = containers;
+    containers = ct;
+}
+
+void ct_unregister(struct container *ct)
+{
+    for (struct container **p = &containers; *p; p = &(*p)->next)
+        if (*p == ct) {
+            *p = ct->next;
+            break;
+        }
+    ct->next = NULL;
+}
+
+void ct_release_pools(struct container *ct)
+{
+    long long now = loop_now_ms();
+
+    pool_release(&net_pool, ct->net_index, now);
+    pool_release(&uid_pool, ct->uid_index, now);
+    ct->net_index = ct->uid_index = -1;
+}
+
+void ct_free(struct container *ct)
+{
+    assert(ct->ops == NULL && ct->jobs == NULL && ct->wshd_fd < 0);
+    json_object_put(ct->properties);
+    json_object_put(ct->limits);
+    json_object_put(ct->events);
+    free(ct->bind_mounts);
+    env_free(ct->env);
+    free(ct);
+}
+
+static int check_uid_pool(struct w_error *err)
+{
+    uid_t lo = g_cfg->user.pool_start_uid, hi = lo + (uid_t)g_cfg->user.pool_size;
+    struct passwd *pw;
+    int ret = 0;
+
+    setpwent();
+    while ((pw = getpwent()) != NULL) {
+        if (pw->pw_uid >= lo && pw->pw_uid < hi) {
+            ret = w_err(err, "user pool %u..%u overlaps host user %s (uid %u)", (unsigned)lo,
+                        (unsigned)hi - 1, pw->pw_name, (unsigned)pw->pw_uid);
+            break;
+        }
+    }
+    endpwent();
+    return ret;
+}
+
+int registry_init(struct w_error *err)
+{
+    if (check_uid_pool(err) < 0)
+        return -1;
+    if (pool_init(&net_pool, g_cfg->network.pool_size, g_cfg->network.release_delay_ms) < 0 ||
+        pool_init(&uid_pool, g_cfg->user.pool_size, 0) < 0)
+        return w_err(err, "pool_init: out of memory");
+    if (util_mkdir_p(g_cfg->server.container_depot_path, 0755, err) < 0)
+        return w_err_prefix(err, "container depot");
+    cgroup_init();
+    return 0;
+}

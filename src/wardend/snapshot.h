@@ -1,0 +1,20 @@
+/* snapshot.json: what a restarted wardend needs to adopt a container, written after
+ * each change that a restart must know (temp file + rename, so a crash leaves the old
+ * one or the new one) and read back at start-up. */
+#ifndef W_SNAPSHOT_H
+#define W_SNAPSHOT_H
+
+#include <json-c/json.h>
+
+struct container;
+
+/* Who knows the container's jobs (job.c) gives their options as a new object; set
+ * once at start-up by main, so this module calls nothing above it. */
+void snapshot_set_jobs(struct json_object *(*jobs)(struct container *ct));
+/* Write <container>/snapshot.json; a failure is logged (the container goes on). */
+void snapshot_save(struct container *ct);
+/* Fill ct (id and path set) from its snapshot.json; 1 when it is usable, and then *snap
+ * holds the parsed file (the caller puts it), else 0. */
+int snapshot_load(struct container *ct, struct json_object **snap);
+
+#endif
