@@ -261,7 +261,7 @@ gone() {
 
 # ---- stop ----
 
-@test "stop: ok, state stopped; a second stop is a no-op; spawn and run are refused" {
+@test "stop: ok, state stopped; a second stop is a no-op; spawn, run, net and copy are refused" {
 	run_w create --handle st
 	assert_success
 	run_w spawn st 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done'
@@ -285,6 +285,19 @@ gone() {
 	run_w run st 'echo hi'
 	assert_failure 1
 	assert_output "warden: Container state must be one of 'active', current state is 'stopped'"
+	# The dispatcher applies the states column to every command, after its arguments.
+	run_w raw '["net","st","in"]'
+	assert_failure 1
+	assert_output "warden: Container state must be one of 'active', current state is 'stopped'"
+	run_w raw '["copy","st","in","/a","/b"]'
+	assert_failure 1
+	assert_output "warden: Container state must be one of 'active', current state is 'stopped'"
+	run_w raw '["spawn","st",7]'
+	assert_failure 1
+	assert_output "warden: Script must be a string"
+	run_w raw '["stop","st",{"bogus":true}]'
+	assert_failure 1
+	assert_output 'warden: Unknown stop option `bogus`.'
 	run_w destroy st
 	assert_success
 }
