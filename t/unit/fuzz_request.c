@@ -9,12 +9,24 @@
  *     src/wardend/proto.c src/lib/jsonh.c src/lib/util.c src/lib/error.c \
  *     $(pkg-config --libs json-c libbsd-overlay) -o /tmp/fuzz_request
  *   /tmp/fuzz_request -max_len=4096 -max_total_time=60 CORPUS_DIR
- * Plain gcc: add -DFUZZ_STANDALONE (and drop -fsanitize=fuzzer) for a binary that runs
- * the target once on each file named on its command line (replaying a corpus or crash). */
+ * `configure --enable-fuzzer` (CC=clang) builds that binary as t/unit/fuzz_request_libfuzzer
+ * and `make fuzz` runs it on a copy of the corpus.
+ *
+ * Replay (`make check`, any compiler): built with -DFUZZ_STANDALONE as t/unit/fuzz_request,
+ * it runs the target on each FILE, or each file in each DIR (t/unit/corpus/), named on its
+ * command line, each in a child process, and prints TAP: `ok N - corpus/ping` or `not ok N -
+ * corpus/x: killed by signal 6`, so one crashing input neither hides the others nor stops
+ * the replay. Exit 1 if any input failed, 111 if an input could not be read. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../src/wardend/proto.h"
 #include "jsonh.h"
@@ -100,20 +112,130 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_STANDALONE
-int main(int argc, char **argv)
+static int cmp_str(const void *a, const void *b)
 {
-    for (int i = 1; i < argc; i++) {
-        size_t len;
-        struct w_error err;
-        char *data = util_read_file(-100 /* AT_FDCWD */, argv[i], 1 << 24, &len, &err);
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
-        if (data == NULL) {
-            fprintf(stderr, "fuzz_request: %s\n", err.msg);
-            return 111;
+/* Append path, or the regular files of directory path in name order, to *files. */
+static int add_inputs(const char *path, char ***files, size_t *n)
+{
+    struct stat st;
+    struct dirent *de;
+    DIR *d;
+    size_t first = *n;
+
+    if (stat(path, &st) < 0) {
+        fprintf(stderr, "fuzz_request: stat %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *files = realloc(*files, (*n + 1) * sizeof(**files));
+        CHECK(*files != NULL && ((*files)[(*n)++] = strdup(path)) != NULL);
+        return 0;
+    }
+    if ((d = opendir(path)) == NULL) {
+        fprintf(stderr, "fuzz_request: opendir %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char *f;
+
+        if (de->d_name[0] == '.')
+            continue;
+        CHECK(asprintf(&f, "%s/%s", path, de->d_name) >= 0);
+        if (stat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+            free(f);
+            continue;
         }
+        *files = realloc(*files, (*n + 1) * sizeof(**files));
+        CHECK(*files != NULL);
+        (*files)[(*n)++] = f;
+    }
+    closedir(d);
+    qsort(*files + first, *n - first, sizeof(**files), cmp_str);
+    return 0;
+}
+
+/* The input's name in TAP lines: its last two path components (corpus/ping). */
+static const char *short_name(const char *path)
+{
+    const char *p = path + strlen(path);
+    int slashes = 0;
+
+    while (p > path && !(p[-1] == '/' && ++slashes == 2))
+        p--;
+    return p;
+}
+
+/* Run the target on one file in a child; 0 if it returned normally. */
+static int replay(const char *path, char *why, size_t size)
+{
+    size_t len;
+    struct w_error err;
+    int st;
+    char *data = util_read_file(AT_FDCWD, path, 1 << 24, &len, &err);
+    pid_t pid;
+
+    if (data == NULL) {
+        snprintf(why, size, "%s", err.msg);
+        return -1;
+    }
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) {
+        snprintf(why, size, "fork: %s", strerror(errno));
+        free(data);
+        return -1;
+    }
+    if (pid == 0) {
         LLVMFuzzerTestOneInput((const uint8_t *)data, len);
         free(data);
+        exit(0);
     }
-    return 0;
+    free(data);
+    if (waitpid(pid, &st, 0) < 0) {
+        snprintf(why, size, "waitpid: %s", strerror(errno));
+        return -1;
+    }
+    if (WIFSIGNALED(st))
+        snprintf(why, size, "killed by signal %d", WTERMSIG(st));
+    else if (WEXITSTATUS(st) != 0)
+        snprintf(why, size, "exit status %d", WEXITSTATUS(st));
+    else
+        return 0;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    char **files = NULL, why[sizeof(((struct w_error *)0)->msg) + 64];
+    size_t n = 0;
+    int failed = 0;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: fuzz_request FILE|DIR...\n");
+        return 100;
+    }
+    for (int i = 1; i < argc; i++)
+        if (add_inputs(argv[i], &files, &n) < 0)
+            return 111;
+    if (n == 0) {
+        fprintf(stderr, "fuzz_request: no inputs in %s\n", argv[1]);
+        return 111;
+    }
+    printf("1..%zu\n", n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = replay(files[i], why, sizeof(why));
+
+        if (rc == 0)
+            printf("ok %zu - %s\n", i + 1, short_name(files[i]));
+        else
+            printf("not ok %zu - %s: %s\n", i + 1, short_name(files[i]), why);
+        failed |= rc != 0;
+        free(files[i]);
+    }
+    free(files);
+    return failed ? 1 : 0;
 }
 #endif
