@@ -21,6 +21,7 @@ c["root"]["readonly"] = True
 json.dump(c, open(p, "w"))
 PY
 export b runs
+# shellcheck disable=SC2016 # expanded by the inner bash
 unshare -m --propagation private bash -c '
 	umount /sys/fs/cgroup/unified 2>/dev/null || true
 	for ((i = 0; i < runs; i++)); do

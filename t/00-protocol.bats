@@ -3,6 +3,10 @@
 # reply shapes, argument checks, and bad input of every kind, against a private wardend.
 # No containers are created here.
 
+# Each @test runs in a subshell of its own, so its status is its own (SC2030, SC2031);
+# WARDEND_BIN comes from helpers.bash (SC2153).
+# shellcheck disable=SC2030,SC2031,SC2153
+
 load helpers
 
 setup_file() {

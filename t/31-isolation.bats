@@ -59,7 +59,7 @@ prun() { run_w run "$1" "$2" --privileged; }
 @test "pid: ps inside shows only the container's processes; pid 1 is wshd" {
 	jrun a 'ps -o pid,args'
 	assert_success
-	local line pid args n=0
+	local pid args n=0
 	while read -r pid args; do
 		[[ $pid == PID ]] && continue
 		n=$((n + 1))
