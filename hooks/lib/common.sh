@@ -55,8 +55,16 @@ ipt_batch() {
 	"$iptables-restore" --noflush -w
 }
 
+# /proc/net/dev lists the interfaces of the reader's network namespace; /sys/class/net
+# those of the namespace that mounted /sys, which need not be ours. No process.
 iface_exists() {
-	[[ -e /sys/class/net/$1 ]]
+	local l devs=()
+	mapfile -t -s 2 devs </proc/net/dev
+	for l in "${devs[@]}"; do
+		l=${l%%:*}
+		[[ ${l##* } == "$1" ]] && return 0
+	done
+	return 1
 }
 
 # Sleep without forking: a read with a timeout on a descriptor that never has data.
