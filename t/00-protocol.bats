@@ -17,11 +17,11 @@ teardown_file() {
 	wardend_stop
 }
 
-# This test's own daemon (instance tp, own temp dir), beside the file's. Call
+# This test's own daemon (instance ${WPREFIX}p, own temp dir), beside the file's. Call
 # own_daemon_prepare, optionally put things in $WTMP, then wardend_start [EXTRA_JSON].
 own_daemon_prepare() {
-	FILE_WTMP=$WTMP FILE_WSOCK=$WSOCK FILE_PID=$WARDEND_PID
-	WINSTANCE=tp
+	FILE_WTMP=$WTMP FILE_WSOCK=$WSOCK FILE_PID=$WARDEND_PID FILE_INSTANCE=$WINSTANCE
+	WINSTANCE=${WPREFIX}p
 	WTMP=$(mktemp -d /tmp/wt.XXXXXX)
 	export WINSTANCE WTMP WSOCK=$WTMP/w.sock
 	unset WARDEND_PID
@@ -29,10 +29,12 @@ own_daemon_prepare() {
 
 teardown() {
 	if [[ -n ${FILE_WTMP:-} ]]; then
-		wardend_stop
-		WINSTANCE=tw
+		local rc=0
+		wardend_stop || rc=$?
+		WINSTANCE=$FILE_INSTANCE
 		export WINSTANCE WTMP=$FILE_WTMP WSOCK=$FILE_WSOCK WARDEND_PID=$FILE_PID
 		FILE_WTMP=
+		return "$rc"
 	fi
 }
 

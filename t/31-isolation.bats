@@ -14,7 +14,7 @@ POOL=10.253.31
 UID0=61200
 
 setup_file() {
-	export WINSTANCE=t31
+	export WINSTANCE=${WPREFIX}31
 	[[ $(id -u) == 0 && -x $WARDEN_TEST_ROOTFS/bin/sh ]] || return 0
 	wardend_start "{\"network\":{\"pool_start_address\":\"$POOL.0\",\"pool_size\":8,
 		\"allow_networks\":[\"$POOL.8/30\"]},
@@ -91,15 +91,15 @@ prun() { run_w run "$1" "$2" --privileged; }
 	assert_success
 	local names
 	names=$(awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' <<<"$output" | sort | tr '\n' ' ')
-	[[ $names == "lo t31-0afd1f00-1 " ]] || _explain "interfaces: $names"
-	jrun a 'ip -o -4 addr show dev t31-0afd1f00-1'
+	[[ $names == "lo $WINSTANCE-0afd1f00-1 " ]] || _explain "interfaces: $names"
+	jrun a "ip -o -4 addr show dev $WINSTANCE-0afd1f00-1"
 	assert_output_contains "inet $POOL.2/30"
 	jrun a 'ip route show default'
-	assert_output_contains "default via $POOL.1 dev t31-0afd1f00-1"
+	assert_output_contains "default via $POOL.1 dev $WINSTANCE-0afd1f00-1"
 	# The host side has the host ip; the container end is not in the host's namespace.
-	run_cmd ip -o -4 addr show dev t31-0afd1f00-0
+	run_cmd ip -o -4 addr show dev "$WINSTANCE-0afd1f00-0"
 	assert_output_contains "inet $POOL.1/30"
-	run_cmd ip link show t31-0afd1f00-1
+	run_cmd ip link show "$WINSTANCE-0afd1f00-1"
 	assert_failure
 }
 

@@ -9,7 +9,7 @@
 
 load helpers
 
-WINSTANCE=ts
+WINSTANCE=${WPREFIX}s
 export WINSTANCE
 CONF='{"server":{"job_output_limit":536870912},"network":{"pool_start_address":"10.253.192.0","pool_size":8},"user":{"pool_start_uid":61200,"pool_size":8},"port":{"pool_start_port":63400,"pool_size":10}}'
 

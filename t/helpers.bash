@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Loaded by every suite (`load helpers`). Runs under bats as root on the build machine.
 # Gives each test file (or test) a private wardend: its own temp dir, socket, depot,
-# instance name "tw" and pools, and tears all of it down even when a test failed.
+# instance name ($WINSTANCE, default "tw") and pools, and tears all of it down even when a
+# test failed.
 
 WARDEN_SRC=${WARDEN_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 WARDEN_BUILD=${WARDEN_BUILD:-$WARDEN_SRC/_build}
@@ -9,6 +10,15 @@ WARDEN_TEST_ROOTFS=${WARDEN_TEST_ROOTFS:-/var/tmp/warden-test-rootfs}
 WARDEN_BIN=$WARDEN_BUILD/src/warden/warden
 WARDEND_BIN=$WARDEN_BUILD/src/wardend/wardend
 WIRE=$WARDEN_SRC/t/lib/wire.py
+# Suites with instances of their own name them ${WPREFIX}SUFFIX (SUFFIX: 2 characters at
+# most, as interface names hold 15: INSTANCE-ID-0). WPREFIX is the first two characters of
+# the WINSTANCE the run was given, "t" without one, so that runs given different
+# WINSTANCEs on one machine never share a cgroup (cgroups are not per network namespace).
+if [[ -z ${WPREFIX:-} ]]; then
+	WPREFIX=${WINSTANCE:+${WINSTANCE:0:2}}
+	WPREFIX=${WPREFIX:-t}
+	export WPREFIX
+fi
 WINSTANCE=${WINSTANCE:-tw}
 # Set by bats `run`.
 status=${status:-} output=${output:-}
@@ -116,6 +126,100 @@ assert_output_contains() {
 
 refute_output_contains() {
 	[[ $output != *"$1"* ]] || _explain "expected output not to contain: $1"
+}
+
+# assert_line N TEXT / assert_line_match N GLOB: line N (bats' lines; -1 the last) of the
+# last run's output is TEXT, or matches GLOB.
+assert_line() {
+	[[ ${lines[$1]-} == "$2" ]] || _explain "expected line $1 of the output: $2"
+}
+
+assert_line_match() {
+	# shellcheck disable=SC2053 # $2 is a glob
+	[[ ${lines[$1]-} == $2 ]] || _explain "expected line $1 of the output to match: $2"
+}
+
+# _explain_value WHAT EXPECTED ACTUAL: print both (each may span lines), return 1.
+_explain_value() {
+	printf -- '-- %s\nexpected:\n%s\nactual:\n%s\n--\n' "$1" "$2" "$3" >&2
+	return 1
+}
+
+# assert_equal ACTUAL EXPECTED [WHAT]: the two are the same string.
+assert_equal() {
+	[[ $1 == "$2" ]] || _explain_value "${3:-value}" "$2" "$1"
+}
+
+# assert_match ACTUAL GLOB [WHAT]: ACTUAL matches the glob pattern GLOB.
+assert_match() {
+	# shellcheck disable=SC2053 # $2 is a glob
+	[[ $1 == $2 ]] || _explain_value "${3:-value} (a glob)" "$2" "$1"
+}
+
+# assert_file FILE EXPECTED: FILE exists and holds EXPECTED (trailing newlines aside).
+assert_file() {
+	[[ -e $1 ]] || { echo "-- $1: no such file" >&2; return 1; }
+	assert_equal "$(<"$1")" "$2" "content of $1"
+}
+
+# assert_grep REGEX FILE: some line of FILE matches the extended regex.
+assert_grep() {
+	grep -qE -- "$1" "$2" 2>/dev/null && return 0
+	{
+		echo "-- no line of $2 matches: $1"
+		if [[ -e $2 ]]; then head -n 40 "$2"; else echo "($2: no such file)"; fi
+		echo "--"
+	} >&2
+	return 1
+}
+
+# assert_exists PATH / assert_dir PATH / refute_exists PATH.
+assert_exists() {
+	[[ -e $1 || -L $1 ]] || { echo "-- expected $1 to exist" >&2; return 1; }
+}
+
+assert_dir() {
+	[[ -d $1 ]] || { echo "-- expected a directory at $1" >&2; ls -ld "$1" >&2 2>/dev/null; return 1; }
+}
+
+refute_exists() {
+	[[ ! -e $1 && ! -L $1 ]] && return 0
+	echo "-- expected $1 not to exist:" >&2
+	ls -ld "$1" >&2
+	return 1
+}
+
+# ---- cgroups, both layouts ----
+
+# cgroup_path CONTROLLER REL: the directory of cgroup REL (warden-INSTANCE/ID) for
+# CONTROLLER in the layout the hooks use (lib/cgroup.sh), as runc's get_cgroup_path: v2
+# (cgroup.controllers at the root) one directory for all controllers, v1 one under each
+# controller's hierarchy.
+cgroup_path() {
+	local root=${WARDEN_CGROUP_ROOT:-/sys/fs/cgroup}
+	if [[ -e $root/cgroup.controllers ]]; then
+		echo "$root/$2"
+	else
+		echo "$root/$1/$2"
+	fi
+}
+
+# cgroup_dirs REL: every directory cgroup REL has, in either layout (v1 under each
+# hierarchy, including a hybrid host's unified one; v2 at the root). Prints nothing when
+# there is none: the leak checks use it.
+cgroup_dirs() {
+	local root=${WARDEN_CGROUP_ROOT:-/sys/fs/cgroup} d
+	for d in "$root/$1" "$root"/*/"$1"; do
+		[[ -d $d ]] && echo "$d"
+	done
+	return 0
+}
+
+# refute_cgroups REL: no directory of cgroup REL is left, in either layout.
+refute_cgroups() {
+	local left
+	left=$(cgroup_dirs "$1")
+	[[ -z $left ]] || { echo "cgroups left: $left" >&2; return 1; }
 }
 
 # ---- private daemon ----
@@ -226,8 +330,7 @@ _cleanup_instance() {
 		grep -E "^$WINSTANCE-" || true); do
 		ip link del "$ifc" 2>/dev/null || true
 	done
-	for cg in /sys/fs/cgroup/*/"warden-$WINSTANCE" /sys/fs/cgroup/"warden-$WINSTANCE"; do
-		[[ -d $cg ]] || continue
+	for cg in $(cgroup_dirs "warden-$WINSTANCE"); do
 		# Processes still in the instance's cgroups were started by this test's containers.
 		find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
 			kill -KILL "$pid" 2>/dev/null || true
@@ -241,12 +344,40 @@ _cleanup_instance() {
 	fi
 }
 
+SANITIZER_RE='ERROR: (Address|Leak|Thread|Memory)Sanitizer|SUMMARY: [A-Za-z]*Sanitizer|: runtime error: '
+
+# _sanitizer_reports PID FILE...: print any sanitizer report of wardend PID (in the file
+# t/run's sanitized runs have every process write) or in FILE (stderr and logs); 1 if any.
+_sanitizer_reports() {
+	local f found=0 pid=$1
+	shift
+	if [[ -n $pid && -n ${WARDEN_SAN_DIR:-} ]]; then
+		for f in "$WARDEN_SAN_DIR"/*."$pid"; do
+			[[ -f $f ]] || continue
+			echo "wardend_stop: sanitizer report of wardend $pid ($f):"
+			head -n 40 "$f"
+			found=1
+		done
+	fi
+	for f in "$@"; do
+		if [[ -f $f ]] && grep -qE "$SANITIZER_RE" "$f"; then
+			echo "wardend_stop: sanitizer report in $f:"
+			grep -E -A 30 "$SANITIZER_RE" "$f" | head -n 40
+			found=1
+		fi
+	done >&2
+	return "$found"
+}
+
 # wardend_stop: destroy what the daemon still lists, TERM it (bounded), then a safety net
-# for anything left over. Safe to call twice and when no daemon was started.
+# for anything left over. Safe to call twice and when no daemon was started. Fails (after
+# all of that) if the daemon or a wshd left a sanitizer report.
 wardend_stop() {
 	[[ -n ${WTMP:-} ]] || return 0
-	local pid h dir
+	local pid h dir san=0
 	pid=${WARDEND_PID:-$(cat "$WTMP/wardend.pid" 2>/dev/null || true)}
+	# The wshd logs (wshd's stderr) before destroy removes them.
+	_sanitizer_reports "" "$WTMP"/depot/*/log/wshd.log || san=1
 	if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
 		for h in $(timeout 30 "$WARDEN_BIN" -s "$WSOCK" list 2>/dev/null || true); do
 			timeout 60 "$WARDEN_BIN" -s "$WSOCK" destroy "$h" >/dev/null 2>&1 ||
@@ -259,6 +390,7 @@ wardend_stop() {
 		fi
 		wait "$pid" 2>/dev/null || true
 	fi
+	_sanitizer_reports "$pid" "$WTMP/wardend.out" "$WTMP/wardend.log" || san=1
 	# Safety net: destroy.sh on whatever the depot still holds, with its recorded env.
 	for dir in "$WTMP"/depot/*/; do
 		[[ -f $dir/etc/config ]] || continue
@@ -274,4 +406,5 @@ wardend_stop() {
 		rm -rf --one-file-system "$WTMP"
 	fi
 	unset WTMP WSOCK WARDEND_PID
+	return "$san"
 }
