@@ -18,7 +18,7 @@ OWN_POOL='"network":{"pool_start_address":"10.253.130.0","pool_size":8,"release_
 	"user":{"pool_start_uid":61100,"pool_size":16}'
 
 setup_file() {
-	export WINSTANCE=t30
+	export WINSTANCE=${WPREFIX}30
 	wardend_start "$FILE_CONF"
 }
 
@@ -35,9 +35,11 @@ teardown() {
 	[[ -n ${HOLD_PID:-} ]] && { kill "$HOLD_PID" 2>/dev/null || true; wait "$HOLD_PID" 2>/dev/null || true; }
 	HOLD_PID=
 	if [[ -n ${FILE_WTMP:-} ]]; then
-		wardend_stop
-		export WINSTANCE=t30 WTMP=$FILE_WTMP WSOCK=$FILE_WSOCK WARDEND_PID=$FILE_PID
+		local rc=0
+		wardend_stop || rc=$?
+		export WINSTANCE=${WPREFIX}30 WTMP=$FILE_WTMP WSOCK=$FILE_WSOCK WARDEND_PID=$FILE_PID
 		FILE_WTMP=
+		return "$rc"
 	else
 		# Whatever a test created on the file's daemon and did not destroy.
 		local h
@@ -45,12 +47,12 @@ teardown() {
 	fi
 }
 
-# own_daemon_prepare: this test gets its own daemon (instance t3b, own temp dir and
+# own_daemon_prepare: this test gets its own daemon (instance ${WPREFIX}3b, own temp dir and
 # pool); put things in $WTMP, then own_daemon_start [EXTRA_SERVER_KEYS_JSON_FRAGMENT].
 own_daemon_prepare() {
 	FILE_WTMP=$WTMP FILE_WSOCK=$WSOCK FILE_PID=$WARDEND_PID
 	WTMP=$(mktemp -d /tmp/wt.XXXXXX)
-	export WINSTANCE=t3b WTMP WSOCK=$WTMP/w.sock
+	export WINSTANCE=${WPREFIX}3b WTMP WSOCK=$WTMP/w.sock
 	unset WARDEND_PID
 }
 
@@ -69,7 +71,7 @@ id_of() { # HANDLE -> the container's id (from info)
 # interfaces (bounded wait: a dying netns drops its veth asynchronously), chain, cgroups,
 # mounts, wshd process.
 assert_gone() {
-	local id=$1 depot=${2:-$WTMP/depot} cg
+	local id=$1 depot=${2:-$WTMP/depot} left
 	[[ ! -e $depot/$id ]] || { echo "depot entry $depot/$id left" >&2; ls -la "$depot/$id" >&2; return 1; }
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-$id-'" ||
 		{ ip -o link show | grep "$WINSTANCE-$id-" >&2; return 1; }
@@ -77,17 +79,27 @@ assert_gone() {
 		iptables -w -S 2>/dev/null | grep -- "warden-$WINSTANCE-$id" >&2
 		return 1
 	fi
-	for cg in /sys/fs/cgroup/*/"warden-$WINSTANCE/$id"; do
-		[[ ! -e $cg ]] || { echo "cgroup $cg left" >&2; return 1; }
-	done
+	refute_cgroups "warden-$WINSTANCE/$id" || return 1
 	if grep -q -- "$depot/$id" /proc/self/mounts; then
 		grep -- "$depot/$id" /proc/self/mounts >&2
 		return 1
 	fi
-	if pgrep -f "^wshd: $id" >/dev/null; then
-		pgrep -af "^wshd: $id" >&2
-		return 1
-	fi
+	left=$(our_wshd "$id" "$depot")
+	[[ -z $left ]] || { echo "wshd left: $left" >&2; return 1; }
+}
+
+# our_wshd ID [DEPOT]: "PID TITLE" of each wshd of this instance's container ID: in its
+# cgroup, or rooted in its depot entry. (Other runs on this machine have containers with
+# the same ids in other instances.)
+our_wshd() {
+	local id=$1 depot=${2:-$WTMP/depot} pid rest
+	pgrep -af "^wshd: $id" | while read -r pid rest; do
+		if grep -qs "warden-$WINSTANCE/$id" "/proc/$pid/cgroup" ||
+			[[ $(readlink "/proc/$pid/root" 2>/dev/null) == "$depot/$id"* ]]; then
+			echo "$pid $rest"
+		fi
+	done
+	return 0
 }
 
 # assert_instance_clean: nothing of any container of this instance is left.
@@ -99,7 +111,9 @@ assert_instance_clean() {
 		{ ip -o link show | grep ": $WINSTANCE-" >&2; return 1; }
 	left=$(iptables -w -S 2>/dev/null | grep -E -- "-N warden-$WINSTANCE-[0-9a-f]{8}" || true)
 	[[ -z $left ]] || { echo "chains left: $left" >&2; return 1; }
-	left=$(find /sys/fs/cgroup/*/"warden-$WINSTANCE" -mindepth 1 -type d 2>/dev/null || true)
+	left=$(cgroup_dirs "warden-$WINSTANCE" | while read -r d; do
+		find "$d" -mindepth 1 -type d
+	done)
 	[[ -z $left ]] || { echo "cgroups left: $left" >&2; return 1; }
 	left=$(grep -- "$WTMP/" /proc/self/mounts || true)
 	[[ -z $left ]] || { echo "mounts left: $left" >&2; return 1; }
@@ -447,10 +461,28 @@ gone() {
 
 # ---- grace time ----
 
-@test "grace time: gone about grace_time after the creating connection closed" {
-	run_w create --grace-time 1
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# listed_at_half HANDLE CLOSED_MS GRACE_S: at half the grace time after CLOSED_MS (taken
+# just after the last connection referencing HANDLE closed), HANDLE is still listed.
+listed_at_half() {
+	local h=$1 closed=$2 grace=$3 ms l
+	ms=$((closed + grace * 500 - $(now_ms)))
+	((ms <= 0)) || sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+	l=$(w list) || return 1
+	grep -qxF -- "$h" <<<"$l" && return 0
+	echo "$h is gone $(($(now_ms) - closed)) ms after its last connection closed;" \
+		"its grace time is $grace s" >&2
+	return 1
+}
+
+@test "grace time: still there at half the grace time, gone about grace_time after the creating connection closed" {
+	local closed
+	run_w create --grace-time 4
+	closed=$(now_ms)
 	assert_success
 	local h=$output
+	listed_at_half "$h" "$closed" 4
 	wait_for 30 gone "$h"
 	run_w info "$h"
 	assert_output "warden: unknown handle"
@@ -458,30 +490,34 @@ gone() {
 }
 
 @test "grace time: kept while a connection references it; the timer restarts when it closes" {
-	hold_conn '["create",{"handle":"gr","grace_time":1}]'
-	local id
+	hold_conn '["create",{"handle":"gr","grace_time":2}]'
+	local id closed
 	id=$(id_of gr) # another connection references it and closes
-	sleep 3        # three grace times with the creating connection still open
+	sleep 5        # two and a half grace times with the creating connection still open
 	run_w --json info gr
 	assert_success
-	json '.grace_time == 1 and .state == "active"'
+	json '.grace_time == 2 and .state == "active"'
 	release_conn
+	closed=$(now_ms)
+	listed_at_half gr "$closed" 2
 	wait_for 30 gone gr
 	assert_gone "$id"
 }
 
 @test "grace time: null keeps a container; without it the server's default applies" {
 	own_daemon_prepare
-	own_daemon_start '"container_grace_time":1'
+	own_daemon_start '"container_grace_time":2'
 	run_w create --handle keep --no-grace-time
 	assert_success
 	run_w create --handle dflt
 	assert_success
-	local id
+	local id closed
 	id=$(w --json info dflt | jq -r .id)
+	closed=$(now_ms)
+	listed_at_half dflt "$closed" 2
 	wait_for 30 gone dflt
 	assert_gone "$id"
-	sleep 2 # well past the default grace time of 1 s
+	sleep 3 # well past the default grace time of 2 s
 	run_w --json info keep
 	assert_success
 	json '.grace_time == null and .state == "active"'
@@ -623,6 +659,22 @@ reuse_network() {
 }
 
 # ---- many cycles ----
+
+@test "a live container is where the leak checks look: its cgroups, its wshd" {
+	local h id
+	h=$(w create)
+	id=$(id_of "$h")
+	run_cmd cgroup_dirs "warden-$WINSTANCE/$id"
+	[[ -n $output ]] || _explain "no cgroup directory of warden-$WINSTANCE/$id found"
+	[[ $output == *"$(cgroup_path memory "warden-$WINSTANCE/$id")"* ]] ||
+		_explain "cgroup_path memory is not among them"
+	run_cmd our_wshd "$id"
+	[[ $output == *"wshd: $id"* ]] || _explain "its wshd is not found"
+	run_cmd refute_cgroups "warden-$WINSTANCE/$id"
+	assert_failure
+	w destroy "$h"
+	assert_gone "$id"
+}
 
 @test "50 create/destroy cycles leave no interface, chain, cgroup, mount, process or depot entry" {
 	local i h

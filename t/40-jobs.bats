@@ -12,7 +12,7 @@
 load helpers
 
 # Instance and pools of this file, apart from the other suites' (they may run at once).
-WINSTANCE=tj
+WINSTANCE=${WPREFIX}j
 export WINSTANCE
 POOLS='"network":{"pool_start_address":"10.253.128.0","pool_size":32},"user":{"pool_start_uid":61000,"pool_size":64},"port":{"pool_start_port":63000,"pool_size":100}'
 CONF='{"server":{"job_output_limit":4096,"container_rlimits":{"nofile":321}},'$POOLS'}'
@@ -30,11 +30,11 @@ teardown_file() {
 	wardend_stop
 }
 
-# own_daemon [EXTRA_SERVER_KEYS]: a test's own daemon (instance tk, own temp dir and
+# own_daemon [EXTRA_SERVER_KEYS]: a test's own daemon (instance ${WPREFIX}k, own temp dir and
 # pools), beside the file's.
 own_daemon() {
 	FILE_WTMP=$WTMP FILE_WSOCK=$WSOCK FILE_PID=$WARDEND_PID FILE_TRIG=$TRIG
-	WINSTANCE=tk
+	WINSTANCE=${WPREFIX}k
 	WTMP=$(mktemp -d /tmp/wt.XXXXXX)
 	export WINSTANCE WTMP WSOCK=$WTMP/w.sock
 	unset WARDEND_PID
@@ -46,21 +46,22 @@ own_daemon() {
 }
 
 teardown() {
+	local rc=0 p
 	if [[ -n ${FILE_WTMP:-} ]]; then
-		wardend_stop
-		WINSTANCE=tj
+		wardend_stop || rc=$?
+		WINSTANCE=${WPREFIX}j
 		export WINSTANCE WTMP=$FILE_WTMP WSOCK=$FILE_WSOCK WARDEND_PID=$FILE_PID
 		TRIG=$FILE_TRIG FILE_WTMP=
 	fi
 	# Release whatever a test left waiting in the shared container.
 	[[ -n ${TRIG:-} && -d ${TRIG:-} ]] && rm -f "$TRIG"/* 2>/dev/null
 	# Background clients this test started.
-	local p
 	for p in ${BG_PIDS:-}; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 	BG_PIDS=
+	return "$rc"
 }
 
 # wait_status PID: wait for a background client; its exit status into $status.
@@ -310,8 +311,9 @@ stream_to() {
 @test "link and ping pipelined: replies in request order" {
 	local id
 	id=$(spawn_id j "$(await go2); echo late")
-	bg bash -c 'sleep 0.5; touch "$1"' _ "$TRIG/go2"
-	run_cmd wire send -n 2 "[\"link\",\"j\",$id]\n[\"ping\"]\n"
+	# The job ends only once wardend has read both lines (wire's --when-read), so the link
+	# is pending when the ping behind it is read, and the ping must wait for it.
+	run_cmd wire send -n 2 --when-read "$TRIG/go2" "[\"link\",\"j\",$id]\n[\"ping\"]\n"
 	assert_success
 	assert_output "$(printf '%s\n' '{"payload":[0,"late\n",""],"type":"object"}' \
 		'{"payload":"pong","type":"object"}')"
@@ -589,7 +591,7 @@ stream_to() {
 	uid=$(cat "$(ct_path j)/jobs/$id/stdout")
 	pid=$(pgrep -u "$uid" -f "$mark")
 	[[ -n $pid && $pid != *$'\n'* ]] || _explain "no single host pid for the job ($pid)"
-	run_cmd grep -qx "$pid" "/sys/fs/cgroup/memory/warden-$WINSTANCE/$cid/cgroup.procs"
+	run_cmd grep -qx "$pid" "$(cgroup_path memory "warden-$WINSTANCE/$cid")/cgroup.procs"
 	assert_success
 	run_cmd grep -c "warden-$WINSTANCE/$cid\$" "/proc/$pid/cgroup"
 	[[ $output -ge 1 ]] || _explain "not in the container's cgroups"

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Raw client of a wardend socket, for the protocol tests.
 
-  wire.py SOCK send [-n LINES] [-t SECS] [-g SECS] [--close] [--raw] DATA...
+  wire.py SOCK send [-n LINES] [-t SECS] [-g SECS] [--close] [--raw] [--when-read FILE] DATA...
       Write each DATA as its own write() (-g: pause between writes, so a line arrives
       split across reads), then read LINES reply lines and print them, each re-serialised
-      canonically (sorted keys, no spaces; --raw: the bytes as received).  DATA: text with \\n \\t \\0 \\xNN \\\\ escapes;
+      canonically (sorted keys, no spaces; --raw: the bytes as received).  --when-read:
+      once the server has read every byte written (none left queued on the socket), and
+      before reading any reply, create FILE (exit 1 if that takes longer than the timeout).
+      DATA: text with \\n \\t \\0 \\xNN \\\\ escapes;
       "-" = stdin; "@FILE" = the file's bytes; "py:EXPR" = a Python bytes expression.
       Exit 0: LINES lines read and (with --close) the server then closed the connection.
       Exit 1: fewer lines before the timeout.  Exit 2: --close but still open at the timeout.
@@ -22,11 +25,14 @@
 Every wait is bounded (default 30 s) so a broken server fails the test instead of hanging it.
 """
 import codecs
+import fcntl
 import json
 import os
 import select
 import socket
+import struct
 import sys
+import termios
 import time
 
 PING = b'["ping"]\n'
@@ -99,11 +105,20 @@ class Reader:
         return True
 
 
+def unread_bytes(sock):
+    """What the peer has not read yet of what we wrote (SIOCOUTQ; AF_UNIX counts
+    buffer space until the peer has consumed the whole write)."""
+    return struct.unpack("i", fcntl.ioctl(sock, termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
 def cmd_send(path, args):
     lines, timeout, close, data, gap, raw = 1, 30.0, False, [], 0.0, False
+    when_read = None
     while args:
         a = args.pop(0)
-        if a == "-g":
+        if a == "--when-read":
+            when_read = args.pop(0)
+        elif a == "-g":
             gap = float(args.pop(0))
         elif a == "--raw":
             raw = True
@@ -124,6 +139,12 @@ def cmd_send(path, args):
     except (BrokenPipeError, ConnectionResetError):
         pass  # the server may close early (request too large); read what it said
     r, deadline = Reader(c), time.monotonic() + timeout
+    if when_read is not None:
+        while unread_bytes(c) > 0:
+            if time.monotonic() >= deadline:
+                die("the server did not read the request within %g s" % timeout, 1)
+            time.sleep(0.005)
+        open(when_read, "a").close()
     for i in range(lines):
         line = r.line(deadline)
         if line is None:
