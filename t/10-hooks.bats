@@ -2,19 +2,22 @@
 # Each test exports its own hook environment (hk_env); single-quoted scripts expand later.
 # shellcheck disable=SC2030,SC2031,SC2154,SC2016
 # The lifecycle hooks, run directly (no wardend, no wshd): real cgroups, iptables,
-# veths and mounts under instance "th"; cgroup v2 writes checked against a directory.
+# veths and mounts under instance $HK_INSTANCE ("th", or the run's WPREFIX then "h");
+# cgroup v2 writes checked against a directory. The asserts of helpers.bash explain a
+# failure: the command, its status and output, or the expected and actual values.
 
+load helpers
 load hooks-lib
 bats_require_minimum_version 1.5.0
 
 setup_file() {
-	[[ $(id -u) == 0 ]] || skip "needs root"
+	requires root
 	export HK_ROOTFS=$BATS_FILE_TMPDIR/rootfs
 	"$HK_SRC/scripts/mkrootfs-busybox" "$HK_ROOTFS" >/dev/null
 }
 
 setup() {
-	[[ $(id -u) == 0 ]] || skip "needs root"
+	requires root
 	TMP=$BATS_TEST_TMPDIR
 	export HK_PIDS_FILE=$TMP/pids
 	: >"$HK_PIDS_FILE"
@@ -28,11 +31,6 @@ teardown() {
 	rm -rf --one-file-system "$TMP/depot"
 }
 
-requires_cgroup1() {
-	[[ -d /sys/fs/cgroup/memory && ! -e /sys/fs/cgroup/cgroup.controllers ]] ||
-		skip "needs cgroup v1 controllers under /sys/fs/cgroup"
-}
-
 # A plain directory standing in for a cgroup v2 root.
 fake_v2() {
 	export cgroup_version=2 cgroup_root=$TMP/cg
@@ -43,114 +41,110 @@ fake_v2() {
 
 @test "cgroup v2: cg_create enables controllers in both parents and makes the directory" {
 	fake_v2
-	run hk_lib 'cg_create'
-	hk_show
-	[ "$status" -eq 0 ]
-	[ "$(<"$cgroup_root/cgroup.subtree_control")" = "+cpuset +cpu +memory +pids" ]
-	[ "$(<"$cgroup_root/warden-th/cgroup.subtree_control")" = "+cpuset +cpu +memory +pids" ]
-	[ -d "$cgroup_root/warden-th/$HK_ID" ]
+	run_cmd hk_lib 'cg_create'
+	assert_success
+	assert_file "$cgroup_root/cgroup.subtree_control" "+cpuset +cpu +memory +pids"
+	assert_file "$cgroup_root/warden-$HK_INSTANCE/cgroup.subtree_control" "+cpuset +cpu +memory +pids"
+	assert_dir "$cgroup_root/warden-$HK_INSTANCE/$HK_ID"
 }
 
 @test "cgroup v2: only controllers the kernel offers are enabled" {
 	fake_v2 "cpu io memory pids"
-	run hk_lib 'cg_create'
-	[ "$status" -eq 0 ]
-	[ "$(<"$cgroup_root/cgroup.subtree_control")" = "+cpu +memory +pids" ]
+	run_cmd hk_lib 'cg_create'
+	assert_success
+	assert_file "$cgroup_root/cgroup.subtree_control" "+cpu +memory +pids"
 }
 
 @test "cgroup v2: memory, cpu weight, attach, pids, destroy" {
 	fake_v2
-	d=$cgroup_root/warden-th/$HK_ID
-	run hk_lib 'cg_create; cg_set_mem 67108864'
-	[ "$status" -eq 0 ]
-	[ "$(<"$d/memory.max")" = 67108864 ]
-	run hk_lib 'cg_set_mem 0'
-	[ "$(<"$d/memory.max")" = max ]
+	d=$cgroup_root/warden-$HK_INSTANCE/$HK_ID
+	run_cmd hk_lib 'cg_create; cg_set_mem 67108864'
+	assert_success
+	assert_file "$d/memory.max" 67108864
+	run_cmd hk_lib 'cg_set_mem 0'
+	assert_file "$d/memory.max" max
 	# runc's mapping: 2 -> 1, 1024 -> 39, 262144 -> 10000; out of range is clamped.
 	for pair in 2:1 1024:39 262144:10000 1:1 999999:10000; do
-		run hk_lib "cg_set_cpu ${pair%:*}"
-		[ "$status" -eq 0 ]
-		[ "$(<"$d/cpu.weight")" = "${pair#*:}" ]
+		run_cmd hk_lib "cg_set_cpu ${pair%:*}"
+		assert_success
+		assert_file "$d/cpu.weight" "${pair#*:}"
 	done
-	run hk_lib 'cg_attach 12345'
-	[ "$status" -eq 0 ]
-	[ "$(<"$d/cgroup.procs")" = 12345 ]
-	run hk_lib 'cg_pids'
-	[ "$output" = 12345 ]
-	run hk_lib 'cg_set_mem lots'
-	[ "$status" -ne 0 ]
-	[[ $output == *"memory limit must be a number"* ]]
-	run hk_lib 'cg_destroy'
-	[ "$status" -eq 0 ]
-	[ ! -e "$d" ]
-	run hk_lib 'cg_destroy'
-	[ "$status" -eq 0 ]
+	run_cmd hk_lib 'cg_attach 12345'
+	assert_success
+	assert_file "$d/cgroup.procs" 12345
+	run_cmd hk_lib 'cg_pids'
+	assert_output 12345
+	run_cmd hk_lib 'cg_set_mem lots'
+	assert_failure
+	assert_output_contains "memory limit must be a number"
+	run_cmd hk_lib 'cg_destroy'
+	assert_success
+	refute_exists "$d"
+	run_cmd hk_lib 'cg_destroy'
+	assert_success
 }
 
 @test "cgroup v2: limit.sh writes memory.max and cpu.weight, refuses unknown limits" {
 	fake_v2
 	hk_lib 'cg_create'
-	run "$HK_HOOKS/limit.sh" mem 1048576
-	[ "$status" -eq 0 ]
-	run "$HK_HOOKS/limit.sh" cpu 512
-	[ "$status" -eq 0 ]
-	[ "$(<"$cgroup_root/warden-th/$HK_ID/memory.max")" = 1048576 ]
-	[ "$(<"$cgroup_root/warden-th/$HK_ID/cpu.weight")" = 20 ]
-	run "$HK_HOOKS/limit.sh" frobnicate 1
-	[ "$status" -eq 2 ]
-	[[ ${lines[-1]} == *usage* ]]
+	run_cmd "$HK_HOOKS/limit.sh" mem 1048576
+	assert_success
+	run_cmd "$HK_HOOKS/limit.sh" cpu 512
+	assert_success
+	assert_file "$cgroup_root/warden-$HK_INSTANCE/$HK_ID/memory.max" 1048576
+	assert_file "$cgroup_root/warden-$HK_INSTANCE/$HK_ID/cpu.weight" 20
+	run_cmd "$HK_HOOKS/limit.sh" frobnicate 1
+	assert_failure 2
+	assert_line_match -1 '*usage*'
 }
 
 @test "cgroup v1: create, devices allow-list, attach a process, limits, kill, destroy" {
-	requires_cgroup1
-	run hk_lib 'cg_create'
-	hk_show
-	[ "$status" -eq 0 ]
+	requires cgroup1
+	run_cmd hk_lib 'cg_create'
+	assert_success
 	for c in cpu cpuacct memory devices pids cpuset freezer; do
-		[ -d "/sys/fs/cgroup/$c/warden-th/$HK_ID" ]
+		assert_dir "/sys/fs/cgroup/$c/warden-$HK_INSTANCE/$HK_ID"
 	done
-	run sort "/sys/fs/cgroup/devices/warden-th/$HK_ID/devices.list"
-	[ "$output" = "$(printf '%s\n' 'b *:* m' 'c *:* m' 'c 136:* rwm' 'c 1:3 rwm' 'c 1:5 rwm' \
-		'c 1:7 rwm' 'c 1:8 rwm' 'c 1:9 rwm' 'c 5:0 rwm' 'c 5:2 rwm' | sort)" ]
-	[ "$(<"/sys/fs/cgroup/cpuset/warden-th/$HK_ID/cpuset.cpus")" = "$(</sys/fs/cgroup/cpuset/cpuset.cpus)" ]
+	run_cmd sort "/sys/fs/cgroup/devices/warden-$HK_INSTANCE/$HK_ID/devices.list"
+	assert_output "$(printf '%s\n' 'b *:* m' 'c *:* m' 'c 136:* rwm' 'c 1:3 rwm' 'c 1:5 rwm' \
+		'c 1:7 rwm' 'c 1:8 rwm' 'c 1:9 rwm' 'c 5:0 rwm' 'c 5:2 rwm' | sort)"
+	assert_file "/sys/fs/cgroup/cpuset/warden-$HK_INSTANCE/$HK_ID/cpuset.cpus" "$(</sys/fs/cgroup/cpuset/cpuset.cpus)"
 
 	hk_start sleep 1000
 	pid=$HK_LAST_PID
-	run hk_lib "cg_attach $pid"
-	[ "$status" -eq 0 ]
-	grep -q ":memory:/warden-th/$HK_ID\$" "/proc/$pid/cgroup"
-	grep -q ":devices:/warden-th/$HK_ID\$" "/proc/$pid/cgroup"
-	run hk_lib 'cg_pids'
-	[ "$output" = "$pid" ]
+	run_cmd hk_lib "cg_attach $pid"
+	assert_success
+	assert_grep ":memory:/warden-$HK_INSTANCE/$HK_ID\$" "/proc/$pid/cgroup"
+	assert_grep ":devices:/warden-$HK_INSTANCE/$HK_ID\$" "/proc/$pid/cgroup"
+	run_cmd hk_lib 'cg_pids'
+	assert_output "$pid"
 
 	# Lower, raise, then lower again: memsw must follow in the right order each time.
 	for n in 67108864 134217728 33554432; do
-		run hk_lib "cg_set_mem $n"
-		hk_show
-		[ "$status" -eq 0 ]
-		[ "$(<"/sys/fs/cgroup/memory/warden-th/$HK_ID/memory.limit_in_bytes")" = "$n" ]
-		if [ -e "/sys/fs/cgroup/memory/warden-th/$HK_ID/memory.memsw.limit_in_bytes" ]; then
-			[ "$(<"/sys/fs/cgroup/memory/warden-th/$HK_ID/memory.memsw.limit_in_bytes")" = "$n" ]
+		run_cmd hk_lib "cg_set_mem $n"
+		assert_success
+		assert_file "/sys/fs/cgroup/memory/warden-$HK_INSTANCE/$HK_ID/memory.limit_in_bytes" "$n"
+		if [ -e "/sys/fs/cgroup/memory/warden-$HK_INSTANCE/$HK_ID/memory.memsw.limit_in_bytes" ]; then
+			assert_file "/sys/fs/cgroup/memory/warden-$HK_INSTANCE/$HK_ID/memory.memsw.limit_in_bytes" "$n"
 		fi
 	done
-	run hk_lib 'cg_set_cpu 512'
-	[ "$(<"/sys/fs/cgroup/cpu/warden-th/$HK_ID/cpu.shares")" = 512 ]
-	run hk_lib 'cg_stats'
-	[[ $output == *"cpu_usage_ns "* ]]
-	[[ $output == *"rss "* ]]
+	run_cmd hk_lib 'cg_set_cpu 512'
+	assert_file "/sys/fs/cgroup/cpu/warden-$HK_INSTANCE/$HK_ID/cpu.shares" 512
+	run_cmd hk_lib 'cg_stats'
+	assert_output_contains "cpu_usage_ns "
+	assert_output_contains "rss "
 
-	run hk_lib 'cg_kill_all KILL; cg_wait_empty 10'
-	hk_show
-	[ "$status" -eq 0 ]
-	run hk_lib 'cg_destroy'
-	[ "$status" -eq 0 ]
+	run_cmd hk_lib 'cg_kill_all KILL; cg_wait_empty 10'
+	assert_success
+	run_cmd hk_lib 'cg_destroy'
+	assert_success
 	for c in cpu memory devices pids cpuset freezer; do
-		[ ! -e "/sys/fs/cgroup/$c/warden-th/$HK_ID" ]
+		refute_exists "/sys/fs/cgroup/$c/warden-$HK_INSTANCE/$HK_ID"
 	done
 }
 
 @test "stop.sh: TERM to all but wshd, KILL after stop_timeout for those that ignore TERM" {
-	requires_cgroup1
+	requires cgroup1
 	hk_lib 'cg_create'
 	mkdir -p "$container_path/run"
 	hk_start sleep 1000
@@ -161,15 +155,15 @@ fake_v2() {
 	stubborn=$HK_LAST_PID
 	for p in "$wshd" "$plain" "$stubborn"; do hk_lib "cg_attach $p"; done
 	echo "$wshd" >"$container_path/run/wshd.pid"
-	stop_timeout=1 run "$HK_HOOKS/stop.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	run hk_lib 'cg_pids'
-	[ "$output" = "$wshd" ]
-	kill -0 "$wshd"
-	! kill -0 "$plain" 2>/dev/null || [ "$(ps -o stat= -p "$plain")" = Z ]
-	run "$HK_HOOKS/stop.sh" nonsense
-	[ "$status" -eq 2 ]
+	stop_timeout=1 run_cmd "$HK_HOOKS/stop.sh"
+	assert_success
+	run_cmd hk_lib 'cg_pids'
+	assert_output "$wshd"
+	hk_assert_alive "$wshd"
+	hk_refute_alive "$plain"
+	hk_refute_alive "$stubborn"
+	run_cmd "$HK_HOOKS/stop.sh" nonsense
+	assert_failure 2
 }
 
 @test "setup.sh: container dir and the upper layer, rootfs untouched" {
@@ -177,191 +171,192 @@ fake_v2() {
 	passwd_before=$(<"$rootfs_path/etc/passwd")
 	export dns_servers="10.0.0.2 10.0.0.3" allow_networks="10.0.0.0/8 192.168.1.1/32"
 	export bind_mounts=$'/etc\t/mnt/hostetc\tro\n/tmp\t/mnt/tmp\trw'
-	run "$HK_HOOKS/setup.sh"
-	hk_show
-	[ "$status" -eq 0 ]
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
 	for d in bin etc jobs log mnt run tmp overlay/upper overlay/work; do
-		[ -d "$container_path/$d" ]
+		assert_dir "$container_path/$d"
 	done
 	u=$container_path/overlay/upper
-	[ "$(<"$u/etc/hostname")" = "$HK_ID" ]
-	[ "$(<"$u/etc/hosts")" = "$(printf '127.0.0.1 localhost\n10.199.0.2 %s' "$HK_ID")" ]
-	[ "$(<"$u/etc/resolv.conf")" = "$(printf 'nameserver 10.0.0.2\nnameserver 10.0.0.3')" ]
-	[ "$(<"$u/etc/passwd")" = "$passwd_before"$'\nvcap:x:10001:10001::/home/vcap:/bin/sh' ]
-	[ "$(<"$u/etc/group")" = "$(<"$rootfs_path/etc/group")"$'\nvcap:x:10001:' ]
-	[ "$(stat -c '%u:%g %a' "$u/home/vcap")" = "10001:10001 755" ]
-	[ "$(<"$container_path/etc/bind_mounts")" = "$bind_mounts" ]
+	assert_file "$u/etc/hostname" "$HK_ID"
+	assert_file "$u/etc/hosts" "$(printf '127.0.0.1 localhost\n10.199.0.2 %s' "$HK_ID")"
+	assert_file "$u/etc/resolv.conf" "$(printf 'nameserver 10.0.0.2\nnameserver 10.0.0.3')"
+	assert_file "$u/etc/passwd" "$passwd_before"$'\nvcap:x:10001:10001::/home/vcap:/bin/sh'
+	assert_file "$u/etc/group" "$(<"$rootfs_path/etc/group")"$'\nvcap:x:10001:'
+	assert_equal "$(stat -c '%u:%g %a' "$u/home/vcap")" "10001:10001 755" "owner and mode of /home/vcap"
+	assert_file "$container_path/etc/bind_mounts" "$bind_mounts"
 	# etc/config restores the environment exactly.
-	run env -i bash -c 'set -a; . "$1"; printf "%s|" "$id" "$allow_networks" "$bind_mounts" "$mtu" "$container_path"' \
+	run_cmd env -i bash -c 'set -a; . "$1"; printf "%s|" "$id" "$allow_networks" "$bind_mounts" "$mtu" "$container_path"' \
 		_ "$container_path/etc/config"
-	[ "$output" = "$HK_ID|$allow_networks|$bind_mounts|1400|$container_path|" ]
-	[ "$(cd "$rootfs_path" && find . -printf '%p %m %u %s %l\n' | sort | md5sum)" = "$before" ]
+	assert_output "$HK_ID|$allow_networks|$bind_mounts|1400|$container_path|"
+	assert_equal "$(cd "$rootfs_path" && find . -printf '%p %m %u %s %l\n' | sort | md5sum)" \
+		"$before" "checksum of the rootfs listing"
 }
 
 @test "setup.sh: loopback nameservers become the host side of the veth; a stale dir is replaced" {
 	printf 'search example.org\nnameserver 127.0.0.53\nnameserver 127.0.0.1\noptions edns0\n' >"$TMP/resolv"
 	export host_resolv_conf=$TMP/resolv
 	mkdir -p "$container_path/stale"
-	run "$HK_HOOKS/setup.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	[ "$(<"$container_path/overlay/upper/etc/resolv.conf")" = \
-		"$(printf 'search example.org\nnameserver 10.199.0.1\noptions edns0')" ]
-	[ ! -e "$container_path/stale" ]
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$container_path/overlay/upper/etc/resolv.conf" \
+		"$(printf 'search example.org\nnameserver 10.199.0.1\noptions edns0')"
+	refute_exists "$container_path/stale"
 	# A vcap already in the rootfs is replaced, not doubled.
 	export rootfs_path=$TMP/rootfs2
 	mkdir -p "$rootfs_path/etc"
 	printf 'root:x:0:0::/root:/bin/sh\nvcap:x:1000:1000::/home/vcap:/bin/sh\n' >"$rootfs_path/etc/passwd"
-	run "$HK_HOOKS/setup.sh"
-	[ "$status" -eq 0 ]
-	[ "$(grep -c '^vcap:' "$container_path/overlay/upper/etc/passwd")" = 1 ]
-	grep -qx 'vcap:x:10001:10001::/home/vcap:/bin/sh' "$container_path/overlay/upper/etc/passwd"
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_equal "$(grep -c '^vcap:' "$container_path/overlay/upper/etc/passwd")" 1 "vcap lines"
+	assert_grep '^vcap:x:10001:10001::/home/vcap:/bin/sh$' "$container_path/overlay/upper/etc/passwd"
 }
 
 @test "setup.sh: a bad bind mount line fails with a clear last line" {
 	export bind_mounts=$'/etc\t/x\tmaybe'
-	run "$HK_HOOKS/setup.sh"
-	[ "$status" -eq 1 ]
-	[[ ${lines[-1]} == "setup.sh: bad bind mount line"* ]]
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_failure 1
+	assert_line_match -1 'setup.sh: bad bind mount line*'
 }
 
 @test "host-setup.sh: idempotent, exactly one jump each, the instance chains" {
 	fake_v2
-	run "$HK_HOOKS/host-setup.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	run "$HK_HOOKS/host-setup.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	[ "$(</proc/sys/net/ipv4/ip_forward)" = 1 ]
-	[ "$(hk_count_rule filter '-A FORWARD -j warden-th-forward')" = 1 ]
-	[ "$(hk_count_rule filter '-A INPUT -i th-+ -j warden-th-input')" = 1 ]
-	[ "$(hk_count_rule nat '-A POSTROUTING -j warden-th-postrouting')" = 1 ]
-	run hk_chain_rules warden-th-input
-	[ "$output" = "$(printf '%s\n' '-N warden-th-input' \
-		'-A warden-th-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT' \
-		'-A warden-th-input -p udp -m udp --dport 53 -j ACCEPT' \
-		'-A warden-th-input -p tcp -m tcp --dport 53 -j ACCEPT' \
-		'-A warden-th-input -j REJECT --reject-with icmp-host-prohibited')" ]
-	run hk_chain_rules warden-th-postrouting nat
-	[ "$output" = "$(printf '%s\n' '-N warden-th-postrouting' \
-		'-A warden-th-postrouting -s 10.199.0.0/22 ! -d 10.199.0.0/22 -j MASQUERADE')" ]
-	[ -d "$cgroup_root/warden-th" ]
+	run_cmd "$HK_HOOKS/host-setup.sh"
+	assert_success
+	run_cmd "$HK_HOOKS/host-setup.sh"
+	assert_success
+	assert_file /proc/sys/net/ipv4/ip_forward 1
+	hk_assert_rule_count 1 filter "-A FORWARD -j warden-$HK_INSTANCE-forward"
+	hk_assert_rule_count 1 filter "-A INPUT -i $HK_INSTANCE-+ -j warden-$HK_INSTANCE-input"
+	hk_assert_rule_count 1 nat "-A POSTROUTING -j warden-$HK_INSTANCE-postrouting"
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-input"
+	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-input" \
+		"-A warden-$HK_INSTANCE-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
+		"-A warden-$HK_INSTANCE-input -p udp -m udp --dport 53 -j ACCEPT" \
+		"-A warden-$HK_INSTANCE-input -p tcp -m tcp --dport 53 -j ACCEPT" \
+		"-A warden-$HK_INSTANCE-input -j REJECT --reject-with icmp-host-prohibited")"
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-postrouting" nat
+	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-postrouting" \
+		"-A warden-$HK_INSTANCE-postrouting -s 10.199.0.0/22 ! -d 10.199.0.0/22 -j MASQUERADE")"
+	assert_dir "$cgroup_root/warden-$HK_INSTANCE"
 	# allow_host_access drops the final REJECT; a container's jump survives a re-run.
-	iptables -w -A warden-th-forward -i th-x-0 -j ACCEPT
-	allow_host_access=true run "$HK_HOOKS/host-setup.sh"
-	[ "$status" -eq 0 ]
-	[ "$(hk_chain_rules warden-th-input | grep -c REJECT)" = 0 ]
-	[ "$(hk_chain_rules warden-th-forward | grep -c -- '-i th-x-0')" = 1 ]
+	iptables -w -A "warden-$HK_INSTANCE-forward" -i "$HK_INSTANCE-x-0" -j ACCEPT
+	allow_host_access=true run_cmd "$HK_HOOKS/host-setup.sh"
+	assert_success
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-input"
+	refute_output_contains REJECT
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-forward"
+	assert_output_contains "-A warden-$HK_INSTANCE-forward -i $HK_INSTANCE-x-0 -j ACCEPT"
+	assert_equal "$(grep -c -- "-i $HK_INSTANCE-x-0" <<<"$output")" 1 "rules for $HK_INSTANCE-x-0"
 }
 
 @test "host-teardown.sh: refuses while a container's jump is left, then removes every trace" {
 	fake_v2
 	"$HK_HOOKS/host-setup.sh"
-	iptables -w -A warden-th-forward -i th-x-0 -j ACCEPT
-	run "$HK_HOOKS/host-teardown.sh"
-	hk_show
-	[ "$status" -eq 1 ]
-	[[ ${lines[-1]} == *"instance th still has containers"* ]]
-	iptables -w -D warden-th-forward -i th-x-0 -j ACCEPT
-	run "$HK_HOOKS/host-teardown.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	[ "$(iptables-save -t filter | grep -c 'warden-th-')" = 0 ]
-	[ "$(iptables-save -t nat | grep -c 'warden-th-')" = 0 ]
-	[ ! -d "$cgroup_root/warden-th" ]
+	iptables -w -A "warden-$HK_INSTANCE-forward" -i "$HK_INSTANCE-x-0" -j ACCEPT
+	run_cmd "$HK_HOOKS/host-teardown.sh"
+	assert_failure 1
+	assert_line_match -1 "*instance $HK_INSTANCE still has containers*"
+	iptables -w -D "warden-$HK_INSTANCE-forward" -i "$HK_INSTANCE-x-0" -j ACCEPT
+	run_cmd "$HK_HOOKS/host-teardown.sh"
+	assert_success
+	run_cmd iptables-save -t filter
+	refute_output_contains "warden-$HK_INSTANCE-"
+	run_cmd iptables-save -t nat
+	refute_output_contains "warden-$HK_INSTANCE-"
+	refute_exists "$cgroup_root/warden-$HK_INSTANCE"
 	# Nothing left to remove is not an error.
-	run "$HK_HOOKS/host-teardown.sh"
-	[ "$status" -eq 0 ]
+	run_cmd "$HK_HOOKS/host-teardown.sh"
+	assert_success
 }
 
 @test "net.sh: setup makes the container chain and one jump; teardown leaves nothing" {
 	fake_v2
 	"$HK_HOOKS/host-setup.sh"
 	export allow_networks="10.0.0.0/8 192.168.1.1/32" deny_networks="10.0.0.5/32"
-	run "$HK_HOOKS/net.sh" setup
-	hk_show
-	[ "$status" -eq 0 ]
-	run "$HK_HOOKS/net.sh" setup
-	[ "$status" -eq 0 ]
-	run hk_chain_rules "warden-th-$HK_ID"
-	[ "$output" = "$(printf '%s\n' "-N warden-th-$HK_ID" \
-		"-A warden-th-$HK_ID -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
-		"-A warden-th-$HK_ID -d 10.0.0.0/8 -j ACCEPT" \
-		"-A warden-th-$HK_ID -d 192.168.1.1/32 -j ACCEPT" \
-		"-A warden-th-$HK_ID -d 10.0.0.5/32 -j DROP" \
-		"-A warden-th-$HK_ID -j DROP")" ]
-	run hk_chain_rules warden-th-forward
-	[ "$output" = "$(printf '%s\n' '-N warden-th-forward' \
-		"-A warden-th-forward -i th-$HK_ID-0 -j warden-th-$HK_ID")" ]
-	run "$HK_HOOKS/net.sh" teardown
-	hk_show
-	[ "$status" -eq 0 ]
-	run hk_chain_rules "warden-th-$HK_ID"
-	[ "$status" -ne 0 ]
-	[ "$(hk_chain_rules warden-th-forward)" = "-N warden-th-forward" ]
-	run "$HK_HOOKS/net.sh" teardown
-	[ "$status" -eq 0 ]
-	run "$HK_HOOKS/net.sh" sideways
-	[ "$status" -eq 2 ]
+	run_cmd "$HK_HOOKS/net.sh" setup
+	assert_success
+	run_cmd "$HK_HOOKS/net.sh" setup
+	assert_success
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID"
+	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-$HK_ID" \
+		"-A warden-$HK_INSTANCE-$HK_ID -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
+		"-A warden-$HK_INSTANCE-$HK_ID -d 10.0.0.0/8 -j ACCEPT" \
+		"-A warden-$HK_INSTANCE-$HK_ID -d 192.168.1.1/32 -j ACCEPT" \
+		"-A warden-$HK_INSTANCE-$HK_ID -d 10.0.0.5/32 -j DROP" \
+		"-A warden-$HK_INSTANCE-$HK_ID -j DROP")"
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-forward"
+	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-forward" \
+		"-A warden-$HK_INSTANCE-forward -i $HK_INSTANCE-$HK_ID-0 -j warden-$HK_INSTANCE-$HK_ID")"
+	run_cmd "$HK_HOOKS/net.sh" teardown
+	assert_success
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID"
+	assert_failure
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-forward"
+	assert_output "-N warden-$HK_INSTANCE-forward"
+	run_cmd "$HK_HOOKS/net.sh" teardown
+	assert_success
+	run_cmd "$HK_HOOKS/net.sh" sideways
+	assert_failure 2
 }
 
 @test "every hook answers --help with its header comment, needing no environment" {
 	local f first
 	for f in "$HK_HOOKS"/*.sh; do
-		run env -i PATH="$PATH" "$f" --help
-		[ "$status" -eq 0 ] || { echo "$f --help: status $status: $output"; return 1; }
+		run_cmd env -i PATH="$PATH" "$f" --help
+		assert_success
 		# The first line of the help is the second line of the file, without "# ".
 		first=$(sed -n '2,/^[^#]/{/^# shellcheck/d;/^#/{s/^# //p;q}}' "$f")
-		[[ -n $first && ${lines[0]} == "$first" ]] ||
-			{ echo "$f --help: first line '${lines[0]}', want '$first'"; return 1; }
-		[[ $output != *"is not set"* ]] || { echo "$f --help wanted its environment"; return 1; }
+		[[ -n $first ]] || _explain "$f: no header comment"
+		assert_line 0 "$first"
+		refute_output_contains "is not set"
 	done
 }
 
 @test "destroy.sh: a container that does not exist" {
-	run "$HK_HOOKS/destroy.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	[ ! -e "$container_path" ]
+	run_cmd "$HK_HOOKS/destroy.sh"
+	assert_success
+	refute_exists "$container_path"
 }
 
 @test "destroy.sh: a half-built container (dir, cgroups with a process, veth, chain, a mount)" {
-	requires_cgroup1
+	requires cgroup1
 	export cgroup_root=/sys/fs/cgroup
 	"$HK_HOOKS/setup.sh"
 	"$HK_HOOKS/host-setup.sh"
-	run "$HK_HOOKS/parent-before-clone.sh"
-	hk_show
-	[ "$status" -eq 0 ]
+	run_cmd "$HK_HOOKS/parent-before-clone.sh"
+	assert_success
 	# Stands in for the container's init (it stays in the host's network namespace,
 	# so both ends of the pair are visible here).
 	hk_start sleep 1000
-	PID=$HK_LAST_PID run "$HK_HOOKS/parent-after-clone.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	[ -e "/sys/class/net/th-$HK_ID-0" ]
-	[ -e "/sys/class/net/th-$HK_ID-1" ]
-	[ "$(<"/sys/class/net/th-$HK_ID-0/mtu")" = 1400 ]
-	ip -o addr show dev "th-$HK_ID-0" | grep -q 'inet 10.199.0.1/30'
-	grep -qx "$HK_LAST_PID" "/sys/fs/cgroup/memory/warden-th/$HK_ID/cgroup.procs"
+	PID=$HK_LAST_PID run_cmd "$HK_HOOKS/parent-after-clone.sh"
+	assert_success
+	# ip, not /sys/class/net: sysfs shows the namespace that mounted it, not ours.
+	run_cmd ip -o link show dev "$HK_INSTANCE-$HK_ID-1"
+	assert_success
+	run_cmd ip -o link show dev "$HK_INSTANCE-$HK_ID-0"
+	assert_output_contains " mtu 1400 "
+	run_cmd ip -o addr show dev "$HK_INSTANCE-$HK_ID-0"
+	assert_output_contains 'inet 10.199.0.1/30'
+	assert_grep "^$HK_LAST_PID\$" "/sys/fs/cgroup/memory/warden-$HK_INSTANCE/$HK_ID/cgroup.procs"
 	"$HK_HOOKS/net.sh" setup
 	mount -t tmpfs tmpfs "$container_path/mnt"
-	run "$HK_HOOKS/destroy.sh"
-	hk_show
-	[ "$status" -eq 0 ]
-	[ ! -e "$container_path" ]
-	[ ! -e "/sys/class/net/th-$HK_ID-0" ]
-	[ ! -e "/sys/fs/cgroup/memory/warden-th/$HK_ID" ]
-	! kill -0 "$HK_LAST_PID" 2>/dev/null || [ "$(ps -o stat= -p "$HK_LAST_PID")" = Z ]
-	run ! hk_chain_rules "warden-th-$HK_ID"
-	run ! grep -q " $container_path" /proc/self/mounts
-	run "$HK_HOOKS/destroy.sh"
-	[ "$status" -eq 0 ]
+	run_cmd "$HK_HOOKS/destroy.sh"
+	assert_success
+	refute_exists "$container_path"
+	run_cmd ip -o link show dev "$HK_INSTANCE-$HK_ID-0"
+	assert_failure
+	refute_exists "/sys/fs/cgroup/memory/warden-$HK_INSTANCE/$HK_ID"
+	hk_refute_alive "$HK_LAST_PID"
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID"
+	assert_failure
+	run_cmd grep " $container_path" /proc/self/mounts
+	assert_failure 1
+	run_cmd "$HK_HOOKS/destroy.sh"
+	assert_success
 }
 
 @test "child-before-pivot.sh: overlay, /proc, /dev, bind mounts, hostname and network in new namespaces" {
-	requires_cgroup1
+	requires cgroup1
 	export bind_mounts=$'/etc\t/mnt/hostetc\tro'
 	"$HK_HOOKS/setup.sh"
 	"$HK_HOOKS/parent-before-clone.sh"
@@ -385,40 +380,40 @@ fake_v2() {
 		[ -n "$child" ] && break
 		sleep 0.05
 	done
-	[ -n "$child" ]
-	PID=$child run "$HK_HOOKS/parent-after-clone.sh"
-	hk_show
-	[ "$status" -eq 0 ]
+	[[ -n $child ]] || { echo "-- the namespaced child of $pid did not appear" >&2; false; }
+	PID=$child run_cmd "$HK_HOOKS/parent-after-clone.sh"
+	assert_success
 	echo go >"$TMP/go"
 	wait "$pid" || { cat "$TMP/hook.out" >&2; false; }
 	cat "$TMP/result" >&2
-	run cat "$TMP/result"
-	[ "${lines[0]}" = "$HK_ID" ]
-	[ "${lines[1]}" = "$HK_ID" ]
-	[ "${lines[2]}" = "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero " ]
-	[ "${lines[3]}" = "proc ok" ]
-	[ "${lines[4]}" = "ro ok" ]
-	[ "${lines[5]}" = "null ok" ]
-	[ "${lines[6]}" = "10.199.0.2/30" ]
-	[[ ${lines[7]} == "default via 10.199.0.1 dev th-$HK_ID-1"* ]]
-	[ "${lines[8]}" = "done" ]
+	run_cmd cat "$TMP/result"
+	assert_line 0 "$HK_ID"
+	assert_line 1 "$HK_ID"
+	assert_line 2 "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
+	assert_line 3 "proc ok"
+	assert_line 4 "ro ok"
+	assert_line 5 "null ok"
+	assert_line 6 "10.199.0.2/30"
+	assert_line_match 7 "default via 10.199.0.1 dev $HK_INSTANCE-$HK_ID-1*"
+	assert_line 8 "done"
 	# Nothing leaked into the host's mount namespace.
-	run ! grep -q " $container_path/mnt" /proc/self/mounts
-	[ ! -e "$rootfs_path/mnt/hostetc" ]
+	run_cmd grep " $container_path/mnt" /proc/self/mounts
+	assert_failure 1
+	refute_exists "$rootfs_path/mnt/hostetc"
 }
 
 @test "mkrootfs-busybox: a tree where chroot runs /bin/sh; refuses a foreign non-empty dir" {
-	run chroot "$HK_ROOTFS" /bin/sh -c 'echo ok'
-	[ "$output" = ok ]
+	run_cmd chroot "$HK_ROOTFS" /bin/sh -c 'echo ok'
+	assert_output ok
 	mkdir -p "$TMP/foreign"
 	touch "$TMP/foreign/precious"
-	run "$HK_SRC/scripts/mkrootfs-busybox" "$TMP/foreign"
-	[ "$status" -eq 1 ]
-	[[ ${lines[-1]} == *"refusing"* ]]
-	[ -e "$TMP/foreign/precious" ]
-	run "$HK_SRC/scripts/mkrootfs-busybox" "$HK_ROOTFS"
-	[ "$status" -eq 0 ]
-	run "$HK_SRC/scripts/mkrootfs-busybox" --help
-	[ "$status" -eq 0 ]
-	[[ ${lines[0]} == usage:* ]]
+	run_cmd "$HK_SRC/scripts/mkrootfs-busybox" "$TMP/foreign"
+	assert_failure 1
+	assert_line_match -1 '*refusing*'
+	assert_exists "$TMP/foreign/precious"
+	run_cmd "$HK_SRC/scripts/mkrootfs-busybox" "$HK_ROOTFS"
+	assert_success
+	run_cmd "$HK_SRC/scripts/mkrootfs-busybox" --help
+	assert_success
+	assert_line_match 0 'usage:*'
 }

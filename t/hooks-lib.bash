@@ -1,11 +1,13 @@
 # shellcheck shell=bash
-# Helpers for t/10-hooks.bats: run the hooks in hooks/ directly, without wardend or
-# wshd, under instance "th" with a private /30. Everything made here is removed by
-# hk_cleanup, which tolerates being run twice and things being already gone.
+# Helpers for t/10-hooks.bats (loaded after helpers.bash): run the hooks in hooks/
+# directly, without wardend or wshd, under instance $HK_INSTANCE with a private /30.
+# Everything made here is removed by hk_cleanup, which tolerates being run twice and
+# things being already gone.
 
 HK_SRC=$(cd "${BATS_TEST_DIRNAME:-${BASH_SOURCE[0]%/*}}/.." && pwd)
 HK_HOOKS=$HK_SRC/hooks
-HK_INSTANCE=th
+# "th", or with the run's WINSTANCE (helpers.bash's WPREFIX) e.g. "hbh".
+HK_INSTANCE=${WPREFIX:-t}h
 HK_ID=7e570001
 
 # Sets the hook environment of doc/hooks.md for container $HK_ID under $1 (a temp dir).
@@ -17,7 +19,7 @@ hk_env() {
 	export skeleton_path=$HK_SRC/skeleton hooks_path=$HK_HOOKS wshd_path=/nonexistent/wshd
 	export network_network=10.199.0.0 network_host_ip=10.199.0.1
 	export network_container_ip=10.199.0.2 network_netmask=255.255.255.252
-	export network_host_iface=th-$HK_ID-0 network_container_iface=th-$HK_ID-1
+	export network_host_iface=$HK_INSTANCE-$HK_ID-0 network_container_iface=$HK_INSTANCE-$HK_ID-1
 	export network_pool=10.199.0.0/22 mtu=1400
 	export allow_networks="" deny_networks="" allow_host_access=false dns_servers=""
 	export user_name=vcap user_uid=10001
@@ -31,9 +33,19 @@ hk_lib() {
 		"$HK_HOOKS" "$1"
 }
 
-# Prints command, status and output: a failing test explains itself.
-hk_show() {
-	printf 'command status %s\n%s\n' "${status:-?}" "${output:-}" >&2
+# hk_assert_alive PID / hk_refute_alive PID: PID runs; PID is gone (or a zombie: the
+# test's shell started it and has not reaped it).
+hk_assert_alive() {
+	kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1") != Z* ]] && return 0
+	echo "-- expected process $1 to be running: $(ps -o pid=,stat=,args= -p "$1" || echo gone)" >&2
+	return 1
+}
+
+hk_refute_alive() {
+	kill -0 "$1" 2>/dev/null || return 0
+	[[ $(ps -o stat= -p "$1") == Z* ]] && return 0
+	echo "-- expected process $1 to be gone: $(ps -o pid=,stat=,args= -p "$1")" >&2
+	return 1
 }
 
 # The rules iptables lists for chain $1 (table $2, default filter).
@@ -45,7 +57,17 @@ hk_count_rule() { # TABLE RULE
 	iptables -w -t "$1" -S 2>/dev/null | grep -cxF -- "$2" || :
 }
 
-# Removes every kernel object instance "th" may have left: pids we started (listed in
+# hk_assert_rule_count N TABLE RULE: RULE is in TABLE exactly N times.
+hk_assert_rule_count() {
+	local n
+	n=$(hk_count_rule "$2" "$3")
+	[[ $n == "$1" ]] && return 0
+	echo "-- expected $1 of '$3' in table $2, found $n; the table:" >&2
+	iptables -w -t "$2" -S >&2
+	return 1
+}
+
+# Removes every kernel object instance $HK_INSTANCE may have left: pids we started (listed in
 # $HK_PIDS_FILE), cgroups, chains and jumps, veth pairs, mounts under $1.
 hk_cleanup() {
 	local tmp=${1:-} p c d i
@@ -58,8 +80,7 @@ hk_cleanup() {
 			done
 		done <"$HK_PIDS_FILE"
 	fi
-	for c in /sys/fs/cgroup/*/"warden-$HK_INSTANCE"; do
-		[[ -d $c ]] || continue
+	for c in $(cgroup_dirs "warden-$HK_INSTANCE"); do
 		for d in "$c"/*/; do
 			[[ -d $d ]] || continue
 			xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null || :
