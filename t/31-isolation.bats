@@ -91,7 +91,8 @@ prun() { run_w run "$1" "$2" --privileged; }
 	assert_success
 	local names
 	names=$(awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' <<<"$output" | sort | tr '\n' ' ')
-	[[ $names == "lo $WINSTANCE-0afd1f00-1 " ]] || _explain "interfaces: $names"
+	[[ $names == "$(printf '%s\n' lo "$WINSTANCE-0afd1f00-1" | sort | tr '\n' ' ')" ]] ||
+		_explain "interfaces: $names"
 	jrun a "ip -o -4 addr show dev $WINSTANCE-0afd1f00-1"
 	assert_output_contains "inet $POOL.2/30"
 	jrun a 'ip route show default'
@@ -177,7 +178,7 @@ prun() { run_w run "$1" "$2" --privileged; }
 	# ...and a -> b is dropped by a's chain.
 	prun a "ping -c 1 -W 2 $POOL.6"
 	assert_failure
-	run_cmd iptables -w -S warden-t31-0afd1f00
+	run_cmd iptables -w -S "warden-$WINSTANCE-0afd1f00"
 	assert_output_contains '-j DROP'
 }
 
