@@ -124,7 +124,7 @@ print(h.hexdigest(), err.decode().split()[0] if err else "-", rss, vm("VmHWM"), 
 	assert_output '{"exit":0}'
 	# Under AddressSanitizer (--enable-sanitizers) shadow memory and quarantine make the
 	# figure meaningless: it is printed above, the bound is checked on normal builds only.
-	if ! grep -q libasan "/proc/$WARDEND_PID/maps"; then
+	if ! sanitized; then
 		((rss < 65536 && hwm < 65536)) || _explain "wardend used too much memory: $rss / $hwm kB"
 	fi
 }

@@ -46,6 +46,12 @@ requires() {
 	done
 }
 
+# sanitized: the build under test has ASan/UBSan (configure --enable-sanitizers, with gcc
+# or clang, whose runtime is linked in statically and so not seen in /proc/PID/maps).
+sanitized() {
+	grep -q -- '-fsanitize=' "$WARDEN_BUILD/Makefile" 2>/dev/null
+}
+
 # ---- bounded waiting ----
 
 # wait_for TIMEOUT_S CMD...: run CMD until it succeeds; fail after TIMEOUT_S seconds.

@@ -304,6 +304,15 @@ static char **build_envp(const struct spawn_opts *o)
 
 #define CHILD_STACK (64 * 1024)
 
+/* gcc says -fsanitize=address with __SANITIZE_ADDRESS__, clang with __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define W_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define W_ASAN 1
+#endif
+#endif
+
 
 pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
 {
@@ -323,7 +332,7 @@ pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
         if (strncmp(pr.envp[i], "PATH=", 5) == 0)
             pr.path = pr.envp[i] + 5;
     /* Returns once the child has exec'd or exited: then nothing of ours is in use. */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(W_ASAN)
     /* AddressSanitizer cannot follow a child on a stack of its own (it warns on the
      * child's _exit, into the job's stderr): sanitized builds fork instead. */
     pid = fork();
