@@ -192,9 +192,8 @@ static void run_timers(struct loop *loop)
         struct timer **p, **best = NULL, *t;
 
         for (p = &loop->timers; *p; p = &(*p)->next)
-            if ((*p)->when <= now &&
-                (best == NULL || (*p)->when < (*best)->when ||
-                 ((*p)->when == (*best)->when && (*p)->id < (*best)->id)))
+            if ((*p)->when <= now && (best == NULL || (*p)->when < (*best)->when ||
+                                      ((*p)->when == (*best)->when && (*p)->id < (*best)->id)))
                 best = p;
         if (best == NULL)
             return;

@@ -32,7 +32,7 @@ char *util_utf8_sanitize(const char *buf, size_t len, size_t *outlen);
 /* Append buf as a JSON string literal (quotes included) to out at *pos: invalid UTF-8
  * bytes become U+FFFD, control characters, quote and backslash are escaped. out must
  * hold util_json_quote_max(len) bytes from *pos on. */
-#define util_json_quote_max(len) ((len) * 6 + 2)
+#define util_json_quote_max(len) ((len)*6 + 2)
 void util_json_quote(const char *buf, size_t len, char *out, size_t *pos);
 /* Base64 (RFC 4648, padded) of buf into out (util_base64_len(len) bytes, no NUL). */
 #define util_base64_len(len) (((len) + 2) / 3 * 4)

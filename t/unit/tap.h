@@ -84,8 +84,7 @@ __attribute__((unused)) static int tap_is_mem(const char *got, size_t gotlen, co
 __attribute__((unused)) static int tap_is_str(const char *got, const char *want, const char *file,
                                               int line, const char *name)
 {
-    return tap_is_mem(got, got ? strlen(got) : 0, want, want ? strlen(want) : 0, file, line,
-                      name);
+    return tap_is_mem(got, got ? strlen(got) : 0, want, want ? strlen(want) : 0, file, line, name);
 }
 
 __attribute__((unused)) static int tap_is_int(long long got, long long want, const char *file,

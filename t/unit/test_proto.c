@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonh.h"
 #include "../../src/wardend/proto.h"
+#include "jsonh.h"
 #include "tap.h"
 
 /* Parse len bytes of s; returns the result and leaves the request (if any) in *req. */
@@ -160,8 +160,8 @@ static void test_replies(void)
 
     payload = json_object_new_string("pong");
     r = proto_reply_object(payload, &len);
-    check_reply(r, len,
-                "{\"type\":\"object\",\"payload\":\"pong\"}\n", "reply_object with a string");
+    check_reply(r, len, "{\"type\":\"object\",\"payload\":\"pong\"}\n",
+                "reply_object with a string");
     TAP_IS_INT(json_object_put(payload), 1, "reply_object leaves the payload's reference alone");
 
     text = "[1,{\"a\":\"b/c\",\"n\":null},[true,false],\"\xc3\xa9\"]";
@@ -178,19 +178,15 @@ static void test_replies(void)
                 "reply_object with a NULL payload sends null");
 
     r = proto_reply_error("unknown handle", &len);
-    check_reply(r, len,
-                "{\"type\":\"error\",\"payload\":\"unknown handle\"}\n", "reply_error");
+    check_reply(r, len, "{\"type\":\"error\",\"payload\":\"unknown handle\"}\n", "reply_error");
     r = proto_reply_error("rootfs /a/b not found", &len);
-    check_reply(r, len,
-                "{\"type\":\"error\",\"payload\":\"rootfs /a/b not found\"}\n",
+    check_reply(r, len, "{\"type\":\"error\",\"payload\":\"rootfs /a/b not found\"}\n",
                 "reply_error does not escape slashes");
     r = proto_reply_error("unknown command \"x\"", &len);
-    check_reply(r, len,
-                "{\"type\":\"error\",\"payload\":\"unknown command \\\"x\\\"\"}\n",
+    check_reply(r, len, "{\"type\":\"error\",\"payload\":\"unknown command \\\"x\\\"\"}\n",
                 "reply_error escapes quotes");
     r = proto_reply_error("a\\b\nc\t", &len);
-    check_reply(r, len,
-                "{\"type\":\"error\",\"payload\":\"a\\\\b\\nc\\t\"}\n",
+    check_reply(r, len, "{\"type\":\"error\",\"payload\":\"a\\\\b\\nc\\t\"}\n",
                 "reply_error escapes backslash, newline and tab");
 }
 
