@@ -603,6 +603,23 @@ reuse_network() {
 	reuse_network
 }
 
+@test "failing hook: host-setup.sh past server.hook_timeout fails start-up at once, saying so" {
+	own_daemon_prepare
+	hooks_copy
+	break_hook host-setup.sh 'sleep 60'
+	wardend_config "{\"server\":{\"hooks_path\":\"$WTMP/hooks\",\"hook_timeout\":1},$OWN_POOL}"
+	# Without the deadline wardend would wait the whole 60 s and timeout(1) would say 124.
+	run_cmd timeout 20 "$WARDEND_BIN" --config "$WTMP/warden.conf"
+	assert_failure 111
+	assert_output "wardend: start-up failed: hook host-setup.sh timed out after 1 s"
+	run_cmd grep -c "start-up failed: hook host-setup.sh timed out after 1 s" "$WTMP/wardend.log"
+	assert_output 1
+	# The killed hook's process group went with it, and nothing listens.
+	run_cmd pgrep -f "$WTMP/hooks/host-setup.sh"
+	assert_failure 1
+	[[ ! -e $WSOCK ]] || _explain "socket $WSOCK left"
+}
+
 @test "destroy: a failing destroy.sh keeps the container registered, says why, and can be retried" {
 	own_daemon_prepare
 	hooks_copy

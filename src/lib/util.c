@@ -7,7 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same on every architecture */
+#endif
+
+int util_pidfd_open(pid_t pid, struct w_error *err)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
+
+    if (fd < 0)
+        return w_errno(err, errno, "pidfd_open of pid %ld", (long)pid);
+    return fd;
+}
 
 int util_set_nonblock(int fd, int on, struct w_error *err)
 {

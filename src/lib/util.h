@@ -7,6 +7,9 @@
 
 #include "error.h"
 
+/* A pidfd for pid (close-on-exec), readable once it exits; -1 with ENOSYS before
+ * Linux 5.3, ESRCH when it is gone. */
+int util_pidfd_open(pid_t pid, struct w_error *err);
 int util_set_nonblock(int fd, int on, struct w_error *err);
 /* Write all of buf (retrying EINTR and short writes). */
 int util_write_all(int fd, const void *buf, size_t len, struct w_error *err);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -329,36 +330,61 @@ static void sync_done(void *data, const char *error)
         strlcpy(r->error, error, sizeof(r->error));
 }
 
+/* Start-up only (host-setup.sh before the socket listens, restore's destroy.sh): nothing
+ * else is served yet, so wait here rather than in the loop, on the hook's pidfd and its
+ * stderr, under the same hook_timeout as every other hook: past it the hook's process
+ * group is killed. Without a pidfd (before Linux 5.3) poll the exit every 20 ms. */
+static void wait_sync(struct hook *h)
+{
+    long long deadline = h->started + (long long)(g_cfg->server.hook_timeout * 1000);
+    long long exited_at = 0;
+    int pidfd = util_pidfd_open(h->pid, NULL);
+
+    while (!h->exited || h->errfd >= 0) {
+        long long now = loop_now_ms(), until = h->exited ? exited_at + PIPE_GRACE_MS : deadline;
+        struct pollfd p[2] = {{h->errfd, POLLIN, 0}, {h->exited ? -1 : pidfd, POLLIN, 0}};
+        int status;
+
+        if (now >= until) {
+            if (h->exited) /* something it left holds stderr: stop waiting */
+                break;
+            h->timed_out = 1;
+            kill(-h->pid, SIGKILL);
+            if (waitpid(h->pid, &status, 0) == h->pid)
+                h->status = status;
+            h->exited = 1;
+            exited_at = loop_now_ms();
+            continue;
+        }
+        if (!h->exited && pidfd < 0 && until - now > 20)
+            until = now + 20;
+        if (poll(p, 2, (int)(until - now)) < 0 && errno != EINTR)
+            break;
+        drain_stderr(h);
+        if (!h->exited && waitpid(h->pid, &status, WNOHANG) == h->pid) {
+            h->exited = 1;
+            h->status = status;
+            exited_at = loop_now_ms();
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    drain_stderr(h);
+}
+
 int hook_run_sync(const char *name, const char *const *args, char *const *env, const char *log_path,
                   struct w_error *err)
 {
     struct sync_result r = {0};
-    long long deadline;
+    struct hook *h;
 
     if (hook_run(name, args, env, log_path, sync_done, &r, err) < 0)
         return -1;
-    deadline = loop_now_ms() + (long long)(g_cfg->server.hook_timeout * 1000) + 1000;
-    /* Start-up only: nothing else is being served yet, so a plain wait is fine. */
-    while (!r.done) {
-        struct hook *h = running;
-        int status;
-        pid_t pid;
-        for (; h && h->cb != sync_done; h = h->next)
-            ;
-        if (h == NULL)
-            break;
-        if (!h->exited) {
-            pid = waitpid(h->pid, &status, 0);
-            if (pid == h->pid) {
-                h->exited = 1;
-                h->status = status;
-            }
-        }
-        util_set_nonblock(h->errfd, 0, NULL);
-        drain_stderr(h);
+    for (h = running; h && h->data != &r; h = h->next)
+        ;
+    if (h != NULL) {
+        wait_sync(h);
         finish(h);
-        if (loop_now_ms() > deadline)
-            break;
     }
     if (r.error[0])
         return w_err(err, "%s", r.error);

@@ -10,17 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "registry.h"
 #include "util.h"
 #include "wardend.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434 /* the same on every architecture */
-#endif
 
 static void (*exit_cb)(struct container *ct);
 
@@ -60,11 +55,10 @@ void ct_watch_wshd(struct container *ct)
         log_msg(LOG_WARNING, "container %s: not watching wshd: bad pid in %s", ct->handle, path);
         return;
     }
-    fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0); /* close-on-exec by definition */
+    fd = util_pidfd_open((pid_t)pid, &err);
     if (fd < 0) {
         /* ENOSYS before Linux 5.3; ESRCH if it is already gone (then stop/destroy tell). */
-        log_msg(LOG_WARNING, "container %s: not watching wshd (pid %ld): %s", ct->handle, pid,
-                strerror(errno));
+        log_msg(LOG_WARNING, "container %s: not watching wshd: %s", ct->handle, err.msg);
         return;
     }
     if (loop_add_fd(g_loop, fd, LOOP_READ, on_wshd_exit, ct, &err) < 0) {
