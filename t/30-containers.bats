@@ -258,7 +258,7 @@ gone() {
 	assert_failure 1
 	assert_output_contains '`bogus`'
 	local kv key
-	for kv in 'handle:1' 'handle:""' 'grace_time:"x"' 'grace_time:-1' 'disk_size_mb:"x"' \
+	for kv in 'handle:1' 'handle:""' 'grace_time:true' 'grace_time:-1' 'disk_size_mb:"x"' \
 		'network:5' 'network:"not-an-ip"' 'rootfs:5' 'limits:[]' 'properties:[]' \
 		'properties:{"a":1}' 'bind_mounts:{}' 'bind_mounts:[["/tmp"]]'; do
 		key=${kv%%:*}
@@ -273,9 +273,46 @@ gone() {
 	assert_instance_clean
 }
 
+@test "create: grace_time as a string that is wholly a non-negative number is taken, as the original's Float()" {
+	local g
+	# Long enough that no grace timer runs out between the requests (each one's connection
+	# closes at once).
+	for g in '"30"' '"100.5"' '"1e3"'; do
+		run_w raw "[\"create\",{\"handle\":\"gs\",\"grace_time\":$g}]"
+		assert_success
+		run_w --json info gs
+		assert_success
+		json --argjson g "${g//\"/}" '.grace_time == $g and .state == "active"'
+		run_w destroy gs
+		assert_success
+	done
+	for g in abc '' 30s ' 5x' -1 nan inf 1e99; do
+		run_w raw "[\"create\",{\"grace_time\":\"$g\"}]"
+		assert_failure 1
+		assert_output "warden: Cannot parse grace time from \"$g\"."
+	done
+	run_w list
+	assert_output ''
+	assert_instance_clean
+}
+
+@test "create: a bind mount mode other than ro or rw is refused, naming the source" {
+	local m
+	for m in '"RO"' '""' '5' 'null'; do
+		run_w raw "[\"create\",{\"bind_mounts\":[[\"/tmp\",\"/x\",{\"mode\":$m}]]}]"
+		assert_failure 1
+		assert_output 'warden: Invalid mode for bind mount "/tmp". Must be one of "ro", "rw".'
+	done
+	run_w create --bind-mount /tmp:/x:rx
+	assert_failure 100
+	run_w list
+	assert_output ''
+	assert_instance_clean
+}
+
 # ---- stop ----
 
-@test "stop: ok, state stopped; a second stop is a no-op; spawn, run, net and copy are refused" {
+@test "stop: ok, state stopped; a second stop is a no-op; spawn, run, net and copy are refused, limit is not" {
 	run_w create --handle st
 	assert_success
 	run_w spawn st 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done'
@@ -306,6 +343,9 @@ gone() {
 	run_w raw '["copy","st","in","/a","/b"]'
 	assert_failure 1
 	assert_output "warden: Container state must be one of 'active', current state is 'stopped'"
+	# limit reads run on a stopped container too, as in the original.
+	run_w raw '["limit","st","memory"]'
+	refute_output_contains "Container state"
 	run_w raw '["spawn","st",7]'
 	assert_failure 1
 	assert_output "warden: Script must be a string"

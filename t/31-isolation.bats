@@ -167,6 +167,26 @@ prun() { run_w run "$1" "$2" --privileged; }
 	[[ $(cat "$WTMP/rw/out") == "from a" ]]
 }
 
+@test "bind mounts: without a mode ([SRC,DST], [SRC,DST,{}], the CLI's SRC:DST) they are read-write" {
+	local d=$WTMP/rwdefault h
+	mkdir -p "$d"
+	local bm="[[\"$d\",\"/m2\"],[\"$d\",\"/m3\",{}]]"
+	run_w raw "[\"create\",{\"handle\":\"d\",\"network\":\"$POOL.12\",\"bind_mounts\":$bm}]"
+	assert_success
+	run_w create --handle e --network "$POOL.16" --bind-mount "$d:/cli"
+	assert_success
+	for h in d:/m2 d:/m3 e:/cli; do
+		prun "${h%%:*}" "echo ${h#*:} >${h#*:}/from-${h%%:*}${h#*:/}"
+		assert_success
+	done
+	run_w destroy d
+	assert_success
+	run_w destroy e
+	assert_success
+	[[ $(cat "$d/from-dm2" "$d/from-dm3" "$d/from-ecli") == $'/m2\n/m3\n/cli' ]] ||
+		_explain "expected the writes on the host"
+}
+
 @test "network: the host reaches its container; default deny blocks container to container unless allowed" {
 	local ping=(ping)
 	command -v ping >/dev/null || ping=(busybox ping)

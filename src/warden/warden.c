@@ -129,7 +129,7 @@ static int parse_bind_mount(struct json_object *arr, const char *spec)
 {
     char buf[PATH_MAX * 2 + 8];
     char *src = buf, *dst, *mode;
-    struct json_object *m, *o;
+    struct json_object *m;
 
     if (strlcpy(buf, spec, sizeof(buf)) >= sizeof(buf) || (dst = strchr(buf, ':')) == NULL)
         return -1;
@@ -142,9 +142,11 @@ static int parse_bind_mount(struct json_object *arr, const char *spec)
     m = json_object_new_array();
     json_object_array_add(m, json_object_new_string(src));
     json_object_array_add(m, json_object_new_string(dst));
-    o = json_object_new_object();
-    json_object_object_add(o, "mode", json_object_new_string(mode ? mode : "ro"));
-    json_object_array_add(m, o);
+    if (mode != NULL) { /* without one the server mounts read-write */
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "mode", json_object_new_string(mode));
+        json_object_array_add(m, o);
+    }
     json_object_array_add(arr, m);
     return 0;
 }

@@ -16,29 +16,32 @@
 #include "registry.h"
 #include "req.h"
 
-static void cmd_ping(struct req *r, struct container *ct)
+static int cmd_ping(struct req *r, struct container *ct, struct w_error *err)
 {
-    (void)ct;
+    (void)ct, (void)err;
     req_reply(r, json_object_new_string("pong"));
+    return 0;
 }
 
-static void cmd_echo(struct req *r, struct container *ct)
+static int cmd_echo(struct req *r, struct container *ct, struct w_error *err)
 {
-    (void)ct;
+    (void)ct, (void)err;
     req_reply(r, json_object_get(req_arg(r, 1)));
+    return 0;
 }
 
-static void create_entry(struct req *r, struct container *ct)
+static int create_entry(struct req *r, struct container *ct, struct w_error *err)
 {
     (void)ct;
-    cmd_create(r);
+    return cmd_create(r, err);
 }
 
-static void cmd_info(struct req *r, struct container *ct)
+static int cmd_info(struct req *r, struct container *ct, struct w_error *err)
 {
     struct json_object *o = json_object_new_object(), *stats = json_object_new_object();
     char ip[32];
 
+    (void)err;
     json_object_object_add(o, "state", json_object_new_string(ct_state_name(ct->state)));
     json_object_object_add(o, "handle", json_object_new_string(ct->handle));
     json_object_object_add(o, "id", json_object_new_string(ct->id));
@@ -56,6 +59,7 @@ static void cmd_info(struct req *r, struct container *ct)
     json_object_object_add(o, "grace_time",
                            ct->grace_time < 0 ? NULL : json_object_new_double(ct->grace_time));
     req_reply(r, o);
+    return 0;
 }
 
 static int properties_match(struct container *ct, struct json_object *want)
@@ -84,25 +88,26 @@ static int check_list(struct req *r, struct w_error *err)
     return 0;
 }
 
-static void cmd_list(struct req *r, struct container *unused)
+static int cmd_list(struct req *r, struct container *unused, struct w_error *err)
 {
     struct json_object *filter = req_nargs(r) > 1 ? jsonh_get(req_arg(r, 1), "properties") : NULL;
     struct json_object *out = json_object_new_array();
 
-    (void)unused;
+    (void)unused, (void)err;
     for (struct container *ct = ct_first(); ct; ct = ct->next)
         if ((ct->state == CT_ACTIVE || ct->state == CT_STOPPED) &&
             (filter == NULL || properties_match(ct, filter)))
             json_object_array_add(out, json_object_new_string(ct->handle));
     req_reply(r, out);
+    return 0;
 }
 
 /* Commands of later issues: their argument, handle and state errors are already right. */
-static void not_yet(struct req *r, struct container *ct)
+static int not_yet(struct req *r, struct container *ct, struct w_error *err)
 {
     (void)ct;
-    req_error(r, "command \"%s\" is not supported by this server yet",
-              json_object_get_string(req_arg(r, 0)));
+    return w_err(err, "command \"%s\" is not supported by this server yet",
+                 json_object_get_string(req_arg(r, 0)));
 }
 
 #define ACTIVE CT_MASK(CT_ACTIVE)
@@ -117,7 +122,8 @@ static const struct command {
     int states;   /* allowed container states (CT_MASK bits); 0: no container */
     /* The arguments' types and values; NULL: nothing beyond the count. */
     int (*check)(struct req *r, struct w_error *err);
-    void (*run)(struct req *r, struct container *ct);
+    /* -1 with err: failed at once; else it replied, or its op or job will. */
+    int (*run)(struct req *r, struct container *ct, struct w_error *err);
 } commands[] = {
     {"ping", 0, 0, 0, 0, NULL, cmd_ping},
     {"echo", 1, 1, 0, 0, NULL, cmd_echo},
@@ -172,5 +178,17 @@ void commands_dispatch(struct req *r)
         req_error(r, "%s", err.msg);
         return;
     }
-    cmd->run(r, ct);
+    if (cmd->run(r, ct, &err) < 0)
+        req_error(r, "%s", err.msg);
+}
+
+/* What an op or a job that ends later failed with becomes its reply here too. */
+static void reply_failure(struct req *r, const struct w_error *err)
+{
+    req_error(r, "%s", err->msg);
+}
+
+void commands_init(void)
+{
+    req_on_fail(reply_failure);
 }

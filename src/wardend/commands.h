@@ -8,5 +8,7 @@ struct req;
 /* Run one request (server_listen's dispatcher); it completes now or later through
  * req_reply/req_error. */
 void commands_dispatch(struct req *r);
+/* Install the completion that turns the errors of ops and jobs into replies. */
+void commands_init(void);
 
 #endif

@@ -2,6 +2,7 @@
  * net.sh setup; on any failure destroy.sh and the first error. Runs in wardend's loop,
  * as an op of the container's queue. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,186 +114,210 @@ static void op_create(struct container *ct, struct ct_op *op)
     create_next(ct);
 }
 
-/* Validate CONFIG field by field; fills ct and *disk. Replies and returns -1 on error. */
-static int parse_create_config(struct req *r, struct json_object *cfg, struct container *ct,
-                               int *net_index)
+/* What parsing CONFIG fills in besides ct: the /30 asked for (-1: any, -2: one outside
+ * the pool, so `could not acquire network`). */
+struct create_args {
+    struct container *ct;
+    int net_index;
+};
+
+static int opt_handle(struct json_object *v, struct create_args *a, struct w_error *err)
 {
-    static const char *const known[] = {"bind_mounts", "grace_time", "disk_size_mb", "handle",
-                                        "network",     "rootfs",     "limits",       "properties"};
+    const char *h = json_object_get_string(v);
+
+    if (!json_object_is_type(v, json_type_string) || *h == '\0' || strlen(h) > 255)
+        return w_err(err, "Expected `handle` to hold a non-empty string of at most 255 bytes.");
+    if (ct_lookup(h))
+        return w_err(err, "container with handle: %s already exists.", h);
+    strlcpy(a->ct->handle, h, sizeof(a->ct->handle));
+    return 0;
+}
+
+/* A number, null, or (as the original's Float() took, and its REPL always sends) a
+ * string that is wholly a non-negative number. */
+static int opt_grace_time(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    double d;
+
+    if (v == NULL) {
+        a->ct->grace_time = -1;
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_string)) {
+        const char *s = json_object_get_string(v);
+        char *end;
+        errno = 0;
+        d = strtod(s, &end);
+        if (*s == '\0' || *end != '\0' || errno != 0 || !(d >= 0 && d < 1e9))
+            return w_err(err, "Cannot parse grace time from \"%s\".", s);
+    } else if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+        d = json_object_get_double(v);
+        if (!(d >= 0 && d < 1e9))
+            return w_err(err, "Expected `grace_time` to hold a non-negative number or null.");
+    } else {
+        return w_err(err, "Expected `grace_time` to hold a non-negative number or null.");
+    }
+    a->ct->grace_time = d;
+    return 0;
+}
+
+static int opt_disk_size_mb(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    (void)a;
+    if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+        return w_err(err, "Expected `disk_size_mb` to hold a non-negative integer.");
+    if (json_object_get_int64(v) > 0)
+        return w_err(err, "disk_size_mb is not supported by this server yet");
+    return 0;
+}
+
+static int opt_rootfs(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    struct stat st;
+
+    if (!json_object_is_type(v, json_type_string) || *json_object_get_string(v) != '/')
+        return w_err(err, "Expected `rootfs` to hold an absolute path.");
+    if (stat(json_object_get_string(v), &st) < 0 || !S_ISDIR(st.st_mode))
+        return w_err(err, "rootfs %s not found", json_object_get_string(v));
+    strlcpy(a->ct->rootfs, json_object_get_string(v), sizeof(a->ct->rootfs));
+    return 0;
+}
+
+static int opt_properties(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    if (!json_object_is_type(v, json_type_object))
+        return w_err(err, "Expected `properties` to hold an object of strings.");
+    json_object_object_foreach(v, k, pv)
+    {
+        (void)k;
+        if (!json_object_is_type(pv, json_type_string))
+            return w_err(err, "Expected `properties` to hold an object of strings.");
+    }
+    json_object_put(a->ct->properties);
+    a->ct->properties = json_object_get(v);
+    return 0;
+}
+
+static int opt_limits(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    (void)a;
+    if (!json_object_is_type(v, json_type_object))
+        return w_err(err, "Expected `limits` to hold an object.");
+    if (json_object_object_length(v) > 0)
+        return w_err(err, "limits at create are not supported by this server yet");
+    return 0;
+}
+
+/* One [SRC, DST] or [SRC, DST, {"mode": M}] as the line "SRC\tDST\tMODE\n" of
+ * start.sh's bind mount list. Without a mode it is read-write, as in the original. */
+static int bind_mount_line(struct json_object *e, size_t i, FILE *f, struct w_error *err)
+{
+    size_t n = json_object_is_type(e, json_type_array) ? json_object_array_length(e) : 0;
+    struct json_object *src = n >= 2 ? json_object_array_get_idx(e, 0) : NULL;
+    struct json_object *dst = n >= 2 ? json_object_array_get_idx(e, 1) : NULL;
+    struct json_object *opt = n == 3 ? json_object_array_get_idx(e, 2) : NULL, *mode;
+    const char *m = "rw", *s, *d;
+    struct stat st;
+
+    if (n < 2 || n > 3 || !json_object_is_type(src, json_type_string) ||
+        !json_object_is_type(dst, json_type_string) ||
+        (n == 3 && !json_object_is_type(opt, json_type_object)))
+        return w_err(err, "Expected `bind_mounts[%zu]` to be [SRC, DST, {\"mode\":\"ro\"|\"rw\"}].",
+                     i);
+    s = json_object_get_string(src);
+    d = json_object_get_string(dst);
+    if (opt && json_object_object_get_ex(opt, "mode", &mode)) {
+        m = json_object_is_type(mode, json_type_string) ? json_object_get_string(mode) : "";
+        if (strcmp(m, "ro") != 0 && strcmp(m, "rw") != 0)
+            return w_err(err, "Invalid mode for bind mount \"%s\". Must be one of \"ro\", \"rw\".",
+                         s);
+    }
+    if (strpbrk(s, "\t\n") || strpbrk(d, "\t\n") || *s != '/' || *d != '/')
+        return w_err(err,
+                     "Expected `bind_mounts[%zu]` to hold absolute paths without tabs or newlines.",
+                     i);
+    if (stat(s, &st) < 0)
+        return w_err(err, "bind mount source %s not found", s);
+    fprintf(f, "%s\t%s\t%s\n", s, d, m);
+    return 0;
+}
+
+static int opt_bind_mounts(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    size_t len = 0, n;
+    char *list = NULL;
+    FILE *f;
+
+    if (!json_object_is_type(v, json_type_array))
+        return w_err(err, "Expected `bind_mounts` to hold an array.");
+    f = open_memstream(&list, &len);
+    if (f == NULL)
+        return w_errno(err, errno, "bind mount list: open_memstream");
+    n = json_object_array_length(v);
+    for (size_t i = 0; i < n; i++)
+        if (bind_mount_line(json_object_array_get_idx(v, i), i, f, err) < 0) {
+            fclose(f);
+            free(list);
+            return -1;
+        }
+    if (fclose(f) != 0) {
+        free(list);
+        return w_err(err, "bind mount list: out of memory");
+    }
+    a->ct->bind_mounts = list;
+    return 0;
+}
+
+static int opt_network(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    uint32_t ip, start = g_cfg->network.pool_start_address;
+    struct in_addr in;
+
+    if (!json_object_is_type(v, json_type_string) ||
+        inet_pton(AF_INET, json_object_get_string(v), &in) != 1)
+        return w_err(err, "Expected `network` to hold a dotted IPv4 address.");
+    ip = ntohl(in.s_addr);
+    if (ip < start || (uint64_t)(ip - start) / 4 >= (uint64_t)g_cfg->network.pool_size)
+        a->net_index = -2;
+    else
+        a->net_index = (int)((ip - start) / 4);
+    return 0;
+}
+
+/* CONFIG's keys in the order they are checked (PROTOCOL.md's create table). */
+static const struct create_opt {
+    const char *name;
+    int (*parse)(struct json_object *v, struct create_args *a, struct w_error *err);
+} create_opts[] = {
+    {"handle", opt_handle},           {"grace_time", opt_grace_time}, {"disk_size_mb", opt_disk_size_mb},
+    {"rootfs", opt_rootfs},           {"properties", opt_properties}, {"limits", opt_limits},
+    {"bind_mounts", opt_bind_mounts}, {"network", opt_network},
+};
+#define N_CREATE_OPTS (sizeof(create_opts) / sizeof(create_opts[0]))
+
+/* Validate CONFIG field by field: first that every key is known, then each key in the
+ * table's order; fills a. */
+static int parse_create_config(struct json_object *cfg, struct create_args *a, struct w_error *err)
+{
     struct json_object *v;
 
     if (cfg == NULL)
         return 0;
-    if (!json_object_is_type(cfg, json_type_object)) {
-        req_error(r, "Config must be a hash");
-        return -1;
-    }
+    if (!json_object_is_type(cfg, json_type_object))
+        return w_err(err, "Config must be a hash");
     json_object_object_foreach(cfg, key, val)
     {
         size_t i;
         (void)val;
-        for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-            if (strcmp(key, known[i]) == 0)
-                break;
-        if (i == sizeof(known) / sizeof(known[0])) {
-            req_error(r, "Unknown create option `%s`.", key);
-            return -1;
-        }
+        for (i = 0; i < N_CREATE_OPTS && strcmp(key, create_opts[i].name) != 0; i++)
+            ;
+        if (i == N_CREATE_OPTS)
+            return w_err(err, "Unknown create option `%s`.", key);
     }
-    if (json_object_object_get_ex(cfg, "handle", &v)) {
-        const char *h = json_object_get_string(v);
-        if (!json_object_is_type(v, json_type_string) || *h == '\0' || strlen(h) > 255) {
-            req_error(r, "Expected `handle` to hold a non-empty string of at most 255 bytes.");
+    for (size_t i = 0; i < N_CREATE_OPTS; i++)
+        if (json_object_object_get_ex(cfg, create_opts[i].name, &v) &&
+            create_opts[i].parse(v, a, err) < 0)
             return -1;
-        }
-        if (ct_lookup(h)) {
-            req_error(r, "container with handle: %s already exists.", h);
-            return -1;
-        }
-        strlcpy(ct->handle, h, sizeof(ct->handle));
-    }
-    if (json_object_object_get_ex(cfg, "grace_time", &v)) {
-        if (v == NULL)
-            ct->grace_time = -1;
-        else if ((json_object_is_type(v, json_type_int) ||
-                  json_object_is_type(v, json_type_double)) &&
-                 json_object_get_double(v) >= 0 && json_object_get_double(v) < 1e9)
-            ct->grace_time = json_object_get_double(v);
-        else {
-            req_error(r, "Expected `grace_time` to hold a non-negative number or null.");
-            return -1;
-        }
-    }
-    if (json_object_object_get_ex(cfg, "disk_size_mb", &v)) {
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
-            req_error(r, "Expected `disk_size_mb` to hold a non-negative integer.");
-            return -1;
-        }
-        if (json_object_get_int64(v) > 0) {
-            req_error(r, "disk_size_mb is not supported by this server yet");
-            return -1;
-        }
-    }
-    if (json_object_object_get_ex(cfg, "rootfs", &v)) {
-        struct stat st;
-        if (!json_object_is_type(v, json_type_string) || *json_object_get_string(v) != '/') {
-            req_error(r, "Expected `rootfs` to hold an absolute path.");
-            return -1;
-        }
-        if (stat(json_object_get_string(v), &st) < 0 || !S_ISDIR(st.st_mode)) {
-            req_error(r, "rootfs %s not found", json_object_get_string(v));
-            return -1;
-        }
-        strlcpy(ct->rootfs, json_object_get_string(v), sizeof(ct->rootfs));
-    }
-    if (json_object_object_get_ex(cfg, "properties", &v)) {
-        if (!json_object_is_type(v, json_type_object)) {
-            req_error(r, "Expected `properties` to hold an object of strings.");
-            return -1;
-        }
-        json_object_object_foreach(v, pk, pv)
-        {
-            (void)pk;
-            if (!json_object_is_type(pv, json_type_string)) {
-                req_error(r, "Expected `properties` to hold an object of strings.");
-                return -1;
-            }
-        }
-        json_object_put(ct->properties);
-        ct->properties = json_object_get(v);
-    }
-    if (json_object_object_get_ex(cfg, "limits", &v)) {
-        if (!json_object_is_type(v, json_type_object)) {
-            req_error(r, "Expected `limits` to hold an object.");
-            return -1;
-        }
-        if (json_object_object_length(v) > 0) {
-            req_error(r, "limits at create are not supported by this server yet");
-            return -1;
-        }
-    }
-    if (json_object_object_get_ex(cfg, "bind_mounts", &v)) {
-        size_t n;
-        char *bm = NULL;
-        size_t bmlen = 0;
-        FILE *f;
-
-        if (!json_object_is_type(v, json_type_array)) {
-            req_error(r, "Expected `bind_mounts` to hold an array.");
-            return -1;
-        }
-        f = open_memstream(&bm, &bmlen);
-        if (f == NULL) {
-            req_error(r, "out of memory");
-            return -1;
-        }
-        n = json_object_array_length(v);
-        for (size_t i = 0; i < n; i++) {
-            struct json_object *e = json_object_array_get_idx(v, i);
-            struct json_object *src, *dst, *opt, *mode = NULL;
-            const char *m = "ro";
-            struct stat st;
-            size_t elen = json_object_is_type(e, json_type_array) ? json_object_array_length(e) : 0;
-
-            src = elen >= 2 ? json_object_array_get_idx(e, 0) : NULL;
-            dst = elen >= 2 ? json_object_array_get_idx(e, 1) : NULL;
-            opt = elen == 3 ? json_object_array_get_idx(e, 2) : NULL;
-            if (elen < 2 || elen > 3 || !json_object_is_type(src, json_type_string) ||
-                !json_object_is_type(dst, json_type_string) ||
-                (elen == 3 && !json_object_is_type(opt, json_type_object))) {
-                fclose(f);
-                free(bm);
-                req_error(r,
-                          "Expected `bind_mounts[%zu]` to be [SRC, DST, {\"mode\":\"ro\"|\"rw\"}].",
-                          i);
-                return -1;
-            }
-            if (opt && json_object_object_get_ex(opt, "mode", &mode)) {
-                m = json_object_get_string(mode);
-                if (!json_object_is_type(mode, json_type_string) ||
-                    (strcmp(m, "ro") != 0 && strcmp(m, "rw") != 0)) {
-                    fclose(f);
-                    free(bm);
-                    req_error(r, "Expected `bind_mounts[%zu]` mode to be \"ro\" or \"rw\".", i);
-                    return -1;
-                }
-            }
-            if (strpbrk(json_object_get_string(src), "\t\n") ||
-                strpbrk(json_object_get_string(dst), "\t\n") ||
-                json_object_get_string(dst)[0] != '/' || json_object_get_string(src)[0] != '/') {
-                fclose(f);
-                free(bm);
-                req_error(
-                    r,
-                    "Expected `bind_mounts[%zu]` to hold absolute paths without tabs or newlines.",
-                    i);
-                return -1;
-            }
-            if (stat(json_object_get_string(src), &st) < 0) {
-                fclose(f);
-                free(bm);
-                req_error(r, "bind mount source %s not found", json_object_get_string(src));
-                return -1;
-            }
-            fprintf(f, "%s\t%s\t%s\n", json_object_get_string(src), json_object_get_string(dst), m);
-        }
-        fclose(f);
-        ct->bind_mounts = bm;
-    }
-    if (json_object_object_get_ex(cfg, "network", &v)) {
-        struct in_addr a;
-        uint32_t ip, start = g_cfg->network.pool_start_address;
-        if (!json_object_is_type(v, json_type_string) ||
-            inet_pton(AF_INET, json_object_get_string(v), &a) != 1) {
-            req_error(r, "Expected `network` to hold a dotted IPv4 address.");
-            return -1;
-        }
-        ip = ntohl(a.s_addr);
-        if (ip < start || (uint64_t)(ip - start) / 4 >= (uint64_t)g_cfg->network.pool_size)
-            *net_index = -2; /* outside the pool: `could not acquire network` */
-        else
-            *net_index = (int)((ip - start) / 4);
-    }
     return 0;
 }
 
@@ -319,63 +344,58 @@ static int acquire_network(int handle_is_id, long long now)
     return i;
 }
 
-void cmd_create(struct req *r)
+/* The container's pools, id, handle, paths and hook environment; on failure nothing
+ * stays taken. */
+static int create_assign(struct container *ct, int net_index, struct w_error *err)
 {
-    struct container *ct = ct_alloc();
-    struct json_object *cfg = req_nargs(r) > 1 ? req_arg(r, 1) : NULL;
     long long now = loop_now_ms();
-    int net_index = -1;
-    struct ct_op *op;
 
-    if (ct == NULL) {
-        req_error(r, "out of memory");
-        return;
-    }
-    ct->grace_time = g_cfg->server.container_grace_time;
-    if (parse_create_config(r, cfg, ct, &net_index) < 0) {
-        ct_free(ct);
-        return;
-    }
     ct->net_index = net_index == -1 ? acquire_network(ct->handle[0] == '\0', now)
                                     : (net_index >= 0 ? pool_take(&net_pool, net_index, now) : -1);
-    if (ct->net_index < 0) {
-        ct_free(ct);
-        req_error(r, "could not acquire network");
-        return;
-    }
+    if (ct->net_index < 0)
+        return w_err(err, "could not acquire network");
     ct->uid_index = pool_acquire(&uid_pool, now);
     if (ct->uid_index < 0) {
         pool_release(&net_pool, ct->net_index, now);
-        ct_free(ct);
-        req_error(r, "could not acquire user id");
-        return;
+        return w_err(err, "could not acquire user id");
     }
     ct->network = g_cfg->network.pool_start_address + 4u * (uint32_t)ct->net_index;
     ct->uid = g_cfg->user.pool_start_uid + (uid_t)ct->uid_index;
     snprintf(ct->id, sizeof(ct->id), "%08x", ct->network);
     if (ct->handle[0] == '\0')
         strlcpy(ct->handle, ct->id, sizeof(ct->handle));
-    if (ct_lookup(ct->handle)) { /* a chosen handle equal to another's id */
-        pool_release(&net_pool, ct->net_index, now);
-        pool_release(&uid_pool, ct->uid_index, now);
-        req_error(r, "container with handle: %s already exists.", ct->handle);
-        ct_free(ct);
-        return;
-    }
     ct_set_paths(ct);
-    if (ct_make_env(ct) < 0) {
-        pool_release(&net_pool, ct->net_index, now);
-        pool_release(&uid_pool, ct->uid_index, now);
-        ct_free(ct);
-        req_error(r, "out of memory");
-        return;
+    if (ct_lookup(ct->handle)) /* a chosen handle equal to another's id */
+        w_err(err, "container with handle: %s already exists.", ct->handle);
+    else if (ct_make_env(ct) < 0)
+        w_err(err, "container %s: hook environment: out of memory", ct->handle);
+    else
+        return 0;
+    pool_release(&net_pool, ct->net_index, now);
+    pool_release(&uid_pool, ct->uid_index, now);
+    return -1;
+}
+
+int cmd_create(struct req *r, struct w_error *err)
+{
+    struct create_args a = {ct_alloc(), -1};
+    struct json_object *cfg = req_nargs(r) > 1 ? req_arg(r, 1) : NULL;
+    struct ct_op *op;
+
+    if (a.ct == NULL)
+        return w_err(err, "out of memory");
+    a.ct->grace_time = g_cfg->server.container_grace_time;
+    if (parse_create_config(cfg, &a, err) < 0 || create_assign(a.ct, a.net_index, err) < 0) {
+        ct_free(a.ct);
+        return -1;
     }
-    ct_register(ct); /* born, as ct_alloc made it */
-    ct_ref(ct, r);
+    ct_register(a.ct); /* born, as ct_alloc made it */
+    ct_ref(a.ct, r);
     op = op_new(op_create, r);
     if (op == NULL) {
-        lifecycle_remove(ct);
-        return;
+        lifecycle_remove(a.ct);
+        return w_err(err, "out of memory");
     }
-    op_submit(ct, op);
+    op_submit(a.ct, op);
+    return 0;
 }

@@ -3,8 +3,12 @@
 #ifndef W_CREATE_H
 #define W_CREATE_H
 
+#include "error.h"
+
 struct req;
 
-void cmd_create(struct req *r);
+/* Checks CONFIG and starts the create; -1 with err (nothing taken, no reply yet) when
+ * CONFIG is bad or a pool is empty, else the op replies when it ends. */
+int cmd_create(struct req *r, struct w_error *err);
 
 #endif

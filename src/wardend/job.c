@@ -370,14 +370,12 @@ void job_remove(struct job *j)
     job_free(j);
 }
 
-void job_add_waiter(struct job *j, struct req *r, int stream)
+int job_add_waiter(struct job *j, struct req *r, int stream, struct w_error *err)
 {
     struct waiter *w = calloc(1, sizeof(*w));
 
-    if (w == NULL) {
-        req_error(r, "out of memory");
-        return;
-    }
+    if (w == NULL)
+        return w_err(err, "out of memory");
     w->req = r;
     w->job = j;
     w->stream = stream;
@@ -389,34 +387,33 @@ void job_add_waiter(struct job *j, struct req *r, int stream)
         stream_pump(r, w);
     else if (job_read_status(j))
         waiter_end(w, NULL);
+    return 0;
 }
 
-static struct job *job_arg(struct req *r, struct container *ct)
+static struct job *job_arg(struct req *r, struct container *ct, struct w_error *err)
 {
     long long id = proto_job_id(req_arg(r, 2));
     struct job *j = id > 0 ? find_job(ct, id) : NULL;
 
     if (j == NULL || !j->spawned) {
-        req_error(r, "no such job");
+        w_err(err, "no such job");
         return NULL;
     }
     return j;
 }
 
-void cmd_link(struct req *r, struct container *ct)
+int cmd_link(struct req *r, struct container *ct, struct w_error *err)
 {
-    struct job *j = job_arg(r, ct);
+    struct job *j = job_arg(r, ct, err);
 
-    if (j)
-        job_add_waiter(j, r, 0);
+    return j ? job_add_waiter(j, r, 0, err) : -1;
 }
 
-void cmd_stream(struct req *r, struct container *ct)
+int cmd_stream(struct req *r, struct container *ct, struct w_error *err)
 {
-    struct job *j = job_arg(r, ct);
+    struct job *j = job_arg(r, ct, err);
 
-    if (j)
-        job_add_waiter(j, r, 1);
+    return j ? job_add_waiter(j, r, 1, err) : -1;
 }
 
 struct json_object *job_running_ids(struct container *ct)
@@ -441,6 +438,9 @@ void job_container_stopping(struct container *ct)
 
 void job_container_gone(struct container *ct)
 {
+    struct w_error gone;
+
+    w_err(&gone, "container was destroyed");
     while (ct->jobs) {
         struct job *j = ct->jobs;
         ct->jobs = j->next;
@@ -449,12 +449,12 @@ void job_container_gone(struct container *ct)
             waiter_unlink(w);
             req_set_cancel(w->req, NULL, NULL);
             req_set_drain(w->req, NULL, NULL);
-            req_error(w->req, "container was destroyed");
+            req_fail(w->req, &gone);
             free(w);
         }
         if (j->spawn_req) {
             req_set_cancel(j->spawn_req, NULL, NULL);
-            req_error(j->spawn_req, "container was destroyed");
+            req_fail(j->spawn_req, &gone);
         }
         job_free(j);
     }

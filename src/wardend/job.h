@@ -26,9 +26,11 @@ void job_restore(struct container *ct, struct json_object *snapshot);
 
 /* Argument checks of spawn and run (the command table's check column). */
 int job_check_spawn(struct req *r, struct w_error *err);
-void cmd_spawn(struct req *r, struct container *ct);
-void cmd_run(struct req *r, struct container *ct);
-void cmd_link(struct req *r, struct container *ct);
-void cmd_stream(struct req *r, struct container *ct);
+/* The handlers: -1 with err when the request fails at once (the command layer replies),
+ * else the job replies later (spawn's id, link's status, stream's last line). */
+int cmd_spawn(struct req *r, struct container *ct, struct w_error *err);
+int cmd_run(struct req *r, struct container *ct, struct w_error *err);
+int cmd_link(struct req *r, struct container *ct, struct w_error *err);
+int cmd_stream(struct req *r, struct container *ct, struct w_error *err);
 
 #endif

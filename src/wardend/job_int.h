@@ -39,7 +39,7 @@ int job_read_status(struct job *j);
 /* An inotify watch on the job's directory, for new bytes and the status. */
 int job_watch(struct job *j);
 /* A link (stream = 0) or stream of r on j; ends at once if j has ended. */
-void job_add_waiter(struct job *j, struct req *r, int stream);
+int job_add_waiter(struct job *j, struct req *r, int stream, struct w_error *err);
 /* Unlink j from its container's list and free it. */
 void job_remove(struct job *j);
 

@@ -34,7 +34,6 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     struct w_error err;
     struct json_object *reply = wshd_recv(fd, NULL, NULL, &err);
     const char *e = reply ? jsonh_get_str(reply, "error", NULL) : err.msg;
-    char msg[1200];
 
     (void)mask;
     loop_del_fd(loop, fd, LOOP_READ);
@@ -43,11 +42,11 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     loop_del_timer(loop, j->spawn_timer);
     j->spawn_timer = 0;
     if (e != NULL || !jsonh_get_bool(reply, "ok", 0)) {
-        snprintf(msg, sizeof(msg), "could not spawn job: %s", e ? e : "wshd said no");
+        w_err(&err, "could not spawn job: %s", e ? e : "wshd said no");
         json_object_put(reply);
         if (r) {
             req_set_cancel(r, NULL, NULL);
-            req_error(r, "%s", msg);
+            req_fail(r, &err);
         }
         job_remove(j);
         return;
@@ -62,9 +61,10 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     if (r == NULL)
         return;
     req_set_cancel(r, NULL, NULL);
-    if (j->link_after_spawn)
-        job_add_waiter(j, r, 0);
-    else
+    if (j->link_after_spawn) {
+        if (job_add_waiter(j, r, 0, &err) < 0)
+            req_fail(r, &err);
+    } else
         req_reply(r, json_object_new_int64(j->id));
 }
 
@@ -74,13 +74,15 @@ static void spawn_timeout(struct loop *loop, long long id, void *data)
 {
     struct job *j = data;
     struct req *r = j->spawn_req;
+    struct w_error err;
 
     (void)loop, (void)id;
     j->spawn_timer = 0;
     if (r) {
         req_set_cancel(r, NULL, NULL);
-        req_error(r, "could not spawn job: wshd did not answer within %g s",
-                  g_cfg->server.hook_timeout);
+        w_err(&err, "could not spawn job: wshd did not answer within %g s",
+              g_cfg->server.hook_timeout);
+        req_fail(r, &err);
     }
     job_remove(j);
 }
@@ -140,38 +142,33 @@ int job_check_spawn(struct req *r, struct w_error *err)
     return 0;
 }
 
-static void spawn(struct req *r, struct container *ct, int link)
+static int spawn(struct req *r, struct container *ct, int link, struct w_error *err)
 {
     struct json_object *opts, *msg, *env;
-    struct w_error err;
     char sock[PATH_MAX + 32];
     struct job *j;
     int fd;
 
     opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
     j = calloc(1, sizeof(*j));
-    if (j == NULL) {
-        req_error(r, "out of memory");
-        return;
-    }
+    if (j == NULL)
+        return w_err(err, "out of memory");
     j->wd = j->wshd_fd = -1;
     j->exit_status = -1;
     j->ct = ct;
     j->base64 = strcmp(jsonh_get_str(opts, "output", ""), "base64") == 0;
     j->discard = jsonh_get_bool(opts, "discard_output", 0);
     j->link_after_spawn = link;
-    j->id = job_next_id(&err);
+    j->id = job_next_id(err);
     if (j->id < 0) {
         free(j);
-        req_error(r, "%s", err.msg);
-        return;
+        return -1;
     }
     snprintf(sock, sizeof(sock), "%s/run/wshd.sock", ct->path);
-    fd = wshd_connect(sock, 1, &err);
+    fd = wshd_connect(sock, 1, err);
     if (fd < 0) {
         free(j);
-        req_error(r, "could not spawn job: %s", err.msg);
-        return;
+        return w_err_prefix(err, "could not spawn job");
     }
     env = jsonh_get(opts, "env");
     msg = json_object_new_object();
@@ -186,13 +183,12 @@ static void spawn(struct req *r, struct container *ct, int link)
     json_object_object_add(msg, "output_limit",
                            json_object_new_int64(g_cfg->server.job_output_limit));
     json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
-    if (wshd_send(fd, msg, NULL, 0, &err) < 0 ||
-        loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, &err) < 0) {
+    if (wshd_send(fd, msg, NULL, 0, err) < 0 ||
+        loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, err) < 0) {
         json_object_put(msg);
         close(fd);
         free(j);
-        req_error(r, "could not spawn job: %s", err.msg);
-        return;
+        return w_err_prefix(err, "could not spawn job");
     }
     json_object_put(msg);
     j->wshd_fd = fd;
@@ -202,14 +198,15 @@ static void spawn(struct req *r, struct container *ct, int link)
     req_set_cancel(r, spawn_cancel, j);
     j->next = ct->jobs;
     ct->jobs = j;
+    return 0;
 }
 
-void cmd_spawn(struct req *r, struct container *ct)
+int cmd_spawn(struct req *r, struct container *ct, struct w_error *err)
 {
-    spawn(r, ct, 0);
+    return spawn(r, ct, 0, err);
 }
 
-void cmd_run(struct req *r, struct container *ct)
+int cmd_run(struct req *r, struct container *ct, struct w_error *err)
 {
-    spawn(r, ct, 1);
+    return spawn(r, ct, 1, err);
 }

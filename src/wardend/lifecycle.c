@@ -42,11 +42,8 @@ struct ct_op *op_new(void (*run)(struct container *, struct ct_op *), struct req
 {
     struct ct_op *op = calloc(1, sizeof(*op));
 
-    if (op == NULL) {
-        if (r)
-            req_error(r, "out of memory");
+    if (op == NULL)
         return NULL;
-    }
     op->run = run;
     op->req = r;
     return op;
@@ -65,9 +62,12 @@ void op_reply(struct ct_op *op, struct json_object *payload)
 
 void op_error(struct ct_op *op, const char *msg)
 {
+    struct w_error err;
+
     if (op->req) {
         req_set_cancel(op->req, NULL, NULL);
-        req_error(op->req, "%s", msg);
+        w_err(&err, "%s", msg);
+        req_fail(op->req, &err);
         op->req = NULL;
     }
 }
@@ -208,7 +208,7 @@ int lifecycle_check_stop(struct req *r, struct w_error *err)
     return 0;
 }
 
-void cmd_stop(struct req *r, struct container *ct)
+int cmd_stop(struct req *r, struct container *ct, struct w_error *err)
 {
     struct json_object *opts = req_nargs(r) > 2 ? req_arg(r, 2) : NULL;
     int background = 0;
@@ -217,15 +217,16 @@ void cmd_stop(struct req *r, struct container *ct)
     background = jsonh_get_bool(opts, "background", 0);
     if (ct->state == CT_STOPPED) {
         req_reply(r, json_object_new_string("ok"));
-        return;
+        return 0;
     }
     op = op_new(op_stop, background ? NULL : r);
     if (op == NULL)
-        return;
+        return w_err(err, "out of memory");
     op->kill = jsonh_get_bool(opts, "kill", 0);
     if (background)
         req_reply(r, json_object_new_string("ok"));
     op_submit(ct, op);
+    return 0;
 }
 
 /* ---- destroy ---- */
@@ -259,12 +260,14 @@ static void op_destroy(struct container *ct, struct ct_op *op)
         destroy_done(ct, err.msg);
 }
 
-void cmd_destroy(struct req *r, struct container *ct)
+int cmd_destroy(struct req *r, struct container *ct, struct w_error *err)
 {
     struct ct_op *op = op_new(op_destroy, r);
 
-    if (op)
-        op_submit(ct, op);
+    if (op == NULL)
+        return w_err(err, "out of memory");
+    op_submit(ct, op);
+    return 0;
 }
 
 /* ---- a dead wshd ---- */

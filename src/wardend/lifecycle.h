@@ -47,7 +47,9 @@ void lifecycle_wshd_exited(struct container *ct);
 
 /* Argument checks of stop (the command table's check column). */
 int lifecycle_check_stop(struct req *r, struct w_error *err);
-void cmd_stop(struct req *r, struct container *ct);
-void cmd_destroy(struct req *r, struct container *ct);
+/* The handlers: -1 with err when the request fails at once (the command layer replies),
+ * else the op replies when it ends. */
+int cmd_stop(struct req *r, struct container *ct, struct w_error *err);
+int cmd_destroy(struct req *r, struct container *ct, struct w_error *err);
 
 #endif

@@ -95,6 +95,7 @@ static int start(struct w_error *err)
 
     if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, err) < 0)
         return -1;
+    commands_init();
     snapshot_set_jobs(job_snapshot);
     wshd_watch_init(lifecycle_wshd_exited);
     server_on_conn_closed(lifecycle_conn_closed);

@@ -118,6 +118,21 @@ void req_error(struct req *r, const char *fmt, ...)
     r->host->finish(r, r->conn, line, len);
 }
 
+static void (*fail_fn)(struct req *, const struct w_error *);
+
+void req_on_fail(void (*fn)(struct req *r, const struct w_error *err))
+{
+    fail_fn = fn;
+}
+
+void req_fail(struct req *r, const struct w_error *err)
+{
+    if (fail_fn)
+        fail_fn(r, err);
+    else
+        req_error(r, "%s", err->msg);
+}
+
 void req_send(struct req *r, struct json_object *payload)
 {
     size_t len = 0;

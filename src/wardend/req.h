@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 struct req;
 
 /* What the server provides for its requests; conn is the server's own pointer. */
@@ -39,7 +41,12 @@ size_t req_nargs(struct req *r);
 struct json_object *req_arg(struct req *r, size_t i);
 /* Complete the request: payload ownership passes to the server. */
 void req_reply(struct req *r, struct json_object *payload);
+/* The command layer's only: complete the request with an error reply. */
 void req_error(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Complete the request with err from below the command layer (an op or a job ending
+ * later): the completion the command layer installed with req_on_fail replies. */
+void req_fail(struct req *r, const struct w_error *err);
+void req_on_fail(void (*fn)(struct req *r, const struct w_error *err));
 /* Complete the request with a reply line (ending in '\n') built by the caller; takes
  * line (NULL: out of memory, the connection is closed). */
 void req_reply_line(struct req *r, char *line, size_t len);
