@@ -1,7 +1,11 @@
 # shellcheck shell=bash
 # Variables not set here come from lib/common.sh or the hook environment.
 # shellcheck disable=SC2154
-# cgroup v1 and v2, chosen here at run time (hooks never test the version themselves).
+# cgroup v1 and v2: making, filling, limiting and removing a container's cgroups (hooks
+# never test the version themselves). wardend owns the version (src/wardend/cgroup.c
+# looks at cgroup_root once at start-up and passes cgroup_version to every hook) and
+# reads the stats; the layout below is the one src/wardend/cgroup.c reads. Detection
+# here is only for a hook run by hand without cgroup_version.
 # Sourced after lib/common.sh (needs instance, id, cgroup_root, w_cgroup, die).
 #
 # v1: one directory warden-<instance>/<id> under each controller that exists.
@@ -266,27 +270,5 @@ cg_set_cpu() {
 		cg_write "$cg_d/cpu.weight" "$((1 + ((s - 2) * 9999) / 262142))"
 	else
 		cg_write "$cg_d/cpu.shares" "$s"
-	fi
-}
-
-# Prints memory.stat as "key value" lines, then "cpu_usage_ns N".
-cg_stats() {
-	local lines=() k v
-	cg_dir memory
-	if [[ -e $cg_d/memory.stat ]]; then
-		mapfile -t lines <"$cg_d/memory.stat"
-		((${#lines[@]} == 0)) || printf '%s\n' "${lines[@]}"
-	fi
-	if [[ $cg_version == 2 ]]; then
-		cg_dir cpu
-		[[ -e $cg_d/cpu.stat ]] || return 0
-		while read -r k v; do
-			[[ $k == usage_usec ]] && printf 'cpu_usage_ns %s\n' "$((v * 1000))"
-		done <"$cg_d/cpu.stat"
-	else
-		cg_dir cpuacct
-		[[ -e $cg_d/cpuacct.usage ]] || return 0
-		read -r v <"$cg_d/cpuacct.usage"
-		printf 'cpu_usage_ns %s\n' "$v"
 	fi
 }

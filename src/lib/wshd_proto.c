@@ -4,28 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "fdpass.h"
 #include "jsonh.h"
+#include "unixsock.h"
 
 int wshd_connect(const char *path, int nonblock, struct w_error *err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd;
-
-    if (strlcpy(sa.sun_path, path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
-        return w_err(err, "socket path too long: %s", path);
-    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-    if (fd < 0)
-        return w_errno(err, errno, "socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        return w_errno(err, e, "connect %s", path);
-    }
-    return fd;
+    return unixsock_connect(path, SOCK_SEQPACKET | (nonblock ? SOCK_NONBLOCK : 0), err);
 }
 
 int wshd_send(int sock, struct json_object *msg, const int *fds, int nfds, struct w_error *err)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "jsonh.h"
+#include "unixsock.h"
 #include "util.h"
 
 #define REPLY_MAX ((size_t)512 << 20) /* job output is capped far below this, even escaped */
@@ -31,22 +32,14 @@ void client_close(struct client *c)
 
 int client_connect(struct client *c, struct w_error *err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
     if (c->fd >= 0)
         return 0;
     if (c->path == NULL)
         return w_err(err, "out of memory");
-    if (strlcpy(sa.sun_path, c->path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
-        return w_err(err, "socket path too long: %s", c->path);
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->fd = unixsock_connect(c->path, SOCK_STREAM, err);
     if (c->fd < 0)
-        return w_errno(err, errno, "socket");
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        client_close(c);
-        return w_errno(err, e, "cannot connect to %s", c->path);
-    }
+        return err->errnum ? w_errno(err, err->errnum, "cannot connect to %s", c->path)
+                           : w_err_prefix(err, "cannot connect to %s", c->path);
     c->start = c->len = 0;
     return 0;
 }

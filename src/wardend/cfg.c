@@ -9,6 +9,7 @@
 
 #include "jsonh.h"
 #include "log.h"
+#include "rlimits.h"
 #include "util.h"
 
 #ifndef WARDEN_SYSCONFDIR
@@ -119,22 +120,13 @@ void config_free(struct w_config *cfg)
     cfg->server.container_rlimits = NULL;
 }
 
-/* Names accepted in rlimits objects; shared with job option validation. */
-static const char *const rlimit_names[] = {"as",    "core",    "cpu",      "data",       "fsize",
-                                           "locks", "memlock", "msgqueue", "nice",       "nofile",
-                                           "nproc", "rss",     "rtprio",   "sigpending", "stack"};
-
 static int check_rlimits(struct json_object *v, const char *what, struct w_error *err)
 {
     if (!json_object_is_type(v, json_type_object))
         return w_err(err, "%s: expected an object", what);
     json_object_object_foreach(v, k, val)
     {
-        size_t i;
-        for (i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
-            if (strcmp(k, rlimit_names[i]) == 0)
-                break;
-        if (i == sizeof(rlimit_names) / sizeof(rlimit_names[0]))
+        if (rlimits_resource(k) < 0)
             return w_err(err, "%s: unknown rlimit '%s'", what, k);
         if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0)
             return w_err(err, "%s.%s: expected a non-negative integer", what, k);

@@ -1,6 +1,8 @@
-/* What wardend's C side knows of a container's cgroup: which layout the host has (v2
- * when server.cgroup_root holds cgroup.controllers), where a container's files are, and
- * the stats `info` reports. The hooks make and remove the cgroups (hooks/lib/cgroup.sh). */
+/* The one owner of the cgroup version and the stats: which layout the host has (v2
+ * when server.cgroup_root holds cgroup.controllers; every hook gets it as
+ * cgroup_version), where a container's files are, and the stats `info` reports. The
+ * hooks make, fill, limit and remove the cgroups in the same layout (hooks/lib/cgroup.sh);
+ * info's stats test that the two agree. */
 #ifndef W_CGROUP_H
 #define W_CGROUP_H
 

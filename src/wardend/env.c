@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cgroup.h"
+#include "spawnp.h"
 #include "wardend.h"
 
 void env_ip_str(uint32_t addr, char *buf, size_t size)
@@ -41,13 +43,6 @@ static int env_add(char ***env, size_t *n, const char *key, const char *fmt, ...
     ne[*n] = NULL;
     *env = ne;
     return 0;
-}
-
-void env_free(char **env)
-{
-    for (size_t i = 0; env && env[i]; i++)
-        free(env[i]);
-    free(env);
 }
 
 void env_pool_cidr(char *buf, size_t size)
@@ -107,6 +102,7 @@ char **env_container(const struct env_ct *ct)
     bad |= env_add(&env, &n, "user_name", "vcap");
     bad |= env_add(&env, &n, "user_uid", "%u", (unsigned)ct->uid);
     bad |= env_add(&env, &n, "cgroup_root", "%s", c->server.cgroup_root);
+    bad |= env_add(&env, &n, "cgroup_version", "%d", cgroup_v2() ? 2 : 1);
     bad |= env_add(&env, &n, "iptables", "%s", c->server.iptables);
     bad |= env_add(&env, &n, "stop_timeout", "%g", c->server.stop_timeout);
     bad |= env_add(&env, &n, "bind_mounts", "%s", ct->bind_mounts ? ct->bind_mounts : "");
@@ -114,7 +110,7 @@ char **env_container(const struct env_ct *ct)
     if (getenv("DEBUG"))
         bad |= env_add(&env, &n, "DEBUG", "%s", getenv("DEBUG"));
     if (bad) {
-        env_free(env);
+        spawnp_strv_free(env);
         return NULL;
     }
     return env;
@@ -135,10 +131,11 @@ char **env_host(void)
     bad |= env_add(&env, &n, "allow_host_access", "%s",
                    c->network.allow_host_access ? "true" : "false");
     bad |= env_add(&env, &n, "cgroup_root", "%s", c->server.cgroup_root);
+    bad |= env_add(&env, &n, "cgroup_version", "%d", cgroup_v2() ? 2 : 1);
     bad |= env_add(&env, &n, "iptables", "%s", c->server.iptables);
     bad |= env_add(&env, &n, "hooks_path", "%s", c->server.hooks_path);
     if (bad) {
-        env_free(env);
+        spawnp_strv_free(env);
         return NULL;
     }
     return env;

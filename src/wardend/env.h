@@ -18,9 +18,9 @@ struct env_ct {
 
 /* The environment of a container's hooks (NULL-terminated, malloc'd); NULL: out of memory. */
 char **env_container(const struct env_ct *in);
+/* Both are freed with spawnp_strv_free (src/lib/spawnp.h). */
 /* The environment of host-setup.sh and host-teardown.sh; NULL: out of memory. */
 char **env_host(void);
-void env_free(char **env);
 /* addr (host byte order) as dotted quad. */
 void env_ip_str(uint32_t addr, char *buf, size_t size);
 /* The smallest CIDR block holding the whole network pool, e.g. "10.254.0.0/22". */

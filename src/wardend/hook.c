@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "spawnp.h"
 #include "util.h"
 #include "wardend.h"
 
@@ -206,7 +206,8 @@ void hook_reap(void)
     }
 }
 
-static char **build_env(char *const *env)
+/* env plus wardend's PATH for hooks; the strings stay env's. */
+static char **hook_envp(char *const *env)
 {
     size_t n = 0;
     char **out;
@@ -222,18 +223,16 @@ static char **build_env(char *const *env)
     return out;
 }
 
+/* The hook in a process group of its own: stdin /dev/null, stdout the log (or
+ * /dev/null), stderr the pipe. */
 static pid_t spawn_hook(const char *name, const char *const *args, char *const *env, int logfd,
                         int errfd, struct w_error *err)
 {
     char path[4096];
     const char *argv[16];
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none;
-    char **envp;
+    struct spawnp sp = {.path = path, .argv = (char *const *)argv, .pgroup = 1};
     size_t n = 0;
     pid_t pid;
-    int rc;
 
     if (snprintf(path, sizeof(path), "%s/%s", g_cfg->server.hooks_path, name) >= (int)sizeof(path))
         return w_err(err, "hook %s: path too long", name);
@@ -243,33 +242,16 @@ static pid_t spawn_hook(const char *name, const char *const *args, char *const *
         n++;
     }
     argv[n] = NULL;
-    envp = build_env(env);
-    if (envp == NULL)
+    sp.envp = hook_envp(env);
+    if (sp.envp == NULL)
         return w_err(err, "hook %s: out of memory", name);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (logfd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-    else
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-    posix_spawnattr_init(&attr);
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none); /* wardend blocks signals for signalfd */
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    {
-        sigset_t all;
-        sigfillset(&all);
-        posix_spawnattr_setsigdefault(&attr, &all);
-    }
-    rc = posix_spawn(&pid, path, &fa, &attr, (char *const *)argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    free(envp);
-    if (rc != 0)
-        return w_errno(err, rc, "hook %s: spawn %s", name, path);
+    sp.fd[0] = SPAWNP_NULL;
+    sp.fd[1] = logfd >= 0 ? logfd : SPAWNP_NULL;
+    sp.fd[2] = errfd;
+    pid = spawnp_start(&sp, err);
+    free((void *)sp.envp);
+    if (pid < 0)
+        return w_err_prefix(err, "hook %s", name);
     return pid;
 }
 

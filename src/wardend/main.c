@@ -18,6 +18,7 @@
 #include "job.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "spawnp.h"
 #include "loop.h"
 #include "registry.h"
 #include "restore.h"
@@ -83,7 +84,7 @@ static int host_setup(struct w_error *err)
     if (env == NULL)
         return w_err(err, "host-setup.sh environment: out of memory");
     ret = hook_run_sync("host-setup.sh", NULL, env, NULL, err);
-    env_free(env);
+    spawnp_strv_free(env);
     return ret;
 }
 

@@ -11,6 +11,7 @@
 #include "cgroup.h"
 #include "env.h"
 #include "log.h"
+#include "spawnp.h"
 #include "util.h"
 #include "wardend.h"
 
@@ -142,7 +143,7 @@ int ct_make_env(struct container *ct)
         .disk_size_mb = 0,
     };
 
-    env_free(ct->env);
+    spawnp_strv_free(ct->env);
     ct->env = env_container(&in);
     return ct->env ? 0 : -1;
 }
@@ -180,7 +181,7 @@ void ct_free(struct container *ct)
     json_object_put(ct->limits);
     json_object_put(ct->events);
     free(ct->bind_mounts);
-    env_free(ct->env);
+    spawnp_strv_free(ct->env);
     free(ct);
 }
 

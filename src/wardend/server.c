@@ -16,6 +16,7 @@
 #include "log.h"
 #include "proto.h"
 #include "req.h"
+#include "unixsock.h"
 #include "util.h"
 #include "wardend.h"
 
@@ -466,33 +467,13 @@ static void on_sweep(struct loop *loop, long long id, void *data)
 
 int server_listen(void (*dispatcher)(struct req *r), struct w_error *err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    const char *path = g_cfg->server.unix_domain_path;
-    char tmp[sizeof(sa.sun_path)];
     int fd;
 
     dispatch = dispatcher;
-    /* Bind a temporary name, fix its mode, then rename over the path: clients never
-     * see a socket with the wrong permissions, and a stale socket is replaced. */
-    if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return w_err(err, "socket path too long: %s", path);
-    strlcpy(sa.sun_path, tmp, sizeof(sa.sun_path));
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = unixsock_listen(g_cfg->server.unix_domain_path, SOCK_STREAM | SOCK_NONBLOCK,
+                         (mode_t)g_cfg->server.unix_domain_permissions, 512, err);
     if (fd < 0)
-        return w_errno(err, errno, "socket");
-    unlink(tmp);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        return w_errno(err, e, "bind %s", tmp);
-    }
-    if (chmod(tmp, g_cfg->server.unix_domain_permissions) < 0 || listen(fd, 512) < 0 ||
-        rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        close(fd);
-        return w_errno(err, e, "listen on %s", path);
-    }
+        return -1;
     if (loop_add_fd(g_loop, fd, LOOP_READ, on_accept, NULL, err) < 0) {
         close(fd);
         return -1;

@@ -20,17 +20,8 @@
 #include <unistd.h>
 
 #include "jsonh.h"
-
-static const struct {
-    const char *name;
-    int resource;
-} rlimit_names[] = {
-    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
-    {"data", RLIMIT_DATA},     {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
-    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
-    {"rtprio", RLIMIT_RTPRIO}, {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
-};
+#include "rlimits.h"
+#include "spawnp.h"
 
 static int parse_rlimits(struct json_object *obj, struct spawn_opts *o, struct w_error *err)
 {
@@ -40,12 +31,10 @@ static int parse_rlimits(struct json_object *obj, struct spawn_opts *o, struct w
         return w_err(err, "rlimits: must be an object");
     json_object_object_foreach(obj, key, val)
     {
-        size_t i, n = sizeof(rlimit_names) / sizeof(rlimit_names[0]);
+        int resource = rlimits_resource(key);
         long long v;
 
-        for (i = 0; i < n && strcmp(rlimit_names[i].name, key) != 0; i++)
-            ;
-        if (i == n)
+        if (resource < 0)
             return w_err(err, "rlimits.%.64s: unknown limit", key);
         if (!json_object_is_type(val, json_type_int))
             return w_err(err, "rlimits.%s: must be an integer", key);
@@ -54,7 +43,7 @@ static int parse_rlimits(struct json_object *obj, struct spawn_opts *o, struct w
             return w_err(err, "rlimits.%s: must be >= 0", key);
         if (o->nrlimits == SPAWN_MAX_RLIMITS)
             return w_err(err, "rlimits: too many");
-        o->rlimits[o->nrlimits].resource = rlimit_names[i].resource;
+        o->rlimits[o->nrlimits].resource = resource;
         o->rlimits[o->nrlimits].value = (rlim_t)v;
         o->nrlimits++;
     }
@@ -266,15 +255,8 @@ static int env_put(char **envp, size_t *n, const char *k, const char *v)
     return 0;
 }
 
-static void env_free(char **envp)
-{
-    for (size_t i = 0; envp && envp[i]; i++)
-        free(envp[i]);
-    free(envp);
-}
-
 /* HOME, USER, PATH, LANG, TERM, then the request's env (which may replace them). */
-static char **build_envp(const struct spawn_opts *o)
+static char **job_envp(const struct spawn_opts *o)
 {
     const struct pw_user *u = &o->user;
     size_t n = 0, cap = 6 + (o->env ? (size_t)json_object_object_length(o->env) : 0);
@@ -296,7 +278,7 @@ static char **build_envp(const struct spawn_opts *o)
             bad |= env_put(envp, &n, key, json_object_get_string(val));
     }
     if (bad) {
-        env_free(envp);
+        spawnp_strv_free(envp);
         return NULL;
     }
     return envp;
@@ -320,10 +302,10 @@ pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
     char *stack;
     pid_t pid;
 
-    pr.envp = build_envp(o);
+    pr.envp = job_envp(o);
     stack = malloc(CHILD_STACK);
     if (pr.envp == NULL || stack == NULL) {
-        env_free(pr.envp);
+        spawnp_strv_free(pr.envp);
         free(stack);
         return w_err(err, "out of memory");
     }
@@ -344,6 +326,6 @@ pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
     if (pid < 0)
         w_errno(err, errno, "clone");
     free(stack);
-    env_free(pr.envp);
+    spawnp_strv_free(pr.envp);
     return pid < 0 ? -1 : pid;
 }

@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,8 @@
 
 #include "error.h"
 #include "serve.h"
+#include "spawnp.h"
+#include "unixsock.h"
 #include "util.h"
 
 #define EXIT_USAGE 100
@@ -85,17 +86,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 extern char **environ;
 
 /* Run argv[0] = path (named name in messages) with our environment plus extra ("K=V"
- * or NULL), stdin from stdin_fd (-1: /dev/null), stdout on our stderr, only 0-2 open,
- * every signal at its default (we ignore SIGPIPE) and none blocked; wait for it. posix_spawn, not fork:
- * copying our page tables cost more than the hook's own start on a VM. */
+ * or NULL), stdin from stdin_fd (-1: /dev/null), stdout on our stderr, as spawnp
+ * starts every hook; wait for it. */
 static int run_and_wait(const char *path, char *const argv[], const char *name,
                         const char *extra, int stdin_fd, struct w_error *err)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t def, none;
-    char **envp = environ;
-    int status, rc;
+    struct spawnp sp = {.path = path, .argv = argv, .envp = environ,
+                        .fd = {stdin_fd >= 0 ? stdin_fd : SPAWNP_NULL, STDERR_FILENO,
+                               SPAWNP_INHERIT}};
+    char **envp = NULL;
+    int status;
     pid_t pid;
 
     if (extra != NULL) {
@@ -104,30 +104,15 @@ static int run_and_wait(const char *path, char *const argv[], const char *name,
             n++;
         envp = calloc(n + 2, sizeof(*envp));
         if (envp == NULL)
-            return w_err(err, "out of memory");
+            return w_err(err, "hook %s: out of memory", name);
         memcpy(envp, environ, n * sizeof(*envp));
         envp[n] = (char *)extra;
+        sp.envp = envp;
     }
-    posix_spawn_file_actions_init(&fa);
-    if (stdin_fd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, stdin_fd, STDIN_FILENO);
-    else
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_init(&attr);
-    sigfillset(&def);
-    posix_spawnattr_setsigdefault(&attr, &def);
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
-    if (envp != environ)
-        free(envp);
-    if (rc != 0)
-        return w_errno(err, rc, "hook %s: cannot run %s", name, path);
+    pid = spawnp_start(&sp, err);
+    free(envp);
+    if (pid < 0)
+        return w_errno(err, err->errnum, "hook %s: cannot run %s", name, path);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return w_errno(err, errno, "waitpid hook %s", name);
@@ -191,31 +176,14 @@ static int open_host_side(const struct opts *o, struct child_res *r, struct w_er
 
 static int listen_socket(const struct opts *o, struct child_res *r, struct w_error *err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    mode_t old;
+    char path[PATH_MAX];
     int fd;
 
-    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/wshd.sock", o->run) >=
-        (int)sizeof(sa.sun_path))
+    if (snprintf(path, sizeof(path), "%s/wshd.sock", o->run) >= (int)sizeof(path))
         return w_err(err, "socket path too long: %s/wshd.sock", o->run);
-    if (unlink(sa.sun_path) < 0 && errno != ENOENT)
-        return w_errno(err, errno, "unlink %s", sa.sun_path);
-    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    fd = unixsock_listen(path, SOCK_SEQPACKET | SOCK_NONBLOCK, 0600, 128, err);
     if (fd < 0)
-        return w_errno(err, errno, "socket");
-    old = umask(0177); /* the socket is born 0600 */
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        umask(old);
-        close(fd);
-        return w_errno(err, e, "bind %s", sa.sun_path);
-    }
-    umask(old);
-    if (listen(fd, 128) < 0) {
-        int e = errno;
-        close(fd);
-        return w_errno(err, e, "listen %s", sa.sun_path);
-    }
+        return -1;
     r->listen_fd = fd;
     return 0;
 }
