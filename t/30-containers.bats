@@ -786,3 +786,27 @@ reuse_network() {
 	run_w run live 'echo still here'
 	assert_output 'still here'
 }
+
+@test "restart: a container whose snapshot.json fails a check is torn down, and the log says which check" {
+	own_daemon_prepare
+	own_daemon_start
+	run_w create --handle nouid
+	assert_success
+	run_w create --handle nostate
+	assert_success
+	local a b
+	a=$(id_of nouid) b=$(id_of nostate)
+	kill -KILL "$WARDEND_PID"
+	wait "$WARDEND_PID" || true
+	jq -c '.uid = "x"' "$WTMP/depot/$a/snapshot.json" >"$WTMP/s" && mv "$WTMP/s" "$WTMP/depot/$a/snapshot.json"
+	jq -c 'del(.state)' "$WTMP/depot/$b/snapshot.json" >"$WTMP/s" && mv "$WTMP/s" "$WTMP/depot/$b/snapshot.json"
+	own_daemon_start
+	run_w list
+	assert_output ''
+	run_cmd grep -F "container $a: not adopted (snapshot.json: \`uid\` is not an integer); tearing it down" "$WTMP/wardend.log"
+	assert_success
+	run_cmd grep -F "container $b: not adopted (snapshot.json: no \`state\`); tearing it down" "$WTMP/wardend.log"
+	assert_success
+	assert_gone "$a"
+	assert_gone "$b"
+}

@@ -79,8 +79,10 @@ ssize_t fdpass_recv(int sock, void *buf, size_t cap, int *fds, int *nfds, struct
             close(fds[i]);
         if (nfds)
             *nfds = 0;
-        return w_err(err, "recvmsg: message truncated (%s)",
-                     (msg.msg_flags & MSG_CTRUNC) ? "control data" : "payload");
+        w_err(err, "recvmsg: message truncated (%s)",
+              (msg.msg_flags & MSG_CTRUNC) ? "control data" : "payload");
+        err->errnum = EMSGSIZE; /* the stream of messages is no longer to be trusted */
+        return -1;
     }
     return n;
 }

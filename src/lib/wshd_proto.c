@@ -38,7 +38,7 @@ struct json_object *wshd_recv(int sock, int *fds, int *nfds, struct w_error *err
     ssize_t n;
 
     if (buf == NULL) {
-        w_err(err, "out of memory");
+        w_errno(err, ENOMEM, "wshd message buffer");
         return NULL;
     }
     n = fdpass_recv(sock, buf, WSHD_MSG_MAX, fds, nfds, err);

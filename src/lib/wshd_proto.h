@@ -16,7 +16,10 @@ int wshd_connect(const char *path, int nonblock, struct w_error *err);
 /* Send msg with nfds descriptors as one message. */
 int wshd_send(int sock, struct json_object *msg, const int *fds, int nfds, struct w_error *err);
 /* Receive one message and up to *nfds descriptors (*nfds updated; pass NULL for none).
- * Returns a new reference; NULL on error or EOF (EOF: err->errnum == EPIPE). */
+ * Returns a new reference; NULL on error or EOF. err->errnum tells them apart: EPIPE
+ * at EOF, EAGAIN when nothing is there yet, another errno when the connection is no
+ * longer usable (EMSGSIZE: truncated), 0 when the message was read whole but is not a
+ * JSON object (the connection is fine). */
 struct json_object *wshd_recv(int sock, int *fds, int *nfds, struct w_error *err);
 
 #endif

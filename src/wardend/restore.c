@@ -23,28 +23,66 @@
 #include "wshd_watch.h"
 
 /* Does the container's wshd answer a ping? Start-up only, so a short blocking wait. */
-static int wshd_alive(const char *path)
+static int wshd_alive(const char *path, struct w_error *err)
 {
     char sock[PATH_MAX + 32];
     struct timeval tv = {.tv_sec = 2};
-    struct json_object *msg, *reply;
-    struct w_error err;
-    int fd, ok = 0;
+    struct json_object *msg, *reply = NULL;
+    int fd, ok = -1;
 
     snprintf(sock, sizeof(sock), "%s/run/wshd.sock", path);
-    fd = wshd_connect(sock, 0, &err);
+    fd = wshd_connect(sock, 0, err);
     if (fd < 0)
-        return 0;
+        return w_err_prefix(err, "wshd does not answer");
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     msg = json_object_new_object();
     json_object_object_add(msg, "op", json_object_new_string("ping"));
-    if (wshd_send(fd, msg, NULL, 0, &err) == 0 && (reply = wshd_recv(fd, NULL, NULL, &err))) {
-        ok = jsonh_get_bool(reply, "ok", 0);
-        json_object_put(reply);
-    }
+    if (wshd_send(fd, msg, NULL, 0, err) < 0 || (reply = wshd_recv(fd, NULL, NULL, err)) == NULL)
+        w_err_prefix(err, "wshd does not answer a ping");
+    else if (!jsonh_get_bool(reply, "ok", 0))
+        w_err(err, "wshd refused a ping");
+    else
+        ok = 0;
+    json_object_put(reply);
     json_object_put(msg);
     close(fd);
     return ok;
+}
+
+/* Everything adoption needs, in order; on failure err says which check failed and ct
+ * holds no pool entry. */
+static int adoptable(struct container *ct, int ni, struct json_object **snap, long long now,
+                     struct w_error *err)
+{
+    int ui;
+
+    if (snapshot_load(ct, snap, err) < 0)
+        return -1;
+    if (ct_lookup(ct->handle))
+        return w_err(err, "handle %s is already another container's", ct->handle);
+    if (wshd_alive(ct->path, err) < 0)
+        return -1;
+    if (ni < 0 || pool_take(&net_pool, ni, now) != ni)
+        return w_err(err, "its network is outside the pool or already taken");
+    ui = (int)(ct->uid - g_cfg->user.pool_start_uid);
+    if (pool_take(&uid_pool, ui, now) != ui) {
+        pool_release(&net_pool, ni, now);
+        return w_err(err, "its uid %u is already taken", (unsigned)ct->uid);
+    }
+    ct->net_index = ni;
+    ct->uid_index = ui;
+    return 0;
+}
+
+/* The network index of id NAME in the pool, -1 when it is not one of the pool's. */
+static int pool_index(uint32_t net)
+{
+    uint32_t start = g_cfg->network.pool_start_address;
+
+    if (net < start || (net - start) % 4 != 0 ||
+        (uint64_t)(net - start) / 4 >= (uint64_t)g_cfg->network.pool_size)
+        return -1;
+    return (int)((net - start) / 4);
 }
 
 static void restore_one(const char *name)
@@ -52,25 +90,19 @@ static void restore_one(const char *name)
     struct container *ct = ct_alloc();
     struct json_object *snap = NULL;
     long long now = loop_now_ms();
-    uint32_t net;
-    struct w_error err;
+    struct w_error why, err;
     int ni;
 
-    if (ct == NULL)
+    if (ct == NULL) {
+        log_msg(LOG_ERR, "container %s: not restored: out of memory", name);
         return;
-    net = (uint32_t)strtoul(name, NULL, 16);
+    }
     strlcpy(ct->id, name, sizeof(ct->id));
     strlcpy(ct->handle, name, sizeof(ct->handle));
     ct_set_paths(ct);
-    ct->network = net;
-    ni = net >= g_cfg->network.pool_start_address
-             ? (int)((net - g_cfg->network.pool_start_address) / 4)
-             : -1;
-    if (snapshot_load(ct, &snap) && ct->state != CT_BORN && !ct_lookup(ct->handle) &&
-        wshd_alive(ct->path) && pool_take(&net_pool, ni, now) == ni &&
-        (ct->uid_index = pool_take(&uid_pool, (int)(ct->uid - g_cfg->user.pool_start_uid), now)) >=
-            0) {
-        ct->net_index = ni;
+    ct->network = (uint32_t)strtoul(name, NULL, 16);
+    ni = pool_index(ct->network);
+    if (adoptable(ct, ni, &snap, now, &why) == 0) {
         if (ct_make_env(ct) < 0)
             log_msg(LOG_ERR, "container %s: hook environment: out of memory", ct->handle);
         ct_register(ct);
@@ -82,11 +114,13 @@ static void restore_one(const char *name)
         return;
     }
     json_object_put(snap);
-    if (ct->net_index < 0 && ni >= 0 && pool_take(&net_pool, ni, now) == ni)
+    if (ni >= 0 && pool_take(&net_pool, ni, now) == ni)
         pool_release(&net_pool, ni, now); /* keep its release delay: the veth dies late */
-    log_msg(LOG_WARNING, "container %s: dead or half-built, tearing it down", name);
-    if (ct_make_env(ct) < 0 || hook_run_sync("destroy.sh", NULL, ct->env, NULL, &err) < 0)
-        log_msg(LOG_ERR, "container %s: %s", name, ct->env ? err.msg : "out of memory");
+    log_msg(LOG_WARNING, "container %s: not adopted (%s); tearing it down", name, why.msg);
+    if (ct_make_env(ct) < 0)
+        log_msg(LOG_ERR, "container %s: destroy.sh environment: out of memory", name);
+    else if (hook_run_sync("destroy.sh", NULL, ct->env, NULL, &err) < 0)
+        log_msg(LOG_ERR, "container %s: %s", name, err.msg);
     ct_set_state(ct, CT_DESTROYED);
     ct_free(ct);
 }

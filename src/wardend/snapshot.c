@@ -11,6 +11,7 @@
 #include "log.h"
 #include "registry.h"
 #include "util.h"
+#include "wardend.h"
 
 static struct json_object *(*jobs_of)(struct container *ct);
 
@@ -46,47 +47,106 @@ void snapshot_save(struct container *ct)
     json_object_put(o);
 }
 
-/* Fill ct from its depot directory; returns 1 when the snapshot is usable. */
-int snapshot_load(struct container *ct, struct json_object **snap)
+/* One field of snapshot.json, into *v: present, then of type t (json_type_null stands
+ * for "a number or null"). */
+static int field(struct json_object *o, const char *key, json_type t, struct json_object **v,
+                 struct w_error *err)
+{
+    static const char *const what[] = {
+        [json_type_null] = "a number or null", [json_type_int] = "an integer",
+        [json_type_object] = "an object",      [json_type_array] = "an array",
+        [json_type_string] = "a string",
+    };
+    int ok;
+
+    if (!json_object_object_get_ex(o, key, v))
+        return w_err(err, "snapshot.json: no `%s`", key);
+    if (t == json_type_null)
+        ok = *v == NULL || json_object_is_type(*v, json_type_int) ||
+             json_object_is_type(*v, json_type_double);
+    else
+        ok = json_object_is_type(*v, t);
+    if (!ok)
+        return w_err(err, "snapshot.json: `%s` is not %s", key, what[t]);
+    return 0;
+}
+
+/* The fields restore needs, field by field: presence, type, then range. */
+static int check_fields(struct container *ct, struct json_object *o, struct w_error *err)
+{
+    static const struct {
+        const char *key;
+        json_type type;
+    } rest[] = {{"rootfs", json_type_string},     {"grace_time", json_type_null},
+                {"properties", json_type_object}, {"limits", json_type_object},
+                {"events", json_type_array},      {"jobs", json_type_object}};
+    struct json_object *v;
+    const char *s;
+    int64_t uid;
+
+    if (field(o, "id", json_type_string, &v, err) < 0)
+        return -1;
+    if (strcmp(json_object_get_string(v), ct->id) != 0)
+        return w_err(err, "snapshot.json: `id` is %s, not the directory's %s",
+                     json_object_get_string(v), ct->id);
+    if (field(o, "handle", json_type_string, &v, err) < 0)
+        return -1;
+    s = json_object_get_string(v);
+    if (*s == '\0' || strlen(s) >= sizeof(ct->handle))
+        return w_err(err, "snapshot.json: `handle` is empty or too long");
+    if (field(o, "state", json_type_string, &v, err) < 0)
+        return -1;
+    s = json_object_get_string(v);
+    if (strcmp(s, "active") != 0 && strcmp(s, "stopped") != 0)
+        return w_err(err, "snapshot.json: `state` is \"%s\": its create never finished", s);
+    if (field(o, "uid", json_type_int, &v, err) < 0)
+        return -1;
+    uid = json_object_get_int64(v);
+    if (uid < g_cfg->user.pool_start_uid ||
+        uid >= (int64_t)g_cfg->user.pool_start_uid + g_cfg->user.pool_size)
+        return w_err(err, "snapshot.json: `uid` %lld is outside the uid pool", (long long)uid);
+    for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+        if (field(o, rest[i].key, rest[i].type, &v, err) < 0)
+            return -1;
+    return 0;
+}
+
+static void replace(struct json_object **dst, struct json_object *v)
+{
+    json_object_put(*dst);
+    *dst = json_object_get(v);
+}
+
+int snapshot_load(struct container *ct, struct json_object **snap, struct w_error *err)
 {
     char path[PATH_MAX + 32];
     struct json_object *o, *v;
-    struct w_error err;
     char *text;
     size_t len;
-    const char *state;
 
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
-    text = util_read_file(AT_FDCWD, path, 1 << 20, &len, &err);
+    text = util_read_file(AT_FDCWD, path, 1 << 20, &len, err);
     if (text == NULL)
-        return 0;
-    o = jsonh_parse(text, len, &err);
+        return -1;
+    o = jsonh_parse(text, len, err);
     free(text);
-    if (o == NULL || strcmp(jsonh_get_str(o, "id", ""), ct->id) != 0) {
+    if (o == NULL)
+        return w_err_prefix(err, "snapshot.json");
+    if (!json_object_is_type(o, json_type_object) || check_fields(ct, o, err) < 0) {
+        if (!json_object_is_type(o, json_type_object))
+            w_err(err, "snapshot.json: not an object");
         json_object_put(o);
-        return 0;
+        return -1;
     }
-    strlcpy(ct->handle, jsonh_get_str(o, "handle", ct->id), sizeof(ct->handle));
-    strlcpy(ct->rootfs, jsonh_get_str(o, "rootfs", ct->rootfs), sizeof(ct->rootfs));
+    strlcpy(ct->handle, jsonh_get_str(o, "handle", ""), sizeof(ct->handle));
+    strlcpy(ct->rootfs, jsonh_get_str(o, "rootfs", ""), sizeof(ct->rootfs));
     ct->uid = (uid_t)jsonh_get_int(o, "uid", 0);
     v = jsonh_get(o, "grace_time");
     ct->grace_time = v ? json_object_get_double(v) : -1;
-    state = jsonh_get_str(o, "state", "");
-    /* Only a container that finished its create is adopted; born stays born. */
-    if (strcmp(state, "active") == 0 || strcmp(state, "stopped") == 0)
-        ct_set_state(ct, (enum ct_state)ct_state_from_name(state));
-    if (json_object_is_type(v = jsonh_get(o, "properties"), json_type_object)) {
-        json_object_put(ct->properties);
-        ct->properties = json_object_get(v);
-    }
-    if (json_object_is_type(v = jsonh_get(o, "limits"), json_type_object)) {
-        json_object_put(ct->limits);
-        ct->limits = json_object_get(v);
-    }
-    if (json_object_is_type(v = jsonh_get(o, "events"), json_type_array)) {
-        json_object_put(ct->events);
-        ct->events = json_object_get(v);
-    }
+    ct_set_state(ct, (enum ct_state)ct_state_from_name(jsonh_get_str(o, "state", "")));
+    replace(&ct->properties, jsonh_get(o, "properties"));
+    replace(&ct->limits, jsonh_get(o, "limits"));
+    replace(&ct->events, jsonh_get(o, "events"));
     *snap = o;
-    return 1;
+    return 0;
 }

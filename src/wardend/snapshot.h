@@ -6,6 +6,8 @@
 
 #include <json-c/json.h>
 
+#include "error.h"
+
 struct container;
 
 /* Who knows the container's jobs (job.c) gives their options as a new object; set
@@ -13,8 +15,9 @@ struct container;
 void snapshot_set_jobs(struct json_object *(*jobs)(struct container *ct));
 /* Write <container>/snapshot.json; a failure is logged (the container goes on). */
 void snapshot_save(struct container *ct);
-/* Fill ct (id and path set) from its snapshot.json; 1 when it is usable, and then *snap
- * holds the parsed file (the caller puts it), else 0. */
-int snapshot_load(struct container *ct, struct json_object **snap);
+/* Fill ct (id and path set) from its snapshot.json, checked field by field; 0 when it is
+ * usable, and then *snap holds the parsed file (the caller puts it), else -1 with err
+ * naming the check that failed. */
+int snapshot_load(struct container *ct, struct json_object **snap, struct w_error *err);
 
 #endif

@@ -355,8 +355,10 @@ int main(int argc, char **argv, char **envp)
     signal(SIGPIPE, SIG_IGN);
     if (run_named_hook(&o, "parent-before-clone.sh", NULL, &err) < 0)
         fail(0, err.msg);
-    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-        fail(0, "pipe failed");
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+        w_errno(&err, errno, "pipe2 for the child's go and ready");
+        fail(0, err.msg);
+    }
     child = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID |
                                           CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
     if (child < 0) {
