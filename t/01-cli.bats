@@ -1,8 +1,13 @@
 #!/usr/bin/env bats
 # The warden CLI and its prompt against a private wardend: output, --json, raw, the REPL
-# on stdin, --help, and the exit statuses 0 / 1 / 100 / 111 of warden(1).
+# on stdin, --help, and the exit statuses 0 / 1 / 100 / 101 / 111 of warden(1).
 
 load helpers
+
+teardown() {
+	[[ -z ${FAKE_PID:-} ]] || { kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; }
+	FAKE_PID=
+}
 
 setup_file() {
 	wardend_start
@@ -61,6 +66,33 @@ teardown_file() {
 	run_cmd "$WARDEN_BIN" -s "$BATS_TEST_TMPDIR/none.sock" ping
 	assert_failure 111
 	assert_output_contains "$BATS_TEST_TMPDIR/none.sock"
+}
+
+@test "exit status 101 when the server's reply is malformed, showing the reply" {
+	local sock=$BATS_TEST_TMPDIR/bad.sock
+	# A fake server: one bad reply per connection.
+	python3 - "$sock" <<-'PY' &
+		import socket, sys
+		s = socket.socket(socket.AF_UNIX)
+		s.bind(sys.argv[1])
+		s.listen(4)
+		for reply in (b"not json\n", b'{"type":"weird"}\n', b'{"type":"object","payload":5}\n'):
+		    c, _ = s.accept()
+		    c.recv(65536)
+		    c.sendall(reply)
+		    c.close()
+	PY
+	FAKE_PID=$!
+	wait_for 20 test -S "$sock"
+	run_cmd "$WARDEN_BIN" -s "$sock" ping
+	assert_failure 101
+	assert_output_contains "bad reply from $sock"
+	run_cmd "$WARDEN_BIN" -s "$sock" ping
+	assert_failure 101
+	assert_output 'warden: malformed reply: {"type":"weird"}'
+	run_cmd "$WARDEN_BIN" -s "$sock" link h 1
+	assert_failure 101
+	assert_output 'warden: malformed link reply: 5'
 }
 
 @test "--json prints the raw payload" {

@@ -139,8 +139,9 @@ before-pivot"
 	# shellcheck disable=SC2016 # expanded in the container
 	wsh_run --user vcap --env FOO=bar --env X='a b' sh -c 'echo "$FOO|$X|$HOME|$USER|$PATH|$LANG|$(pwd)"'
 	assert_output "bar|a b|/home/vcap|vcap|/usr/local/bin:/usr/bin:/bin|en_US.UTF-8|/home/vcap"
+	# A refusal is wsh's own failure (111), not a status of the process.
 	wsh_run --user nobody-here true
-	assert_failure 255
+	assert_failure 111
 	assert_output_contains "unknown user nobody-here"
 	wsh_run --rlimit nofile=17 sh -c 'ulimit -n'
 	assert_output 17
@@ -154,6 +155,12 @@ before-pivot"
 1
 2
 3"
+}
+
+@test "wsh exits 111 when wshd cannot be reached, naming the socket" {
+	run_cmd "$WSH" --socket "$BATS_TEST_TMPDIR/none.sock" true
+	assert_failure 111
+	assert_output "wsh: connect to $BATS_TEST_TMPDIR/none.sock: No such file or directory"
 }
 
 @test "a killed process makes wsh exit 255; wsh forwards SIGTERM" {

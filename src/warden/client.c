@@ -150,6 +150,7 @@ struct json_object *client_recv(struct client *c, struct w_error *err)
         c->start = c->len = 0;
     if (reply == NULL) {
         w_err_prefix(err, "bad reply from %s", c->path);
+        err->errnum = EBADMSG;
         client_close(c);
     }
     return reply;
@@ -170,5 +171,11 @@ int client_reply(struct json_object *reply, struct json_object **payload, struct
         return 1;
     }
     w_err(err, "malformed reply: %s", jsonh_str(reply, NULL));
+    err->errnum = EBADMSG;
     return -1;
+}
+
+int client_exit_status(const struct w_error *err)
+{
+    return err->errnum == EBADMSG ? EXIT_BUG : EXIT_SYS;
 }

@@ -10,7 +10,7 @@
 #include "error.h"
 
 /* Exit statuses (a contract, see warden(1)). */
-enum { EXIT_ERRREPLY = 1, EXIT_USAGE = 100, EXIT_SYS = 111 };
+enum { EXIT_ERRREPLY = 1, EXIT_USAGE = 100, EXIT_BUG = 101, EXIT_SYS = 111 };
 
 struct client {
     int fd;     /* -1 when not connected */
@@ -28,11 +28,15 @@ int client_connect(struct client *c, struct w_error *err);
 int client_send_line(struct client *c, const char *line, size_t len, struct w_error *err);
 int client_send(struct client *c, struct json_object *req, struct w_error *err);
 /* Read one reply line and parse it; returns a new reference, or NULL (closed or bad reply;
- * the connection is then closed). */
+ * the connection is then closed). A reply that is not JSON sets err->errnum EBADMSG. */
 struct json_object *client_recv(struct client *c, struct w_error *err);
 /* Split a reply: returns 0 and sets *payload (borrowed) for {"type":"object"}, 1 for
- * {"type":"error"} with err holding its message, -1 for a malformed reply. */
+ * {"type":"error"} with err holding its message, -1 for a malformed reply (errnum
+ * EBADMSG). */
 int client_reply(struct json_object *reply, struct json_object **payload, struct w_error *err);
+/* The exit status for a failed call: EXIT_BUG when the server's reply was malformed
+ * (a bug on one side or the other), EXIT_SYS for a connection that failed. */
+int client_exit_status(const struct w_error *err);
 
 /* warden.c: run one command (argv[0] is its name) on c; returns an exit status. */
 int warden_command(struct client *c, int argc, char **argv);

@@ -46,7 +46,7 @@ static int link_job(struct client *c, const char *h, const char *j, int print_ou
         return r;
     if (!json_object_is_type(payload, json_type_array)) {
         warden_complain("malformed link reply: %s", jsonh_str(payload, NULL));
-        r = EXIT_SYS;
+        r = EXIT_BUG;
     } else {
         r = job_result(payload, print_output);
     }
@@ -83,13 +83,13 @@ static int stream_job(struct client *c, const char *h, const char *j)
         json_object_put(reply);
         if ((reply = client_recv(c, &err)) == NULL) {
             warden_complain("%s", err.msg);
-            return EXIT_SYS;
+            return client_exit_status(&err);
         }
         r = client_reply(reply, &payload, &err);
         if (r != 0) {
             warden_complain("%s", err.msg);
             json_object_put(reply);
-            return r > 0 ? EXIT_ERRREPLY : EXIT_SYS;
+            return r > 0 ? EXIT_ERRREPLY : EXIT_BUG;
         }
     }
     return r;
@@ -222,7 +222,7 @@ int cli_cmd_run(struct client *c, int argc, char **argv)
             return r;
         if (!json_object_is_type(payload, json_type_array)) {
             warden_complain("malformed run reply: %s", jsonh_str(payload, NULL));
-            r = EXIT_SYS;
+            r = EXIT_BUG;
         } else {
             r = job_result(payload, 1);
         }

@@ -125,14 +125,14 @@ int cli_call(struct client *c, struct json_object *req, struct json_object **rep
     json_object_put(req);
     if (r < 0 || (*reply = client_recv(c, &err)) == NULL) {
         warden_complain("%s", err.msg);
-        return EXIT_SYS;
+        return client_exit_status(&err);
     }
     r = client_reply(*reply, payload, &err);
     if (r != 0) {
         warden_complain("%s", err.msg);
         json_object_put(*reply);
         *reply = NULL;
-        return r > 0 ? EXIT_ERRREPLY : EXIT_SYS;
+        return r > 0 ? EXIT_ERRREPLY : EXIT_BUG;
     }
     return 0;
 }

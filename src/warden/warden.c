@@ -481,7 +481,7 @@ static int cmd_raw(struct client *c, int argc, char **argv)
     do {
         if ((reply = client_recv(c, &err)) == NULL) {
             warden_complain("%s", err.msg);
-            return EXIT_SYS;
+            return client_exit_status(&err);
         }
         r = client_reply(reply, &payload, &err);
         if (r == 0)
@@ -497,7 +497,7 @@ static int cmd_raw(struct client *c, int argc, char **argv)
      * large): start the prompt's next command on a fresh connection. */
     if (r != 0)
         client_close(c);
-    return r == 0 ? 0 : r > 0 ? EXIT_ERRREPLY : EXIT_SYS;
+    return r == 0 ? 0 : r > 0 ? EXIT_ERRREPLY : EXIT_BUG;
 }
 
 static int cmd_help(struct client *c, int argc, char **argv);
@@ -587,7 +587,7 @@ static void usage(FILE *f)
             "  -s, --socket PATH  wardend socket (default $WARDEN_SOCKET, else %s)\n"
             "  -j, --json         print reply payloads as raw JSON\n"
             "  -h, --help         this help;  -V, --version  the version\n"
-            "exit status: 0 ok, 1 error reply, 100 usage, 111 cannot connect;\n"
+            "exit status: 0 ok, 1 error reply, 100 usage, 101 malformed reply, 111 cannot connect;\n"
             "run and link exit with the job's status (255 when it has none)\n",
             DEFAULT_SOCKET);
 }

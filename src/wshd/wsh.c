@@ -22,7 +22,8 @@
 #include "wshd_proto.h"
 
 #define EXIT_USAGE 100
-#define EXIT_FAIL 255
+#define EXIT_SYSTEM 111 /* wsh's own failures: connection, refusal */
+#define EXIT_NOSTATUS 255 /* the process has no exit status (a signal ended it) */
 
 static struct termios saved_tio;
 static int tio_saved;
@@ -46,7 +47,7 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(EXIT_FAIL);
+    exit(EXIT_SYSTEM);
 }
 
 static void usage(FILE *f)
@@ -178,7 +179,7 @@ static int handle_msg(struct json_object *m)
     if ((v = jsonh_get(m, "exit")) != NULL && json_object_is_type(v, json_type_int))
         return json_object_get_int(v) & 0xff;
     if (jsonh_get(m, "signal") != NULL)
-        return EXIT_FAIL;
+        return EXIT_NOSTATUS;
     if ((v = jsonh_get(m, "error")) != NULL)
         die("%s", json_object_get_string(v));
     return -1;
