@@ -33,7 +33,7 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, int nfds,
         n = sendmsg(sock, &msg, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        return w_errno(err, errno, "sendmsg");
+        return w_errno(err, errno, "sendmsg on fd %d", sock);
     if ((size_t)n != len)
         return w_err(err, "sendmsg: short write (%zd of %zu bytes)", n, len);
     return 0;
@@ -57,7 +57,7 @@ ssize_t fdpass_recv(int sock, void *buf, size_t cap, int *fds, int *nfds, struct
         n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        return w_errno(err, errno, "recvmsg");
+        return w_errno(err, errno, "recvmsg on fd %d", sock);
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         int k;
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)

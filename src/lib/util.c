@@ -44,7 +44,7 @@ int util_write_all(int fd, const void *buf, size_t len, struct w_error *err)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return w_errno(err, errno, "write");
+            return w_errno(err, errno, "write to fd %d", fd);
         }
         p += n;
         len -= (size_t)n;

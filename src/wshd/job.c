@@ -351,7 +351,7 @@ static int start_process(struct job *j, struct spawn_opts *o, const struct job_r
     rc = 0;
     goto out;
 sys:
-    w_errno(err, errno, "pipe");
+    w_errno(err, errno, "pipe2 for job %lld", (long long)j->id);
 out:
     for (int i = 0; i < 2; i++) {
         if (out[i] >= 0)

@@ -204,7 +204,7 @@ static int open_pty(struct json_object *req, uid_t uid, int *master, int *slave,
     if (unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof(name)) != 0) {
         int e = errno;
         close(*master);
-        return w_errno(err, e, "unlockpt");
+        return w_errno(err, e, "unlockpt/ptsname of the pty master");
     }
     *slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (*slave < 0) {

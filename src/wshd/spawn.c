@@ -324,7 +324,7 @@ pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
     pid = clone(spawn_child, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &pr);
 #endif
     if (pid < 0)
-        w_errno(err, errno, "clone");
+        w_errno(err, errno, "clone the process of %s", o->argv[0]);
     free(stack);
     spawnp_strv_free(pr.envp);
     return pid < 0 ? -1 : pid;

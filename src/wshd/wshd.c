@@ -362,7 +362,7 @@ int main(int argc, char **argv, char **envp)
     child = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID |
                                           CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
     if (child < 0) {
-        w_errno(&err, errno, "clone");
+        w_errno(&err, errno, "clone the container's init");
         fail(0, err.msg);
     }
     if (child == 0) {
