@@ -142,15 +142,31 @@ int job_check_spawn(struct req *r, struct w_error *err)
     return 0;
 }
 
+/* wshd's spawn request for job j of request r (doc/wshd-protocol.md). */
+static struct json_object *spawn_msg(struct req *r, const struct job *j, struct json_object *opts)
+{
+    struct json_object *msg = json_object_new_object(), *env = jsonh_get(opts, "env");
+    int root = jsonh_get_bool(opts, "privileged", 0);
+
+    json_object_object_add(msg, "op", json_object_new_string("spawn"));
+    json_object_object_add(msg, "job", json_object_new_int64(j->id));
+    json_object_object_add(msg, "script", json_object_get(req_arg(r, 2)));
+    json_object_object_add(msg, "user", json_object_new_string(root ? "root" : "vcap"));
+    json_object_object_add(msg, "env", env ? json_object_get(env) : json_object_new_object());
+    json_object_object_add(msg, "rlimits", merged_rlimits(jsonh_get(opts, "rlimits")));
+    json_object_object_add(msg, "output_limit",
+                           json_object_new_int64(g_cfg->server.job_output_limit));
+    json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
+    return msg;
+}
+
 static int spawn(struct req *r, struct container *ct, int link, struct w_error *err)
 {
-    struct json_object *opts, *msg, *env;
+    struct json_object *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL, *msg;
     char sock[PATH_MAX + 32];
-    struct job *j;
-    int fd;
+    struct job *j = calloc(1, sizeof(*j));
+    int fd, rc;
 
-    opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
-    j = calloc(1, sizeof(*j));
     if (j == NULL)
         return w_err(err, "out of memory");
     j->wd = j->wshd_fd = -1;
@@ -165,32 +181,19 @@ static int spawn(struct req *r, struct container *ct, int link, struct w_error *
         return -1;
     }
     snprintf(sock, sizeof(sock), "%s/run/wshd.sock", ct->path);
-    fd = wshd_connect(sock, 1, err);
-    if (fd < 0) {
+    if ((fd = wshd_connect(sock, 1, err)) < 0) {
         free(j);
         return w_err_prefix(err, "could not spawn job");
     }
-    env = jsonh_get(opts, "env");
-    msg = json_object_new_object();
-    json_object_object_add(msg, "op", json_object_new_string("spawn"));
-    json_object_object_add(msg, "job", json_object_new_int64(j->id));
-    json_object_object_add(msg, "script", json_object_get(req_arg(r, 2)));
-    json_object_object_add(
-        msg, "user",
-        json_object_new_string(jsonh_get_bool(opts, "privileged", 0) ? "root" : "vcap"));
-    json_object_object_add(msg, "env", env ? json_object_get(env) : json_object_new_object());
-    json_object_object_add(msg, "rlimits", merged_rlimits(jsonh_get(opts, "rlimits")));
-    json_object_object_add(msg, "output_limit",
-                           json_object_new_int64(g_cfg->server.job_output_limit));
-    json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
-    if (wshd_send(fd, msg, NULL, 0, err) < 0 ||
-        loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, err) < 0) {
-        json_object_put(msg);
+    msg = spawn_msg(r, j, opts);
+    rc = wshd_send(fd, msg, NULL, 0, err) < 0 ||
+         loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, err) < 0;
+    json_object_put(msg);
+    if (rc) {
         close(fd);
         free(j);
         return w_err_prefix(err, "could not spawn job");
     }
-    json_object_put(msg);
     j->wshd_fd = fd;
     j->spawn_req = r;
     j->spawn_timer =
