@@ -16,8 +16,8 @@ struct spawnp {
     const char *path;
     char *const *argv; /* argv[0] included, NULL-terminated */
     char *const *envp;
-    int fd[3];    /* what becomes 0, 1, 2: a descriptor, SPAWNP_NULL or SPAWNP_INHERIT */
-    int pgroup;   /* 1: the child leads a process group of its own (kill(-pid) ends all) */
+    int fd[3];  /* what becomes 0, 1, 2: a descriptor, SPAWNP_NULL or SPAWNP_INHERIT */
+    int pgroup; /* 1: the child leads a process group of its own (kill(-pid) ends all) */
 };
 
 /* The child's pid, or -1 with err ("posix_spawn PATH: ..."). */

@@ -581,15 +581,16 @@ int warden_command(struct client *c, int argc, char **argv)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: warden [-s SOCKET] [--json] COMMAND [ARGS...]\n"
-            "       warden [-s SOCKET] [--json]      (interactive prompt)\n"
-            "  -s, --socket PATH  wardend socket (default $WARDEN_SOCKET, else %s)\n"
-            "  -j, --json         print reply payloads as raw JSON\n"
-            "  -h, --help         this help;  -V, --version  the version\n"
-            "exit status: 0 ok, 1 error reply, 100 usage, 101 malformed reply, 111 cannot connect;\n"
-            "run and link exit with the job's status (255 when it has none)\n",
-            DEFAULT_SOCKET);
+    fprintf(
+        f,
+        "usage: warden [-s SOCKET] [--json] COMMAND [ARGS...]\n"
+        "       warden [-s SOCKET] [--json]      (interactive prompt)\n"
+        "  -s, --socket PATH  wardend socket (default $WARDEN_SOCKET, else %s)\n"
+        "  -j, --json         print reply payloads as raw JSON\n"
+        "  -h, --help         this help;  -V, --version  the version\n"
+        "exit status: 0 ok, 1 error reply, 100 usage, 101 malformed reply, 111 cannot connect;\n"
+        "run and link exit with the job's status (255 when it has none)\n",
+        DEFAULT_SOCKET);
 }
 
 int main(int argc, char **argv)

@@ -233,9 +233,8 @@ static int bind_mount_line(struct json_object *e, size_t i, FILE *f, struct w_er
                          s);
     }
     if (strpbrk(s, "\t\n") || strpbrk(d, "\t\n") || *s != '/' || *d != '/')
-        return w_err(err,
-                     "Expected `bind_mounts[%zu]` to hold absolute paths without tabs or newlines.",
-                     i);
+        return w_err(
+            err, "Expected `bind_mounts[%zu]` to hold absolute paths without tabs or newlines.", i);
     if (stat(s, &st) < 0)
         return w_err(err, "bind mount source %s not found", s);
     fprintf(f, "%s\t%s\t%s\n", s, d, m);
@@ -289,9 +288,14 @@ static const struct create_opt {
     const char *name;
     int (*parse)(struct json_object *v, struct create_args *a, struct w_error *err);
 } create_opts[] = {
-    {"handle", opt_handle},           {"grace_time", opt_grace_time}, {"disk_size_mb", opt_disk_size_mb},
-    {"rootfs", opt_rootfs},           {"properties", opt_properties}, {"limits", opt_limits},
-    {"bind_mounts", opt_bind_mounts}, {"network", opt_network},
+    {"handle", opt_handle},
+    {"grace_time", opt_grace_time},
+    {"disk_size_mb", opt_disk_size_mb},
+    {"rootfs", opt_rootfs},
+    {"properties", opt_properties},
+    {"limits", opt_limits},
+    {"bind_mounts", opt_bind_mounts},
+    {"network", opt_network},
 };
 #define N_CREATE_OPTS (sizeof(create_opts) / sizeof(create_opts[0]))
 

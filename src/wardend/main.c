@@ -18,12 +18,12 @@
 #include "job.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "spawnp.h"
 #include "loop.h"
 #include "registry.h"
 #include "restore.h"
 #include "server.h"
 #include "snapshot.h"
+#include "spawnp.h"
 #include "wardend.h"
 #include "wshd_watch.h"
 
