@@ -7,13 +7,19 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fdpass.h"
 #include "jsonh.h"
+#include "rlimits.h"
+#include "spawnp.h"
 #include "tap.h"
+#include "unixsock.h"
 #include "util.h"
 #include "wshd_proto.h"
 
@@ -392,6 +398,7 @@ static void test_fdpass(void)
     r = fdpass_recv(sv[1], buf, 10, got, &n, &err);
     TAP_IS_INT(r, -1, "a truncated payload is an error");
     TAP_CONTAINS(err.msg, "truncated", "... saying so");
+    TAP_IS_INT(err.errnum, EMSGSIZE, "... with EMSGSIZE, so callers need not read the text");
     TAP_IS_INT(n, 0, "... with no fds handed out");
     TAP_IS_INT(count_fds(), before, "... and none leaked");
 
@@ -516,6 +523,111 @@ static int rm_one(const char *path, const struct stat *st, int type, struct FTW 
     return remove(path);
 }
 
+static void test_unixsock(void)
+{
+    struct w_error err = {0};
+    char path[256], longp[200];
+    struct stat st;
+    int l, c, stale;
+
+    snprintf(path, sizeof(path), "%s/s.sock", tmpdir);
+    /* A stale socket at the path is replaced. */
+    stale = unixsock_listen(path, SOCK_STREAM, 0600, 4, &err);
+    TAP_OK(stale >= 0, "unixsock_listen on a fresh path");
+    close(stale);
+    l = unixsock_listen(path, SOCK_STREAM, 0640, 4, &err);
+    TAP_OK(l >= 0, "unixsock_listen over a stale socket");
+    TAP_OK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) == 0640,
+           "... the socket has the mode asked for");
+    TAP_OK(l >= 0 && is_cloexec(l), "... and is CLOEXEC");
+    c = unixsock_connect(path, SOCK_STREAM, &err);
+    TAP_OK(c >= 0 && is_cloexec(c), "unixsock_connect reaches it, CLOEXEC");
+    if (c >= 0)
+        close(c);
+    if (l >= 0)
+        close(l);
+    unlink(path);
+    TAP_IS_INT(unixsock_connect(path, SOCK_STREAM, &err), -1, "connect to a missing socket fails");
+    TAP_CONTAINS(err.msg, "connect to ", "... naming the call");
+    TAP_CONTAINS(err.msg, path, "... and the path");
+    TAP_IS_INT(err.errnum, ENOENT, "... with its errno");
+    memset(longp, 'x', sizeof(longp) - 1);
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = '\0';
+    TAP_IS_INT(unixsock_listen(longp, SOCK_STREAM, 0600, 4, &err), -1, "a path too long is refused");
+    TAP_CONTAINS(err.msg, "too long", "... saying so");
+    snprintf(path, sizeof(path), "%s/no-such-dir/s.sock", tmpdir);
+    TAP_IS_INT(unixsock_listen(path, SOCK_STREAM, 0600, 4, &err), -1, "bind in a missing dir fails");
+    TAP_CONTAINS(err.msg, "bind ", "... naming bind");
+}
+
+static void test_rlimits(void)
+{
+    TAP_IS_INT(rlimits_resource("nofile"), RLIMIT_NOFILE, "rlimits: nofile");
+    TAP_IS_INT(rlimits_resource("as"), RLIMIT_AS, "rlimits: as");
+    TAP_IS_INT(rlimits_resource("stack"), RLIMIT_STACK, "rlimits: stack");
+    TAP_IS_INT(rlimits_resource("NOFILE"), -1, "rlimits: names are lower case");
+    TAP_IS_INT(rlimits_resource("bogus"), -1, "rlimits: an unknown name");
+}
+
+static void test_spawnp(void)
+{
+    struct w_error err = {0};
+    /* The child checks itself: only 0-2 open (ls adds its own 3), none of signals 1-31
+     * blocked or ignored (glibc keeps its own two above them), its own process group
+     * (field 5 of /proc/PID/stat), stdin empty. */
+    char *argv[] = {"/bin/sh", "-c",
+                    "[ \"$(ls /proc/self/fd | wc -l)\" -eq 4 ] || exit 3; "
+                    "b=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$$/status); "
+                    "[ $((0x$b & 0x7fffffff)) -eq 0 ] || exit 4; "
+                    "i=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status); "
+                    "[ $((0x$i & 0x7fffffff)) -eq 0 ] || exit 5; "
+                    "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = $$ ] || exit 6; "
+                    "read x; [ -z \"$x\" ] || exit 7; echo out; echo err >&2",
+                    NULL};
+    char *env[] = {"PATH=/usr/bin:/bin", NULL};
+    char outp[256], errp[256], *text;
+    struct spawnp sp = {.path = "/bin/sh", .argv = argv, .envp = env, .pgroup = 1};
+    sigset_t block, old;
+    int out, er, status = -1, leak;
+    pid_t pid;
+
+    snprintf(outp, sizeof(outp), "%s/spawn.out", tmpdir);
+    snprintf(errp, sizeof(errp), "%s/spawn.err", tmpdir);
+    out = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    er = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    leak = open("/dev/null", O_RDONLY); /* not CLOEXEC: the child must not get it */
+    sp.fd[0] = SPAWNP_NULL;
+    sp.fd[1] = out;
+    sp.fd[2] = er;
+    /* What the caller blocks and ignores must not reach the child. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    signal(SIGUSR1, SIG_IGN);
+    pid = spawnp_start(&sp, &err);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(SIGUSR1, SIG_DFL);
+    TAP_OK(pid > 0, "spawnp_start starts the program");
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    TAP_IS_INT(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0,
+               "... only 0-2 open, no signal blocked or ignored, own process group, stdin empty");
+    text = util_read_file(AT_FDCWD, outp, 100, NULL, &err);
+    TAP_IS_STR(text, "out\n", "... stdout where asked");
+    free(text);
+    text = util_read_file(AT_FDCWD, errp, 100, NULL, &err);
+    TAP_IS_STR(text, "err\n", "... stderr where asked");
+    free(text);
+    sp.path = "/nonexistent/prog";
+    TAP_IS_INT(spawnp_start(&sp, &err), -1, "a missing program fails");
+    TAP_CONTAINS(err.msg, "posix_spawn /nonexistent/prog", "... naming the call and the path");
+    TAP_IS_INT(err.errnum, ENOENT, "... with its errno");
+    close(out);
+    close(er);
+    close(leak);
+}
+
 int main(void)
 {
     if (mkdtemp(tmpdir) == NULL)
@@ -530,6 +642,9 @@ int main(void)
     test_jsonh();
     test_fdpass();
     test_wshd_msgs();
+    test_unixsock();
+    test_rlimits();
+    test_spawnp();
     nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return tap_done();
 }
