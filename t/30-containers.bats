@@ -660,6 +660,30 @@ reuse_network() {
 	[[ ! -e $WSOCK ]] || _explain "socket $WSOCK left"
 }
 
+@test "failing hook: restore's destroy.sh past server.hook_timeout is killed; start-up goes on" {
+	own_daemon_prepare
+	hooks_copy
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\",\"hook_timeout\":1"
+	run_w create --network 10.253.130.0
+	assert_success
+	kill -KILL "$WARDEND_PID"
+	wait "$WARDEND_PID" || true
+	kill -KILL "$(cat "$WTMP/depot/0afd8200/run/wshd.pid")"
+	break_hook destroy.sh 'sleep 60'
+	# wardend_start waits 30 s for a pong: without the deadline restore would block 60 s.
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\",\"hook_timeout\":1"
+	run_cmd grep -c "container 0afd8200: hook destroy.sh timed out after 1 s" "$WTMP/wardend.log"
+	assert_output 1
+	run_cmd pgrep -f "$WTMP/hooks/destroy.sh"
+	assert_failure 1
+	# A restart with a working destroy.sh finishes the teardown.
+	fix_hook destroy.sh
+	kill -TERM "$WARDEND_PID"
+	wait "$WARDEND_PID" || true
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\",\"hook_timeout\":1"
+	assert_gone 0afd8200
+}
+
 @test "destroy: a failing destroy.sh keeps the container registered, says why, and can be retried" {
 	own_daemon_prepare
 	hooks_copy
