@@ -6,6 +6,8 @@
 
 # jq programs and backquoted key names are single-quoted on purpose.
 # shellcheck disable=SC2016
+# WARDEND_BIN comes from helpers.bash (SC2153).
+# shellcheck disable=SC2153
 
 load helpers
 

@@ -22,7 +22,7 @@
 #include "wshd_proto.h"
 
 #define EXIT_USAGE 100
-#define EXIT_SYSTEM 111 /* wsh's own failures: connection, refusal */
+#define EXIT_SYSTEM 111   /* wsh's own failures: connection, refusal */
 #define EXIT_NOSTATUS 255 /* the process has no exit status (a signal ended it) */
 
 static struct termios saved_tio;

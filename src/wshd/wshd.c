@@ -91,9 +91,11 @@ extern char **environ;
 static int run_and_wait(const char *path, char *const argv[], const char *name,
                         const char *extra, int stdin_fd, struct w_error *err)
 {
-    struct spawnp sp = {.path = path, .argv = argv, .envp = environ,
-                        .fd = {stdin_fd >= 0 ? stdin_fd : SPAWNP_NULL, STDERR_FILENO,
-                               SPAWNP_INHERIT}};
+    struct spawnp sp = {
+        .path = path,
+        .argv = argv,
+        .envp = environ,
+        .fd = {stdin_fd >= 0 ? stdin_fd : SPAWNP_NULL, STDERR_FILENO, SPAWNP_INHERIT}};
     char **envp = NULL;
     int status;
     pid_t pid;

@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -554,10 +554,12 @@ static void test_unixsock(void)
     memset(longp, 'x', sizeof(longp) - 1);
     longp[0] = '/';
     longp[sizeof(longp) - 1] = '\0';
-    TAP_IS_INT(unixsock_listen(longp, SOCK_STREAM, 0600, 4, &err), -1, "a path too long is refused");
+    TAP_IS_INT(unixsock_listen(longp, SOCK_STREAM, 0600, 4, &err), -1,
+               "a path too long is refused");
     TAP_CONTAINS(err.msg, "too long", "... saying so");
     snprintf(path, sizeof(path), "%s/no-such-dir/s.sock", tmpdir);
-    TAP_IS_INT(unixsock_listen(path, SOCK_STREAM, 0600, 4, &err), -1, "bind in a missing dir fails");
+    TAP_IS_INT(unixsock_listen(path, SOCK_STREAM, 0600, 4, &err), -1,
+               "bind in a missing dir fails");
     TAP_CONTAINS(err.msg, "bind ", "... naming bind");
 }
 
