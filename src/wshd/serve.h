@@ -10,8 +10,8 @@
 struct wshd_ctx {
     struct loop *loop;
     int listen_fd; /* <run>/wshd.sock, bound before pivot_root */
-    int jobs_fd;   /* host-side <container>/jobs, opened before pivot_root */
-    int devnull;   /* /dev/null opened before pivot_root (the rootfs may lack one) */
+    int jobs_fd;   /* <container>/jobs as a detached mount (see wshd.c open_detached) */
+    int devnull;   /* the container's /dev/null */
 };
 
 typedef void serve_exit_cb(struct wshd_ctx *ctx, pid_t pid, int status, void *data);

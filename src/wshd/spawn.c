@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "jsonh.h"
 #include "rlimits.h"
 #include "spawnp.h"
@@ -150,6 +151,8 @@ static void setup_user(const struct spawn_opts *o)
         if (setrlimit(o->rlimits[i].resource, &rl) < 0)
             die("setrlimit");
     }
+    if (confine_child_caps(u->uid) < 0)
+        die("drop the bounding set");
     if (syscall(SYS_setgroups, (size_t)u->ngroups, u->groups) < 0)
         die("setgroups");
     if (syscall(SYS_setgid, u->gid) < 0)
@@ -225,6 +228,8 @@ static int spawn_child(void *arg)
         die("ioctl TIOCSCTTY");
     setup_user(o);
     close_from_3();
+    if (confine_child_seccomp() < 0)
+        die("load the seccomp filter");
     exec_lookup(file, o->argv, pr->envp, pr->path);
     put("wshd: exec ");
     put(file);

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
+#include "confine.h"
 #include "error.h"
 #include "serve.h"
 #include "spawnp.h"
@@ -40,11 +43,14 @@
 struct opts {
     const char *run, *hooks, *root, *title;
     char container[PATH_MAX];
+    uint64_t caps; /* the container's bounding set */
+    int seccomp;   /* load the default filter in every job */
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: wshd --run DIR --hooks DIR --root DIR [--title STR]\n"
+    fprintf(f, "usage: wshd --run DIR --hooks DIR --root DIR [--title STR] [--caps LIST]\n"
+               "            [--no-seccomp]\n"
                "       wshd --help | --version\n");
 }
 
@@ -53,18 +59,24 @@ static void parse_args(int argc, char **argv, struct opts *o)
     static const struct option lo[] = {
         {"run", required_argument, NULL, 'r'},   {"hooks", required_argument, NULL, 'k'},
         {"root", required_argument, NULL, 'R'},  {"title", required_argument, NULL, 't'},
+        {"caps", required_argument, NULL, 'c'},  {"no-seccomp", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    const char *caps = CAPS_DEFAULT;
+    struct w_error err;
     char tmp[PATH_MAX];
     int c;
 
+    o->seccomp = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'r': o->run = optarg; break;
         case 'k': o->hooks = optarg; break;
         case 'R': o->root = optarg; break;
         case 't': o->title = optarg; break;
+        case 'c': caps = optarg; break;
+        case 'S': o->seccomp = 0; break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("wshd %s\n", PACKAGE_VERSION); exit(0);
         default: usage(stderr); exit(EXIT_USAGE);
@@ -72,6 +84,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
     }
     if (optind != argc || !o->run || !o->hooks || !o->root) {
         usage(stderr);
+        exit(EXIT_USAGE);
+    }
+    if (caps_parse_list(caps, &o->caps, &err) < 0) {
+        fprintf(stderr, "wshd: --caps: %s\n", err.msg);
         exit(EXIT_USAGE);
     }
     if (strlcpy(tmp, o->run, sizeof(tmp)) >= sizeof(tmp)) {
@@ -150,24 +166,42 @@ struct child_res {
     char *after_pivot; /* content of child-after-pivot.sh */
 };
 
+/* A directory of the host as a detached mount of its own (a clone attached nowhere):
+ * ".." at its top stays there, so neither this descriptor nor /proc/1/fd/N leads to the
+ * rest of the host's tree (the runc CVE-2024-21626 family). Returns an O_RDONLY fd. */
+static int open_detached(const char *dir, struct w_error *err)
+{
+    int tree = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC), fd;
+
+    if (tree < 0)
+        return w_errno(err, errno, "open_tree %s", dir);
+    fd = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        w_errno(err, errno, "open %s", dir);
+    close(tree);
+    return fd;
+}
+
+/* What wshd keeps of the host: jobs/ and log/wshd.log, each reached only through a
+ * detached mount of its directory. */
 static int open_host_side(const struct opts *o, struct child_res *r, struct w_error *err)
 {
     char path[PATH_MAX];
     size_t len;
+    int log_dir;
 
     if (snprintf(path, sizeof(path), "%s/jobs", o->container) >= (int)sizeof(path))
         return w_err(err, "container path too long");
     if (mkdir(path, 0755) < 0 && errno != EEXIST)
         return w_errno(err, errno, "mkdir %s", path);
-    if ((r->jobs_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return w_errno(err, errno, "open %s", path);
-    if ((r->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-        return w_errno(err, errno, "open /dev/null");
-    if (snprintf(path, sizeof(path), "%s/log/wshd.log", o->container) >= (int)sizeof(path))
+    if ((r->jobs_fd = open_detached(path, err)) < 0)
+        return -1;
+    if (snprintf(path, sizeof(path), "%s/log", o->container) >= (int)sizeof(path))
         return w_err(err, "container path too long");
-    r->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (r->log_fd < 0 && (r->log_fd = fcntl(r->devnull, F_DUPFD_CLOEXEC, 3)) < 0)
-        return w_errno(err, errno, "dup /dev/null");
+    if ((log_dir = open_detached(path, err)) >= 0) {
+        r->log_fd = openat(log_dir, "wshd.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        close(log_dir);
+    } /* no log: /dev/null, once we are in the container */
     if (snprintf(path, sizeof(path), "%s/child-after-pivot.sh", o->hooks) >= (int)sizeof(path))
         return w_err(err, "hooks path too long");
     r->after_pivot = util_read_file(AT_FDCWD, path, 1024 * 1024, &len, err);
@@ -207,6 +241,11 @@ static int do_pivot(const struct opts *o, struct child_res *r, struct w_error *e
     }
     if (chdir("/") < 0)
         return w_errno(err, errno, "chdir /");
+    /* The container's own /dev/null (child-before-pivot.sh made it), not the host's. */
+    if ((r->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+        return w_errno(err, errno, "open /dev/null in the container");
+    if (r->log_fd < 0 && (r->log_fd = fcntl(r->devnull, F_DUPFD_CLOEXEC, 3)) < 0)
+        return w_errno(err, errno, "dup /dev/null");
     if (r->after_pivot[0] != '\0') {
         char *argv[] = {"sh", "-c", r->after_pivot, "child-after-pivot.sh", NULL};
 
@@ -232,6 +271,10 @@ static int child_setup(const struct opts *o, int go_fd, struct child_res *r, str
     if (n != 1)
         return w_err(err, "parent died before the child could go on");
     close(go_fd);
+    /* No ptrace, no /proc/1/fd, /proc/1/environ or /proc/1/mem for anyone in the
+     * container, root included (it lacks CAP_SYS_PTRACE); exec resets it in jobs. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return w_errno(err, errno, "prctl PR_SET_DUMPABLE");
     /* Nothing we mount may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return w_errno(err, errno, "make / rprivate");
@@ -243,6 +286,10 @@ static int child_setup(const struct opts *o, int go_fd, struct child_res *r, str
         return -1;
     free(r->after_pivot);
     r->after_pivot = NULL;
+    if (confine_bounding_set(o->caps, err) < 0)
+        return -1;
+    if (o->seccomp && confine_seccomp_build(err) < 0)
+        return -1;
     if (setsid() < 0)
         return w_errno(err, errno, "setsid");
     if (dup2(r->devnull, STDIN_FILENO) < 0 || dup2(r->log_fd, STDOUT_FILENO) < 0 ||

@@ -1,0 +1,26 @@
+/* What keeps root in the container from being root on the host, as far as wshd's
+ * processes go: the container's capability bounding set (applied once to wshd, pid 1,
+ * so nothing started in the container can gain more) and the seccomp filter loaded by
+ * every job just before exec. doc/security.md has the whole picture. */
+#ifndef W_WSHD_CONFINE_H
+#define W_WSHD_CONFINE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* wshd, after pivot_root: drop every capability not in keep from the bounding set and
+ * empty the inheritable and ambient sets. wshd keeps its own permitted set: it needs
+ * SETUID, SETGID and SYS_RESOURCE (rlimits) for the jobs it starts. */
+int confine_bounding_set(uint64_t keep, struct w_error *err);
+/* wshd, once: build the default seccomp filter (libseccomp) into memory. */
+int confine_seccomp_build(struct w_error *err);
+/* The job's child between clone and exec (shares wshd's memory: no malloc, system
+ * calls only). Before setuid: an unprivileged job (uid != 0) drops the whole bounding
+ * set. Returns -1 with errno set. */
+int confine_child_caps(uid_t uid);
+/* The job's child, last thing before exec: load the filter built above, if any. */
+int confine_child_seccomp(void);
+
+#endif
