@@ -50,7 +50,8 @@ for v in instance id handle container_path rootfs_path skeleton_path hooks_path 
 	wshd_path network_network network_host_ip network_container_ip network_netmask \
 	network_host_iface network_container_iface network_pool mtu allow_networks \
 	deny_networks allow_host_access dns_servers user_name user_uid cgroup_root \
-	cgroup_version iptables stop_timeout bind_mounts disk_size_mb; do
+	cgroup_version iptables stop_timeout bind_mounts disk_size_mb container_capabilities \
+	seccomp; do
 	printf '%s=%q\n' "$v" "${!v-}"
 done >"$container_path/etc/config"
 

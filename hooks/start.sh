@@ -8,5 +8,10 @@ if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	exit 0
 fi
 : "${id:?}" "${container_path:?}" "${hooks_path:?}" "${wshd_path:?}"
+# The container's capability bounding set and its jobs' seccomp filter: wshd's defaults
+# (doc/security.md) unless the config says otherwise.
+confine=()
+[[ -n ${container_capabilities+set} ]] && confine+=(--caps "$container_capabilities")
+[[ ${seccomp:-true} == false ]] && confine+=(--no-seccomp)
 exec "$wshd_path" --run "$container_path/run" --hooks "$hooks_path" \
-	--root "$container_path/mnt" --title "wshd: $id"
+	--root "$container_path/mnt" --title "wshd: $id" "${confine[@]}"

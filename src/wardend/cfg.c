@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "caps.h"
 #include "jsonh.h"
 #include "log.h"
 #include "rlimits.h"
@@ -37,7 +38,8 @@ enum kind {
     K_IPS,
     K_LEVEL,
     K_RLIMITS,
-    K_INSTANCE
+    K_INSTANCE,
+    K_CAPS
 };
 
 struct key {
@@ -65,6 +67,8 @@ static const struct key keys[] = {
     {"server", "hook_timeout", K_SECONDS, F(server.hook_timeout), 0, 0},
     {"server", "max_request_bytes", K_INT, F(server.max_request_bytes), 64, 64LL << 20},
     {"server", "container_rlimits", K_RLIMITS, F(server.container_rlimits), 0, 0},
+    {"server", "container_capabilities", K_CAPS, F(server.container_capabilities), 0, 0},
+    {"server", "seccomp", K_BOOL, F(server.seccomp), 0, 0},
     {"network", "pool_start_address", K_IPV4, F(network.pool_start_address), 0, 0},
     {"network", "pool_size", K_INT, F(network.pool_size), 1, 1 << 20},
     {"network", "release_delay_ms", K_INT, F(network.release_delay_ms), 0, 600000},
@@ -103,6 +107,8 @@ void config_defaults(struct w_config *cfg)
     cfg->server.hook_timeout = 30;
     cfg->server.max_request_bytes = 1LL << 20;
     cfg->server.container_rlimits = json_object_new_object();
+    strlcpy(cfg->server.container_capabilities, CAPS_DEFAULT, CONFIG_STR);
+    cfg->server.seccomp = 1;
     cfg->network.pool_start_address = 0x0afe0000; /* 10.254.0.0 */
     cfg->network.pool_size = 256;
     cfg->network.release_delay_ms = 250;
@@ -177,6 +183,30 @@ static int join_addresses(struct json_object *v, int cidr, char *out, size_t siz
         if (out[0] && strlcat(out, " ", size) >= size)
             return w_err(err, "%s: too many entries", what);
         if (strlcat(out, s, size) >= size)
+            return w_err(err, "%s: too many entries", what);
+    }
+    return 0;
+}
+
+/* An array of capability names (CHOWN or CAP_CHOWN), comma-separated into out. */
+static int join_caps(struct json_object *v, char *out, size_t size, const char *what,
+                     struct w_error *err)
+{
+    size_t n;
+
+    if (!json_object_is_type(v, json_type_array))
+        return w_err(err, "expected an array of capability names");
+    out[0] = '\0';
+    n = json_object_array_length(v);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(v, i);
+        int c;
+
+        if (!json_object_is_type(e, json_type_string))
+            return w_err(err, "[%zu]: expected a string", i);
+        if ((c = caps_number(json_object_get_string(e))) < 0)
+            return w_err(err, "[%zu]: unknown capability '%.64s'", i, json_object_get_string(e));
+        if ((out[0] && strlcat(out, ",", size) >= size) || strlcat(out, caps_name(c), size) >= size)
             return w_err(err, "%s: too many entries", what);
     }
     return 0;
@@ -278,6 +308,10 @@ static int apply_key(struct w_config *cfg, const struct key *k, struct json_obje
         *(int *)p = lv;
         return 0;
     }
+    case K_CAPS:
+        if (join_caps(v, p, k->size, what, err) < 0)
+            return w_err_prefix(err, "config key %s", what);
+        return 0;
     case K_RLIMITS:
         if (check_rlimits(v, what, err) < 0)
             return w_err_prefix(err, "config key %s", what);

@@ -30,6 +30,8 @@ struct w_config {
         double hook_timeout;
         long long max_request_bytes;
         struct json_object *container_rlimits; /* object name -> int; owned */
+        char container_capabilities[CONFIG_STR]; /* comma-separated names, no CAP_ */
+        int seccomp;                             /* wshd loads its filter in every job */
     } server;
     struct {
         uint32_t pool_start_address; /* host byte order */

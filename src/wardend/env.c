@@ -107,6 +107,8 @@ char **env_container(const struct env_ct *ct)
     bad |= env_add(&env, &n, "stop_timeout", "%g", c->server.stop_timeout);
     bad |= env_add(&env, &n, "bind_mounts", "%s", ct->bind_mounts ? ct->bind_mounts : "");
     bad |= env_add(&env, &n, "disk_size_mb", "%d", ct->disk_size_mb);
+    bad |= env_add(&env, &n, "container_capabilities", "%s", c->server.container_capabilities);
+    bad |= env_add(&env, &n, "seccomp", "%s", c->server.seccomp ? "true" : "false");
     if (getenv("DEBUG"))
         bad |= env_add(&env, &n, "DEBUG", "%s", getenv("DEBUG"));
     if (bad) {

@@ -147,6 +147,24 @@ static void test_values(void)
                     &c, &err),
                0, "a one-network pool at the very top of the address space fits");
     config_free(&c);
+
+    config_defaults(&c);
+    TAP_CONTAINS(c.server.container_capabilities, "CHOWN,", "default capabilities: crun's list");
+    TAP_OK(strstr(c.server.container_capabilities, "SYS_ADMIN") == NULL,
+           "default capabilities: no SYS_ADMIN");
+    TAP_IS_INT(c.server.seccomp, 1, "seccomp on by default");
+    config_free(&c);
+    TAP_IS_INT(load("{\"server\":{\"container_capabilities\":[\"cap_chown\",\"NET_ADMIN\"],"
+                    "\"seccomp\":false}}",
+                    &c, &err),
+               0, "container_capabilities with CAP_ and lower case loads");
+    TAP_IS_STR(c.server.container_capabilities, "CHOWN,NET_ADMIN", "capabilities normalised");
+    TAP_IS_INT(c.server.seccomp, 0, "seccomp false loads");
+    config_free(&c);
+    TAP_IS_INT(load("{\"server\":{\"container_capabilities\":[]}}", &c, &err), 0,
+               "an empty capability list loads");
+    TAP_IS_STR(c.server.container_capabilities, "", "an empty list is no capability");
+    config_free(&c);
 }
 
 /* Each entry: a document that must fail, and a string its error must contain. */
@@ -222,6 +240,13 @@ static const struct {
      "string rlimit"},
     {"{\"server\":{\"container_rlimits\":[]}}", "server.container_rlimits",
      "rlimits not an object"},
+    {"{\"server\":{\"container_capabilities\":[\"SYS_GOD\"]}}",
+     "server.container_capabilities: [0]: unknown capability 'SYS_GOD'", "unknown capability"},
+    {"{\"server\":{\"container_capabilities\":\"CHOWN\"}}", "server.container_capabilities",
+     "capabilities not an array"},
+    {"{\"server\":{\"container_capabilities\":[1]}}", "server.container_capabilities: [0]",
+     "a capability that is not a string"},
+    {"{\"server\":{\"seccomp\":\"no\"}}", "server.seccomp", "seccomp not a boolean"},
     {"not json", "not valid JSON", "text that is not JSON"},
     {"{\"server\":{}", "not valid JSON", "truncated JSON"},
     {"[]", "object", "a document that is not an object"},
