@@ -16,7 +16,8 @@ mnt=$container_path/mnt
 dev=$mnt/dev
 
 # One mount(8) for the fixed mounts (a process costs more than the mounts themselves):
-# the overlay, /proc, /sys read-only, a small tmpfs /dev with devpts and shm.
+# the overlay, /proc, /sys read-only, a small tmpfs /dev with devpts and shm, the
+# read-only and masked parts of /proc and /sys.
 # fstab_path VAR PATH: PATH with blanks escaped for fstab, into VAR (no subshell).
 fstab_path() {
 	local p=${2// /\\040}
@@ -35,6 +36,26 @@ printf '%s\n' \
 	"devpts $m/dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec,X-mount.mkdir 0 0" \
 	"shm $m/dev/shm tmpfs nosuid,nodev,mode=1777,X-mount.mkdir 0 0" \
 	>"$container_path/etc/fstab"
+# What of /proc and /sys is the host's (runc's defaults): read-only, or masked (a file
+# under the host's /dev/null, a directory under an empty read-only tmpfs). Only what this
+# kernel has: a missing one would fail the mount. The container's own network sysctls
+# (/proc/sys/net, per network namespace) stay writable: bound first, they come along
+# as a writable submount when /proc/sys is bound read-only over itself.
+[[ -e /proc/sys/net ]] &&
+	printf '%s\n' "$m/proc/sys/net $m/proc/sys/net none bind 0 0" >>"$container_path/etc/fstab"
+for p in sys sysrq-trigger irq bus fs; do
+	[[ -e /proc/$p ]] || continue
+	printf '%s\n' "$m/proc/$p $m/proc/$p none rbind,ro,nosuid,nodev,noexec 0 0"
+done >>"$container_path/etc/fstab"
+for p in /proc/kcore /proc/keys /proc/timer_list /proc/timer_stats /proc/latency_stats \
+	/proc/sched_debug /proc/acpi /proc/asound /proc/scsi /sys/firmware \
+	/sys/devices/virtual/powercap; do
+	if [[ -d $p ]]; then
+		printf '%s\n' "tmpfs $m$p tmpfs ro,nosuid,nodev,noexec,size=4k,nr_inodes=1 0 0"
+	elif [[ -e $p ]]; then
+		printf '%s\n' "/dev/null $m$p none bind,ro 0 0"
+	fi
+done >>"$container_path/etc/fstab"
 mount -a -T "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
 # Device nodes copied from the host's (null zero full random urandom tty) and the
 # skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr).
