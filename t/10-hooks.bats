@@ -26,6 +26,9 @@ setup() {
 }
 
 teardown() {
+	if [[ -n ${T10_CG:-} ]]; then # the real cgroup2 test's, if it failed half-way
+		rmdir "$T10_CG/$HK_ID" "$T10_CG" 2>/dev/null || :
+	fi
 	hk_cleanup "$TMP"
 	echo "$HK_IP_FORWARD" >/proc/sys/net/ipv4/ip_forward
 	rm -rf --one-file-system "$TMP/depot"
@@ -46,6 +49,49 @@ fake_v2() {
 	assert_file "$cgroup_root/cgroup.subtree_control" "+cpuset +cpu +memory +pids"
 	assert_file "$cgroup_root/warden-$HK_INSTANCE/cgroup.subtree_control" "+cpuset +cpu +memory +pids"
 	assert_dir "$cgroup_root/warden-$HK_INSTANCE/$HK_ID"
+	# A plain directory takes no BPF program: wshd says so and cg_create goes on.
+	assert_output_contains "is not on a cgroup2 file system: no device filter"
+}
+
+# The cgroup2 mount of this machine (/sys/fs/cgroup, or a hybrid's unified tree).
+real_v2_root() {
+	awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts
+}
+
+@test "cgroup v2: on a real cgroup2 tree the device allow-list is a BPF program" {
+	local root node d
+	root=$(real_v2_root)
+	[[ -n $root ]] || skip "no cgroup2 file system mounted"
+	# An instance of its own: nothing of $HK_INSTANCE's v1 cgroups is touched.
+	export cgroup_version=2 cgroup_root=$root instance=${WPREFIX}hd
+	T10_CG=$root/warden-$instance
+	node=$TMP/kmsg
+	mknod "$node" c 1 11
+	# The control: outside the cgroup the node opens.
+	run_cmd bash -c 'exec 3<"$1"' _ "$node"
+	assert_success
+	run_cmd hk_lib 'cg_create && cg_create' # twice: the second replaces the first's program
+	assert_success
+	d=$T10_CG/$HK_ID
+	assert_dir "$d"
+	# Inside: null, zero, urandom and ptmx open, any node can be made, kmsg is refused.
+	run_cmd bash -c 'echo "$BASHPID" >"$1/cgroup.procs" || exit 99
+		head -c 1 /dev/zero >/dev/null && echo zero
+		echo x >/dev/null && echo null
+		head -c 1 /dev/urandom >/dev/null && echo urandom
+		(exec 4<>/dev/ptmx) && echo ptmx
+		mknod "$2.b" b 7 0 && echo mknod
+		exec 3<"$2"' _ "$d" "$node"
+	assert_failure 1
+	assert_output "zero
+null
+urandom
+ptmx
+mknod
+bash: line 7: $node: Operation not permitted"
+	run_cmd hk_lib 'cg_destroy && cg_destroy_parent'
+	assert_success
+	[[ ! -e $d && ! -e $T10_CG ]] || _explain "cgroups left"
 }
 
 @test "cgroup v2: only controllers the kernel offers are enabled" {

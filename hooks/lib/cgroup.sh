@@ -16,7 +16,8 @@
 cg_v1_controllers=(cpu cpuacct memory devices pids cpuset freezer)
 cg_v2_controllers=(cpuset cpu memory pids)
 # v1 devices allow-list: null zero full random urandom tty ptmx pts, plus the mknod
-# wildcards the kernel needs to create nodes on tmpfs.
+# wildcards the kernel needs to create nodes on tmpfs. On v2 src/wshd/devfilter.c has
+# the same list.
 cg_v1_devices=("c 1:3 rwm" "c 1:5 rwm" "c 1:7 rwm" "c 1:8 rwm" "c 1:9 rwm"
 	"c 5:0 rwm" "c 5:2 rwm" "c 136:* rwm" "c *:* m" "b *:* m")
 
@@ -111,10 +112,16 @@ cg_create_parent() {
 	return 0
 }
 
+# v2 has no devices.allow: the same list as a BPF program, attached by wshd (C, the
+# bpf() system call). A cgroup_root that is a plain directory (tests) gets a note.
 cg_create() {
 	local d r
 	cg_create_parent
 	mkdir -p "${cg_dirs[@]}" || die "cannot create cgroups ${cg_dirs[*]}"
+	if [[ $cg_version == 2 ]]; then
+		"${wshd_path:?}" --device-filter "${cg_dirs[0]}" ||
+			die "cannot attach the device filter to ${cg_dirs[0]}"
+	fi
 	for d in "${cg_dirs[@]}"; do
 		case $d in
 		"$cgroup_root"/cpuset/*) cg_v1_cpuset_copy "$d" ;;

@@ -31,6 +31,7 @@
 
 #include "caps.h"
 #include "confine.h"
+#include "devfilter.h"
 #include "error.h"
 #include "serve.h"
 #include "spawnp.h"
@@ -41,7 +42,7 @@
 #define EXIT_SYSTEM 111
 
 struct opts {
-    const char *run, *hooks, *root, *title;
+    const char *run, *hooks, *root, *title, *devfilter;
     char container[PATH_MAX];
     uint64_t caps; /* the container's bounding set */
     int seccomp;   /* load the default filter in every job */
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: wshd --run DIR --hooks DIR --root DIR [--title STR] [--caps LIST]\n"
                "            [--no-seccomp]\n"
+               "       wshd --device-filter CGROUP_DIR\n"
                "       wshd --help | --version\n");
 }
 
@@ -60,6 +62,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"run", required_argument, NULL, 'r'},   {"hooks", required_argument, NULL, 'k'},
         {"root", required_argument, NULL, 'R'},  {"title", required_argument, NULL, 't'},
         {"caps", required_argument, NULL, 'c'},  {"no-seccomp", no_argument, NULL, 'S'},
+        {"device-filter", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -77,12 +80,15 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 't': o->title = optarg; break;
         case 'c': caps = optarg; break;
         case 'S': o->seccomp = 0; break;
+        case 'D': o->devfilter = optarg; break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("wshd %s\n", PACKAGE_VERSION); exit(0);
         default: usage(stderr); exit(EXIT_USAGE);
         }
     }
-    if (optind != argc || !o->run || !o->hooks || !o->root) {
+    if (o->devfilter != NULL && optind == argc && !o->run && !o->hooks && !o->root)
+        return;
+    if (optind != argc || !o->run || !o->hooks || !o->root || o->devfilter) {
         usage(stderr);
         exit(EXIT_USAGE);
     }
@@ -401,6 +407,18 @@ int main(int argc, char **argv, char **envp)
     closefrom(3); /* whatever our starter leaked must not live on in the container */
     setproctitle_init(argc, argv, envp);
     parse_args(argc, argv, &o);
+    if (o.devfilter != NULL) {
+        int rc = devfilter_attach(o.devfilter, &err);
+
+        if (rc < 0) {
+            fprintf(stderr, "wshd: device filter: %s\n", err.msg);
+            return EXIT_SYSTEM;
+        }
+        if (rc == 1)
+            fprintf(stderr, "wshd: %s is not on a cgroup2 file system: no device filter\n",
+                    o.devfilter);
+        return 0;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (run_named_hook(&o, "parent-before-clone.sh", NULL, &err) < 0)
         fail(0, err.msg);
