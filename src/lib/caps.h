@@ -8,8 +8,8 @@
 #include "error.h"
 
 /* The default bounding set (crun's and Docker's), comma-separated. */
-#define CAPS_DEFAULT                                                                           \
-    "CHOWN,DAC_OVERRIDE,FSETID,FOWNER,MKNOD,NET_RAW,SETGID,SETUID,SETFCAP,SETPCAP,"            \
+#define CAPS_DEFAULT                                                                               \
+    "CHOWN,DAC_OVERRIDE,FSETID,FOWNER,MKNOD,NET_RAW,SETGID,SETUID,SETFCAP,SETPCAP,"                \
     "NET_BIND_SERVICE,SYS_CHROOT,KILL,AUDIT_WRITE"
 
 /* Number of a capability named NAME or CAP_NAME (any case), or -1. */

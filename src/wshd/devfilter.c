@@ -22,19 +22,20 @@ struct dev_rule {
 #define RWM (BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD)
 /* lib/cgroup.sh's cg_v1_devices, the same list. */
 static const struct dev_rule rules[] = {
-    {BPF_DEVCG_DEV_CHAR, 1, 3, RWM},   /* null */
-    {BPF_DEVCG_DEV_CHAR, 1, 5, RWM},   /* zero */
-    {BPF_DEVCG_DEV_CHAR, 1, 7, RWM},   /* full */
-    {BPF_DEVCG_DEV_CHAR, 1, 8, RWM},   /* random */
-    {BPF_DEVCG_DEV_CHAR, 1, 9, RWM},   /* urandom */
-    {BPF_DEVCG_DEV_CHAR, 5, 0, RWM},   /* tty */
-    {BPF_DEVCG_DEV_CHAR, 5, 2, RWM},   /* ptmx */
+    {BPF_DEVCG_DEV_CHAR, 1, 3, RWM},    /* null */
+    {BPF_DEVCG_DEV_CHAR, 1, 5, RWM},    /* zero */
+    {BPF_DEVCG_DEV_CHAR, 1, 7, RWM},    /* full */
+    {BPF_DEVCG_DEV_CHAR, 1, 8, RWM},    /* random */
+    {BPF_DEVCG_DEV_CHAR, 1, 9, RWM},    /* urandom */
+    {BPF_DEVCG_DEV_CHAR, 5, 0, RWM},    /* tty */
+    {BPF_DEVCG_DEV_CHAR, 5, 2, RWM},    /* ptmx */
     {BPF_DEVCG_DEV_CHAR, 136, -1, RWM}, /* pts */
     {BPF_DEVCG_DEV_CHAR, -1, -1, BPF_DEVCG_ACC_MKNOD},
     {BPF_DEVCG_DEV_BLOCK, -1, -1, BPF_DEVCG_ACC_MKNOD},
 };
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
+#define INSN(c, d, s, o, i)                                                                        \
+    ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
 #define LDX_W(d, s, o) INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
 #define MOV_X(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
 #define MOV_K(d, k) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, k)
