@@ -121,6 +121,7 @@ static const char *const denied[] = {
 };
 
 static struct sock_fprog g_prog; /* built once; the filter of every job */
+static char g_failed[sizeof(((struct w_error *)0)->msg)]; /* why it could not be */
 
 static int add_rules(scmp_filter_ctx ctx, struct w_error *err)
 {
@@ -179,8 +180,11 @@ int confine_seccomp_build(struct w_error *err)
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     int rc = -1;
 
-    if (ctx == NULL)
-        return w_err(err, "seccomp_init failed");
+    if (ctx == NULL) {
+        w_err(err, "seccomp_init failed");
+        strlcpy(g_failed, err->msg, sizeof(g_failed));
+        return -1;
+    }
     /* 32-bit and x32 programs get the same filter instead of being killed. */
     if (seccomp_arch_native() == SCMP_ARCH_X86_64 &&
         ((rc = seccomp_arch_add(ctx, SCMP_ARCH_X86)) < 0 ||
@@ -194,7 +198,16 @@ int confine_seccomp_build(struct w_error *err)
     rc = add_rules(ctx, err) < 0 ? -1 : export_prog(ctx, err);
 out:
     seccomp_release(ctx);
+    if (rc < 0)
+        strlcpy(g_failed, err->msg, sizeof(g_failed));
     return rc;
+}
+
+int confine_seccomp_check(struct w_error *err)
+{
+    if (g_failed[0] != '\0')
+        return w_err(err, "the seccomp filter could not be built: %s", g_failed);
+    return 0;
 }
 
 int confine_child_seccomp(void)

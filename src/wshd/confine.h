@@ -14,8 +14,12 @@
  * empty the inheritable and ambient sets. wshd keeps its own permitted set: it needs
  * SETUID, SETGID and SYS_RESOURCE (rlimits) for the jobs it starts. */
 int confine_bounding_set(uint64_t keep, struct w_error *err);
-/* wshd, once: build the default seccomp filter (libseccomp) into memory. */
+/* wshd, once: build the default seccomp filter (libseccomp) into memory. On failure
+ * every later confine_seccomp_check fails with the same reason. */
 int confine_seccomp_build(struct w_error *err);
+/* wshd, before each job: -1 (err) if the filter was asked for but could not be built,
+ * so that no job runs without it. */
+int confine_seccomp_check(struct w_error *err);
 /* The job's child between clone and exec (shares wshd's memory: no malloc, system
  * calls only). Before setuid: an unprivileged job (uid != 0) drops the whole bounding
  * set. Returns -1 with errno set. */
