@@ -41,6 +41,7 @@ setup() {
 	S=$C/run/wshd.sock
 	mkdir -p "$C"/{run,jobs,log,mnt}
 	WSHD_PID=
+	WSHD_ARGS=()
 }
 
 teardown() {
@@ -59,7 +60,7 @@ teardown() {
 
 start_wshd() {
 	run_cmd env container_path="$C" rootfs_path="$BATS_FILE_TMPDIR/rootfs" "$@" \
-		"$WSHD" --run "$C/run" --hooks "$HOOKS" --root "$C/mnt" --title "wshd: test"
+		"$WSHD" --run "$C/run" --hooks "$HOOKS" --root "$C/mnt" --title "wshd: test" "${WSHD_ARGS[@]}"
 }
 
 started() {
@@ -229,6 +230,31 @@ not a tty"
 	[[ ! -e $C/run/wshd.pid && ! -e $S ]]
 	run_cmd pgrep -f "$C/run"
 	assert_failure 1
+}
+
+@test "child-after-pivot.sh (the rootfs's /bin/sh) runs without the old root, bounded" {
+	cp -a "$HOOKS" "$T/hooks"
+	cat >"$T/hooks/child-after-pivot.sh" <<'SH'
+ls -a / >/tmp/after-pivot.root
+grep '^CapBnd:' /proc/self/status >/tmp/after-pivot.caps
+SH
+	WSHD_ARGS=(--caps "CHOWN,KILL")
+	HOOKS=$T/hooks start_wshd
+	assert_success
+	WSHD_PID=$(cat "$C/run/wshd.pid")
+	# Read in the container's mount namespace, where they are.
+	run_cmd nsenter -t "$WSHD_PID" -m cat /tmp/after-pivot.root /tmp/after-pivot.caps
+	assert_success
+	refute_output_contains .wshd-oldroot
+	assert_output_contains "CapBnd:	0000000000000021" # CHOWN (0) and KILL (5)
+}
+
+@test "wshd --caps: an unknown name is a usage error, nothing starts" {
+	WSHD_ARGS=(--caps "CHOWN,SYS_GOD")
+	start_wshd
+	assert_failure 100
+	assert_output "wshd: --caps: unknown capability \"SYS_GOD\""
+	[[ ! -e $C/run/wshd.pid && ! -e $C/hooks.trace ]]
 }
 
 @test "garbage on the socket never takes wshd down" {

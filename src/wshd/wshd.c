@@ -4,7 +4,9 @@
  *           waits for the child's "ready", writes <run>/wshd.pid, exits 0.
  *   child   new namespaces, pid 1: waits for "go", child-before-pivot.sh, opens what it
  *           needs from the host (jobs dir, socket, log, /dev/null, the after-pivot hook),
- *           pivot_root, child-after-pivot.sh, detaches, says "ready", serves.
+ *           pivot_root, drops the old root and the capabilities outside --caps,
+ *           child-after-pivot.sh, detaches, says "ready", builds the seccomp filter,
+ *           serves.
  * The two talk over two pipes; EOF on a pipe means the peer died. The child reports a
  * failure as 'E' + message on its pipe, so the parent prints one precise last line. */
 #include "config.h"
@@ -247,22 +249,27 @@ static int do_pivot(const struct opts *o, struct child_res *r, struct w_error *e
     }
     if (chdir("/") < 0)
         return w_errno(err, errno, "chdir /");
+    if (umount2(name, MNT_DETACH) < 0)
+        return w_errno(err, errno, "umount old root /%s", name);
+    if (rmdir(name) < 0)
+        return w_errno(err, errno, "rmdir old root /%s", name);
     /* The container's own /dev/null (child-before-pivot.sh made it), not the host's. */
     if ((r->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
         return w_errno(err, errno, "open /dev/null in the container");
     if (r->log_fd < 0 && (r->log_fd = fcntl(r->devnull, F_DUPFD_CLOEXEC, 3)) < 0)
         return w_errno(err, errno, "dup /dev/null");
-    if (r->after_pivot[0] != '\0') {
-        char *argv[] = {"sh", "-c", r->after_pivot, "child-after-pivot.sh", NULL};
-
-        if (run_and_wait("/bin/sh", argv, "child-after-pivot.sh", NULL, r->devnull, err) < 0)
-            return -1;
-    }
-    if (umount2(name, MNT_DETACH) < 0)
-        return w_errno(err, errno, "umount old root /%s", name);
-    if (rmdir(name) < 0)
-        return w_errno(err, errno, "rmdir old root /%s", name);
     return 0;
+}
+
+/* child-after-pivot.sh runs the container's /bin/sh, which comes with the rootfs: only
+ * once the old root is gone and the bounding set is the container's, like a job. */
+static int run_after_pivot(struct child_res *r, struct w_error *err)
+{
+    char *argv[] = {"sh", "-c", r->after_pivot, "child-after-pivot.sh", NULL};
+
+    if (r->after_pivot[0] == '\0')
+        return 0;
+    return run_and_wait("/bin/sh", argv, "child-after-pivot.sh", NULL, r->devnull, err);
 }
 
 /* Everything the child does before "ready"; any failure goes back to the parent. */
@@ -288,12 +295,11 @@ static int child_setup(const struct opts *o, int go_fd, struct child_res *r, str
         return -1;
     if (open_host_side(o, r, err) < 0 || listen_socket(o, r, err) < 0)
         return -1;
-    if (do_pivot(o, r, err) < 0)
+    if (do_pivot(o, r, err) < 0 || confine_bounding_set(o->caps, err) < 0 ||
+        run_after_pivot(r, err) < 0)
         return -1;
     free(r->after_pivot);
     r->after_pivot = NULL;
-    if (confine_bounding_set(o->caps, err) < 0)
-        return -1;
     if (setsid() < 0)
         return w_errno(err, errno, "setsid");
     if (dup2(r->devnull, STDIN_FILENO) < 0 || dup2(r->log_fd, STDOUT_FILENO) < 0 ||
