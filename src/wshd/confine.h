@@ -14,17 +14,14 @@
  * empty the inheritable and ambient sets. wshd keeps its own permitted set: it needs
  * SETUID, SETGID and SYS_RESOURCE (rlimits) for the jobs it starts. */
 int confine_bounding_set(uint64_t keep, struct w_error *err);
-/* wshd, once: build the default seccomp filter (libseccomp) into memory. On failure
- * every later confine_seccomp_check fails with the same reason. */
-int confine_seccomp_build(struct w_error *err);
-/* wshd, before each job: -1 (err) if the filter was asked for but could not be built,
- * so that no job runs without it. */
-int confine_seccomp_check(struct w_error *err);
 /* The job's child between clone and exec (shares wshd's memory: no malloc, system
  * calls only). Before setuid: an unprivileged job (uid != 0) drops the whole bounding
  * set. Returns -1 with errno set. */
 int confine_child_caps(uid_t uid);
-/* The job's child, last thing before exec: load the filter built above, if any. */
+/* wshd, at start with --no-seccomp: jobs load no filter. */
+void confine_seccomp_off(void);
+/* The job's child, last thing before exec: load the default filter (compiled in,
+ * see seccomp_gen.c). Returns -1 with errno set. */
 int confine_child_seccomp(void);
 
 #endif

@@ -307,8 +307,6 @@ pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
     char *stack;
     pid_t pid;
 
-    if (confine_seccomp_check(err) < 0)
-        return -1;
     pr.envp = job_envp(o);
     stack = malloc(CHILD_STACK);
     if (pr.envp == NULL || stack == NULL) {

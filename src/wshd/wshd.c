@@ -5,8 +5,7 @@
  *   child   new namespaces, pid 1: waits for "go", child-before-pivot.sh, opens what it
  *           needs from the host (jobs dir, socket, log, /dev/null, the after-pivot hook),
  *           pivot_root, drops the old root and the capabilities outside --caps,
- *           child-after-pivot.sh, detaches, says "ready", builds the seccomp filter,
- *           serves.
+ *           child-after-pivot.sh, detaches, says "ready", serves.
  * The two talk over two pipes; EOF on a pipe means the peer died. The child reports a
  * failure as 'E' + message on its pipe, so the parent prints one precise last line. */
 #include "config.h"
@@ -327,6 +326,8 @@ static void __attribute__((noreturn)) child_main(const struct opts *o, int go_fd
     ctx.listen_fd = r.listen_fd;
     ctx.jobs_fd = r.jobs_fd;
     ctx.devnull = r.devnull;
+    if (!o->seccomp)
+        confine_seccomp_off();
     ctx.loop = loop_new();
     if (ctx.loop == NULL) {
         dprintf(ready_fd, "Eout of memory");
@@ -335,10 +336,6 @@ static void __attribute__((noreturn)) child_main(const struct opts *o, int go_fd
     if (write(ready_fd, "R", 1) != 1)
         _exit(EXIT_SYSTEM);
     close(ready_fd);
-    /* After "ready": the build (~0.5 ms) overlaps wardend's next create steps. If it
-     * fails, every job is refused with the reason (confine_seccomp_check). */
-    if (o->seccomp && confine_seccomp_build(&err) < 0)
-        fprintf(stderr, "wshd: seccomp filter: %s; no job will start\n", err.msg);
     if (serve_run(&ctx, &err) < 0) {
         fprintf(stderr, "wshd: %s\n", err.msg);
         _exit(EXIT_SYSTEM);
