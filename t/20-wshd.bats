@@ -249,6 +249,23 @@ SH
 	assert_output_contains "CapBnd:	0000000000000021" # CHOWN (0) and KILL (5)
 }
 
+@test "exec'd processes: root gets --caps, the user none; both load the seccomp filter" {
+	WSHD_ARGS=(--caps "CHOWN,KILL")
+	started
+	wsh_run --user root grep -E '^(CapBnd|CapEff|Seccomp):' /proc/self/status
+	assert_success
+	assert_output "$(printf 'CapEff:\t0000000000000021\nCapBnd:\t0000000000000021\nSeccomp:\t2')"
+	wsh_run --user vcap grep -E '^(CapBnd|CapEff|Seccomp):' /proc/self/status
+	assert_output "$(printf 'CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nSeccomp:\t2')"
+}
+
+@test "wshd --no-seccomp: exec'd processes run without the filter" {
+	WSHD_ARGS=(--no-seccomp)
+	started
+	wsh_run grep '^Seccomp:' /proc/self/status
+	assert_output "$(printf 'Seccomp:\t0')"
+}
+
 @test "wshd --caps: an unknown name is a usage error, nothing starts" {
 	WSHD_ARGS=(--caps "CHOWN,SYS_GOD")
 	start_wshd
