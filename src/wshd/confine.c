@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "seccomp_filter.h" /* generated in the build tree */
 
 int confine_bounding_set(uint64_t keep, struct w_error *err)
 {
@@ -49,9 +50,9 @@ int confine_child_caps(uid_t uid)
 }
 
 /* ---- seccomp ----
- * The filter is compiled in: seccomp-gen (src/wshd/seccomp_gen.c, libseccomp) wrote it
- * at build time; the list of what it refuses is there and in doc/security.md. */
-#include "seccomp_filter.h"
+ * The filter is compiled in (seccomp_filter.h above): seccomp-gen (src/wshd/seccomp_gen.c,
+ * libseccomp) wrote it at build time; what it refuses is listed there and in
+ * doc/security.md. */
 
 static int g_seccomp = 1;
 
