@@ -19,9 +19,7 @@ ID=0afd2000 # the container on $POOL.0
 DEFAULT_CAPS=cap_audit_write,cap_chown,cap_dac_override,cap_fowner,cap_fsetid,cap_kill,cap_mknod,cap_net_bind_service,cap_net_raw,cap_setfcap,cap_setgid,cap_setpcap,cap_setuid,cap_sys_chroot
 
 setup_file() {
-	# Its own instance, derived from the caller's so that two runs side by side do not meet.
-	export WINSTANCE=${WINSTANCE:-tw}
-	WINSTANCE=${WINSTANCE:0:2}32
+	export WINSTANCE=${WPREFIX}32
 	[[ $(id -u) == 0 && -x $WARDEN_TEST_ROOTFS/bin/sh ]] || return 0
 	wardend_start "{\"network\":{\"pool_start_address\":\"$POOL.0\",\"pool_size\":4},
 		\"user\":{\"pool_start_uid\":$UID0,\"pool_size\":4}}"

@@ -12,8 +12,7 @@ POOL=10.253.33
 UID0=61400
 
 setup_file() {
-	export WINSTANCE=${WINSTANCE:-tw}
-	WINSTANCE=${WINSTANCE:0:2}33
+	export WINSTANCE=${WPREFIX}33
 	[[ $(id -u) == 0 && -x $WARDEN_TEST_ROOTFS/bin/sh ]] || return 0
 	wardend_start "{\"server\":{\"container_capabilities\":[\"CHOWN\",\"cap_net_admin\"],
 		\"seccomp\":false},
@@ -63,7 +62,7 @@ setup() {
 	local dir
 	dir=$(mktemp -d /tmp/t33.XXXXXX)
 	printf '{"server":{"container_capabilities":["CHOWN","SYS_GOD"],"instance":"%s"}}\n' \
-		"${WINSTANCE:0:2}3x" >"$dir/bad.conf"
+		"${WPREFIX}3x" >"$dir/bad.conf"
 	run_cmd "$WARDEND_BIN" --config "$dir/bad.conf"
 	rm -rf "$dir"
 	assert_failure

@@ -29,7 +29,7 @@ struct w_config {
         double stop_timeout;
         double hook_timeout;
         long long max_request_bytes;
-        struct json_object *container_rlimits; /* object name -> int; owned */
+        struct json_object *container_rlimits;   /* object name -> int; owned */
         char container_capabilities[CONFIG_STR]; /* comma-separated names, no CAP_ */
         int seccomp;                             /* wshd loads its filter in every job */
     } server;
