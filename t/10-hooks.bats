@@ -88,7 +88,7 @@ null
 urandom
 ptmx
 mknod
-bash: line 7: $node: Operation not permitted"
+_: line 7: $node: Operation not permitted"
 	run_cmd hk_lib 'cg_destroy && cg_destroy_parent'
 	assert_success
 	[[ ! -e $d && ! -e $T10_CG ]] || _explain "cgroups left"
