@@ -9,11 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -180,8 +180,7 @@ static void close_from_3(void)
 
 /* execvp's lookup, with the job's PATH rather than wshd's environment. Returns with
  * errno set when nothing could be executed. */
-static void exec_lookup(const char *file, char *const argv[], char *const envp[],
-                        const char *path)
+static void exec_lookup(const char *file, char *const argv[], char *const envp[], const char *path)
 {
     char buf[PATH_MAX];
     size_t flen = strlen(file);
@@ -279,8 +278,8 @@ static char **job_envp(const struct spawn_opts *o)
     if (o->term)
         bad |= env_put(envp, &n, "TERM", o->term);
     if (o->env) {
-        json_object_object_foreach(o->env, key, val)
-            bad |= env_put(envp, &n, key, json_object_get_string(val));
+        json_object_object_foreach(o->env, key, val) bad |=
+            env_put(envp, &n, key, json_object_get_string(val));
     }
     if (bad) {
         spawnp_strv_free(envp);
@@ -300,7 +299,6 @@ static char **job_envp(const struct spawn_opts *o)
 #endif
 #endif
 
-
 pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
 {
     struct prepared pr = {.o = o};
@@ -318,7 +316,7 @@ pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
     for (size_t i = 0; pr.envp[i]; i++)
         if (strncmp(pr.envp[i], "PATH=", 5) == 0)
             pr.path = pr.envp[i] + 5;
-    /* Returns once the child has exec'd or exited: then nothing of ours is in use. */
+            /* Returns once the child has exec'd or exited: then nothing of ours is in use. */
 #if defined(W_ASAN)
     /* AddressSanitizer cannot follow a child on a stack of its own (it warns on the
      * child's _exit, into the job's stderr): sanitized builds fork instead. */

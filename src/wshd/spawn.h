@@ -23,8 +23,8 @@ struct spawn_opts {
         rlim_t value;
     } rlimits[SPAWN_MAX_RLIMITS];
     int nrlimits;
-    int fds[3];              /* become 0, 1, 2 of the child; borrowed */
-    int ctty;                /* fds[0] is a pty slave: make it the controlling tty */
+    int fds[3]; /* become 0, 1, 2 of the child; borrowed */
+    int ctty;   /* fds[0] is a pty slave: make it the controlling tty */
 };
 
 /* Fill opts->user, opts->env and opts->rlimits from the request's "user", "env" and

@@ -93,9 +93,12 @@ static void add_kv(struct json_object *obj, const char *arg, const char *what, i
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
-        {"socket", required_argument, NULL, 's'}, {"user", required_argument, NULL, 'u'},
-        {"env", required_argument, NULL, 'e'},    {"rlimit", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"socket", required_argument, NULL, 's'},
+        {"user", required_argument, NULL, 'u'},
+        {"env", required_argument, NULL, 'e'},
+        {"rlimit", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -105,13 +108,27 @@ static void parse_args(int argc, char **argv, struct opts *o)
     /* "+": options end at the first non-option, so `wsh -s S ls -l` works. */
     while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
         switch (c) {
-        case 's': o->socket = optarg; break;
-        case 'u': o->user = optarg; break;
-        case 'e': add_kv(o->env, optarg, "env", 0); break;
-        case 'r': add_kv(o->rlimits, optarg, "rlimit", 1); break;
-        case 'h': usage(stdout); exit(0);
-        case 'V': printf("wsh %s\n", PACKAGE_VERSION); exit(0);
-        default: usage(stderr); exit(EXIT_USAGE);
+        case 's':
+            o->socket = optarg;
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'e':
+            add_kv(o->env, optarg, "env", 0);
+            break;
+        case 'r':
+            add_kv(o->rlimits, optarg, "rlimit", 1);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("wsh %s\n", PACKAGE_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(EXIT_USAGE);
         }
     }
     if (o->socket == NULL) {
@@ -191,8 +208,8 @@ static int recv_msg(int sock, int *fds, int *nfds, struct json_object **out)
 
     *out = wshd_recv(sock, fds, nfds, &err);
     if (*out == NULL)
-        die("%s", err.errnum == EPIPE ? "connection to wshd closed before the process ended"
-                                      : err.msg);
+        die("%s",
+            err.errnum == EPIPE ? "connection to wshd closed before the process ended" : err.msg);
     return 0;
 }
 
@@ -271,7 +288,8 @@ static int run_loop(int sock, int master, int sfd)
             json_object_put(m);
             if (code >= 0) {
                 if (master >= 0) /* what the process wrote before it ended */
-                    while (p[2].fd >= 0 && poll(&p[2], 1, 0) > 0 && copy_once(master, STDOUT_FILENO))
+                    while (p[2].fd >= 0 && poll(&p[2], 1, 0) > 0 &&
+                           copy_once(master, STDOUT_FILENO))
                         ;
                 return code;
             }

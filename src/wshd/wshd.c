@@ -60,11 +60,15 @@ static void usage(FILE *f)
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
-        {"run", required_argument, NULL, 'r'},   {"hooks", required_argument, NULL, 'k'},
-        {"root", required_argument, NULL, 'R'},  {"title", required_argument, NULL, 't'},
-        {"caps", required_argument, NULL, 'c'},  {"no-seccomp", no_argument, NULL, 'S'},
+        {"run", required_argument, NULL, 'r'},
+        {"hooks", required_argument, NULL, 'k'},
+        {"root", required_argument, NULL, 'R'},
+        {"title", required_argument, NULL, 't'},
+        {"caps", required_argument, NULL, 'c'},
+        {"no-seccomp", no_argument, NULL, 'S'},
         {"device-filter", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *caps = CAPS_DEFAULT;
@@ -75,16 +79,36 @@ static void parse_args(int argc, char **argv, struct opts *o)
     o->seccomp = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'r': o->run = optarg; break;
-        case 'k': o->hooks = optarg; break;
-        case 'R': o->root = optarg; break;
-        case 't': o->title = optarg; break;
-        case 'c': caps = optarg; break;
-        case 'S': o->seccomp = 0; break;
-        case 'D': o->devfilter = optarg; break;
-        case 'h': usage(stdout); exit(0);
-        case 'V': printf("wshd %s\n", PACKAGE_VERSION); exit(0);
-        default: usage(stderr); exit(EXIT_USAGE);
+        case 'r':
+            o->run = optarg;
+            break;
+        case 'k':
+            o->hooks = optarg;
+            break;
+        case 'R':
+            o->root = optarg;
+            break;
+        case 't':
+            o->title = optarg;
+            break;
+        case 'c':
+            caps = optarg;
+            break;
+        case 'S':
+            o->seccomp = 0;
+            break;
+        case 'D':
+            o->devfilter = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("wshd %s\n", PACKAGE_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(EXIT_USAGE);
         }
     }
     if (o->devfilter != NULL && optind == argc && !o->run && !o->hooks && !o->root)
@@ -111,8 +135,8 @@ extern char **environ;
 /* Run argv[0] = path (named name in messages) with our environment plus extra ("K=V"
  * or NULL), stdin from stdin_fd (-1: /dev/null), stdout on our stderr, as spawnp
  * starts every hook; wait for it. */
-static int run_and_wait(const char *path, char *const argv[], const char *name,
-                        const char *extra, int stdin_fd, struct w_error *err)
+static int run_and_wait(const char *path, char *const argv[], const char *name, const char *extra,
+                        int stdin_fd, struct w_error *err)
 {
     struct spawnp sp = {
         .path = path,
@@ -431,8 +455,10 @@ int main(int argc, char **argv, char **envp)
         w_errno(&err, errno, "pipe2 for the child's go and ready");
         fail(0, err.msg);
     }
-    child = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID |
-                                          CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
+    child = (pid_t)syscall(SYS_clone,
+                           CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET |
+                               SIGCHLD,
+                           NULL, NULL, NULL, 0);
     if (child < 0) {
         w_errno(&err, errno, "clone the container's init");
         fail(0, err.msg);
