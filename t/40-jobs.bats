@@ -164,7 +164,8 @@ with open(sys.argv[3], "wb", buffering=0) as f:
                 done = True
 '
 # link_sent H J FILE: a raw link in the background; FILE.sent appears once the request is
-# written, FILE gets the reply line; exit 3 when the server closes the connection first.
+# written, FILE gets the reply line; exit 3 when the server closes the connection first
+# (or resets it: killed before it read the request).
 LINK_CLIENT='
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
@@ -173,7 +174,10 @@ s.sendall(sys.argv[2].encode() + b"\n")
 open(sys.argv[3] + ".sent", "w").close()
 buf = b""
 while b"\n" not in buf:
-    d = s.recv(65536)
+    try:
+        d = s.recv(65536)
+    except ConnectionResetError:
+        d = b""  # wardend died before reading the request: gone all the same
     if not d:
         sys.exit(3)
     buf += d
