@@ -311,6 +311,57 @@ char *util_base64(const void *buf, size_t len)
     return out;
 }
 
+/* Four tables, one per position in a group of four characters, each holding the
+ * character's six bits already shifted into place, and BAD for a byte outside the
+ * alphabet: a group is one OR of four lookups and one test. */
+#define B64_BAD 0x80000000u
+static uint32_t b64_dec[4][256];
+
+static void b64_init(void)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    for (int k = 0; k < 4; k++)
+        for (int c = 0; c < 256; c++)
+            b64_dec[k][c] = B64_BAD;
+    for (uint32_t v = 0; v < 64; v++)
+        for (int k = 0; k < 4; k++)
+            b64_dec[k][(unsigned char)tab[v]] = v << (18 - 6 * k);
+}
+
+ssize_t util_base64_decode(const char *in, size_t len, void *out)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    unsigned char *o = out;
+    size_t groups, pad = 0;
+
+    if (b64_dec[0][0] == 0)
+        b64_init();
+    if (len % 4 != 0)
+        return -1;
+    if (len > 0 && p[len - 1] == '=')
+        pad = p[len - 2] == '=' ? 2 : 1;
+    groups = len / 4 - (pad ? 1 : 0);
+    for (size_t g = 0; g < groups; g++, p += 4, o += 3) {
+        uint32_t v = b64_dec[0][p[0]] | b64_dec[1][p[1]] | b64_dec[2][p[2]] | b64_dec[3][p[3]];
+        if (v & B64_BAD)
+            return -1;
+        o[0] = (unsigned char)(v >> 16);
+        o[1] = (unsigned char)(v >> 8);
+        o[2] = (unsigned char)v;
+    }
+    if (pad) {
+        uint32_t v = b64_dec[0][p[0]] | b64_dec[1][p[1]] | (pad == 1 ? b64_dec[2][p[2]] : 0);
+        /* The bits past the last byte must be zero, as an encoder writes them. */
+        if ((v & B64_BAD) || (v & (pad == 1 ? 0xffu : 0xffffu)))
+            return -1;
+        *o++ = (unsigned char)(v >> 16);
+        if (pad == 1)
+            *o++ = (unsigned char)(v >> 8);
+    }
+    return (ssize_t)(o - (unsigned char *)out);
+}
+
 void util_json_quote(const char *buf, size_t len, char *out, size_t *pos)
 {
     static const char hex[] = "0123456789abcdef";

@@ -42,5 +42,8 @@ void util_json_quote(const char *buf, size_t len, char *out, size_t *pos);
 void util_base64_into(const void *buf, size_t len, char *out);
 /* Base64 (RFC 4648, padded) of buf; malloc'd, NUL-terminated. */
 char *util_base64(const void *buf, size_t len);
+/* Decode padded base64 (no whitespace) into out, which may be in itself (out <= in):
+ * at most len / 4 * 3 bytes. Returns the decoded length, or -1 when in is not base64. */
+ssize_t util_base64_decode(const char *in, size_t len, void *out);
 
 #endif

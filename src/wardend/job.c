@@ -104,21 +104,20 @@ int job_read_status(struct job *j)
     return 1;
 }
 
-/* Output bytes as a JSON string: base64, or UTF-8 with bad bytes replaced. */
-/* Room for one output of n bytes as a JSON string (or null). */
-static size_t enc_max(const struct job *j, size_t n)
+/* Room for one output of n bytes as a JSON string (or null): base64, or text. */
+static size_t enc_max(int base64, size_t n)
 {
-    return (j->base64 ? util_base64_len(n) + 2 : util_json_quote_max(n)) + 4;
+    return (base64 ? util_base64_len(n) + 2 : util_json_quote_max(n)) + 4;
 }
 
 /* One output as a JSON string at line + *pos: base64, or text with invalid UTF-8 as
  * U+FFFD; null when data is NULL (the file could not be read). */
-static void put_output(const struct job *j, const char *data, size_t n, char *line, size_t *pos)
+static void put_output(int base64, const char *data, size_t n, char *line, size_t *pos)
 {
     if (data == NULL) {
         memcpy(line + *pos, "null", 4);
         *pos += 4;
-    } else if (j->base64) {
+    } else if (base64) {
         line[(*pos)++] = '"';
         util_base64_into(data, n, line + *pos);
         *pos += util_base64_len(n);
@@ -148,7 +147,7 @@ static char *read_output(struct job *j, const char *name, size_t *len)
 /* The reply line of link, [status, stdout, stderr], built here rather than by json-c:
  * escaping in one pass is many times faster, and json-c cannot hold a reply past
  * 2 GiB (a big output where every byte needs a \u escape). NULL: out of memory. */
-static char *link_line(struct job *j, size_t *len)
+static char *link_line(struct job *j, int base64, size_t *len)
 {
     static const char head[] = "{\"type\":\"object\",\"payload\":[";
     static const char tail[] = "]}\n";
@@ -157,16 +156,16 @@ static char *link_line(struct job *j, size_t *len)
 
     data[0] = read_output(j, "stdout", &n[0]);
     data[1] = read_output(j, "stderr", &n[1]);
-    cap = sizeof(head) + 16 + enc_max(j, n[0]) + enc_max(j, n[1]) + sizeof(tail);
+    cap = sizeof(head) + 16 + enc_max(base64, n[0]) + enc_max(base64, n[1]) + sizeof(tail);
     line = malloc(cap);
     if (line != NULL) {
         if (j->done && j->exit_status >= 0)
             pos = (size_t)snprintf(line, cap, "%s%d,", head, j->exit_status);
         else
             pos = (size_t)snprintf(line, cap, "%snull,", head);
-        put_output(j, data[0], n[0], line, &pos);
+        put_output(base64, data[0], n[0], line, &pos);
         line[pos++] = ',';
-        put_output(j, data[1], n[1], line, &pos);
+        put_output(base64, data[1], n[1], line, &pos);
         memcpy(line + pos, tail, sizeof(tail) - 1);
         *len = pos + sizeof(tail) - 1;
     }
@@ -203,6 +202,7 @@ static void waiter_end(struct waiter *w, struct json_object *payload)
 {
     struct req *r = w->req;
     struct job *j = w->job;
+    int base64 = w->base64;
 
     waiter_unlink(w);
     free(w);
@@ -212,27 +212,40 @@ static void waiter_end(struct waiter *w, struct json_object *payload)
         req_reply(r, payload);
     } else {
         size_t len = 0;
-        char *line = link_line(j, &len);
+        char *line = link_line(j, base64, &len);
         req_reply_line(r, line, len);
     }
 }
 
 static void stream_pump(struct req *r, void *data);
 
+/* The stream's last line, [], after ["exit_status", N|null] when the client asked. */
+static void stream_end(struct waiter *w)
+{
+    if (w->exit_status) {
+        struct job *j = w->job;
+        struct json_object *p = json_object_new_array();
+        json_object_array_add(p, json_object_new_string("exit_status"));
+        json_object_array_add(p, j->exit_status >= 0 ? json_object_new_int(j->exit_status) : NULL);
+        req_send(w->req, p);
+    }
+    waiter_end(w, json_object_new_array());
+}
+
 /* One stream line, {"type":"object","payload":["stdout","<chunk>"]}, built straight
  * from the bytes: no JSON objects on the path that carries a job's whole output. */
-static char *stream_line(struct job *j, const char *name, const char *buf, size_t n, size_t *len)
+static char *stream_line(int base64, const char *name, const char *buf, size_t n, size_t *len)
 {
     static const char head[] = "{\"type\":\"object\",\"payload\":[\"";
     static const char tail[] = "]}\n";
-    size_t cap = sizeof(head) + 16 + enc_max(j, n) + sizeof(tail);
+    size_t cap = sizeof(head) + 16 + enc_max(base64, n) + sizeof(tail);
     char *line = malloc(cap);
     size_t pos;
 
     if (line == NULL)
         return NULL;
     pos = (size_t)snprintf(line, cap, "%s%s\",", head, name);
-    put_output(j, buf, n, line, &pos);
+    put_output(base64, buf, n, line, &pos);
     memcpy(line + pos, tail, sizeof(tail) - 1);
     *len = pos + sizeof(tail) - 1;
     return line;
@@ -250,7 +263,7 @@ static void stream_pump(struct req *r, void *data)
 
     if (j->discard) {
         if (ended)
-            waiter_end(w, json_object_new_array());
+            stream_end(w);
         return;
     }
     for (;;) {
@@ -269,12 +282,12 @@ static void stream_pump(struct req *r, void *data)
             n = pread(w->fd[s], buf, CHUNK, w->off[s]);
             if (n <= 0)
                 continue;
-            k = j->base64 ? (size_t)n : util_utf8_complete_prefix(buf, (size_t)n);
+            k = w->base64 ? (size_t)n : util_utf8_complete_prefix(buf, (size_t)n);
             if (k == 0 && ended)
                 k = (size_t)n; /* a cut-off character at the very end */
             if (k == 0)
                 continue;
-            line = stream_line(j, names[s], buf, k, &len);
+            line = stream_line(w->base64, names[s], buf, k, &len);
             if (line == NULL)
                 return;
             w->off[s] += (off_t)k;
@@ -285,7 +298,7 @@ static void stream_pump(struct req *r, void *data)
             break;
     }
     if (ended)
-        waiter_end(w, json_object_new_array());
+        stream_end(w);
 }
 
 /* Something changed in the job's directory (or the job ended): serve its waiters. */
@@ -370,7 +383,8 @@ void job_remove(struct job *j)
     job_free(j);
 }
 
-int job_add_waiter(struct job *j, struct req *r, int stream, struct w_error *err)
+int job_add_waiter(struct job *j, struct req *r, int stream, int base64, int exit_status,
+                   struct w_error *err)
 {
     struct waiter *w = calloc(1, sizeof(*w));
 
@@ -379,6 +393,8 @@ int job_add_waiter(struct job *j, struct req *r, int stream, struct w_error *err
     w->req = r;
     w->job = j;
     w->stream = stream;
+    w->base64 = base64 < 0 ? j->base64 : base64;
+    w->exit_status = exit_status;
     w->fd[0] = w->fd[1] = -1;
     w->next = j->waiters;
     j->waiters = w;
@@ -402,18 +418,56 @@ static struct job *job_arg(struct req *r, struct container *ct, struct w_error *
     return j;
 }
 
+/* OPTS of link and stream: {"output":"base64"|"text"} (the encoding of this reply,
+ * whatever the job was spawned with) and, for stream, {"exit_status":true}. Sets
+ * *base64 (-1: as spawned); -1 with err set on bad input. */
+static int waiter_opts(struct req *r, const char *cmd, int *base64, int *exit_status,
+                       struct w_error *err)
+{
+    struct json_object *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL;
+
+    *base64 = -1;
+    *exit_status = 0;
+    if (opts == NULL)
+        return 0;
+    if (!json_object_is_type(opts, json_type_object))
+        return w_err(err, "Options must be a hash");
+    json_object_object_foreach(opts, k, v)
+    {
+        const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+        if (strcmp(k, "output") == 0) {
+            if (strcmp(s, "base64") != 0 && strcmp(s, "text") != 0)
+                return w_err(err, "Expected `output` to be \"base64\" or \"text\".");
+            *base64 = strcmp(s, "base64") == 0;
+        } else if (strcmp(k, "exit_status") == 0 && strcmp(cmd, "stream") == 0) {
+            if (!json_object_is_type(v, json_type_boolean))
+                return w_err(err, "Expected `exit_status` to hold a boolean.");
+            *exit_status = json_object_get_boolean(v);
+        } else {
+            return w_err(err, "Unknown %s option `%s`.", cmd, k);
+        }
+    }
+    return 0;
+}
+
 int cmd_link(struct req *r, struct container *ct, struct w_error *err)
 {
     struct job *j = job_arg(r, ct, err);
+    int base64, exit_status;
 
-    return j ? job_add_waiter(j, r, 0, err) : -1;
+    if (j == NULL || waiter_opts(r, "link", &base64, &exit_status, err) < 0)
+        return -1;
+    return job_add_waiter(j, r, 0, base64, 0, err);
 }
 
 int cmd_stream(struct req *r, struct container *ct, struct w_error *err)
 {
     struct job *j = job_arg(r, ct, err);
+    int base64, exit_status;
 
-    return j ? job_add_waiter(j, r, 1, err) : -1;
+    if (j == NULL || waiter_opts(r, "stream", &base64, &exit_status, err) < 0)
+        return -1;
+    return job_add_waiter(j, r, 1, base64, exit_status, err);
 }
 
 struct json_object *job_running_ids(struct container *ct)

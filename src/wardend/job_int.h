@@ -11,6 +11,8 @@ struct waiter {
     struct req *req;
     struct job *job;
     int stream;
+    int base64;      /* this reply's encoding */
+    int exit_status; /* stream: ["exit_status", N] before the last line */
     off_t off[2];
     int fd[2]; /* stream: the output files, opened once they exist */
     struct waiter *next;
@@ -38,8 +40,10 @@ long long job_next_id(struct w_error *err);
 int job_read_status(struct job *j);
 /* An inotify watch on the job's directory, for new bytes and the status. */
 int job_watch(struct job *j);
-/* A link (stream = 0) or stream of r on j; ends at once if j has ended. */
-int job_add_waiter(struct job *j, struct req *r, int stream, struct w_error *err);
+/* A link (stream = 0) or stream of r on j; ends at once if j has ended. base64: the
+ * reply's encoding, -1 for the job's own; exit_status: see cmd_stream. */
+int job_add_waiter(struct job *j, struct req *r, int stream, int base64, int exit_status,
+                   struct w_error *err);
 /* Unlink j from its container's list and free it. */
 void job_remove(struct job *j);
 

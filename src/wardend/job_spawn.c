@@ -62,7 +62,7 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
         return;
     req_set_cancel(r, NULL, NULL);
     if (j->link_after_spawn) {
-        if (job_add_waiter(j, r, 0, &err) < 0)
+        if (job_add_waiter(j, r, 0, -1, 0, &err) < 0)
             req_fail(r, &err);
     } else
         req_reply(r, json_object_new_int64(j->id));
