@@ -13,7 +13,10 @@
 #include "unixsock.h"
 #include "util.h"
 
-#define REPLY_MAX ((size_t)512 << 20) /* job output is capped far below this, even escaped */
+/* The longest reply line: a link of a job with the server's largest output limit, as
+ * base64, fits; a runaway server cannot make the CLI take all memory. */
+#define REPLY_MAX ((size_t)8 << 30)
+#define BUF_MIN ((size_t)1 << 20) /* a stream line is ~350 KiB: several per read */
 
 void client_init(struct client *c, const char *path)
 {
@@ -101,7 +104,7 @@ static int fill(struct client *c, size_t *scanned, struct w_error *err)
         c->start = 0;
     }
     if (c->len == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 65536;
+        size_t ncap = c->cap ? c->cap * 2 : BUF_MIN;
         char *nb;
         if (ncap > REPLY_MAX) {
             client_close(c);
@@ -127,11 +130,10 @@ static int fill(struct client *c, size_t *scanned, struct w_error *err)
     return 0;
 }
 
-struct json_object *client_recv(struct client *c, struct w_error *err)
+char *client_recv_line(struct client *c, size_t *len, struct w_error *err)
 {
-    size_t scanned = c->start, linelen;
-    struct json_object *reply;
-    char *nl;
+    size_t scanned = c->start;
+    char *nl, *line;
 
     if (c->fd < 0) {
         w_err(err, "not connected to %s", c->path);
@@ -143,17 +145,33 @@ struct json_object *client_recv(struct client *c, struct w_error *err)
         if (fill(c, &scanned, err) < 0)
             return NULL;
     }
-    linelen = (size_t)(nl - (c->buf + c->start));
-    reply = jsonh_parse(c->buf + c->start, linelen, err);
-    c->start += linelen + 1;
+    line = c->buf + c->start;
+    *len = (size_t)(nl - line);
+    c->start += *len + 1;
     if (c->start == c->len)
-        c->start = c->len = 0;
+        c->start = c->len = 0; /* the line stays where it is until the next fill */
+    return line;
+}
+
+struct json_object *client_parse_reply(struct client *c, const char *line, size_t len,
+                                       struct w_error *err)
+{
+    struct json_object *reply = jsonh_parse(line, len, err);
+
     if (reply == NULL) {
         w_err_prefix(err, "bad reply from %s", c->path);
         err->errnum = EBADMSG;
         client_close(c);
     }
     return reply;
+}
+
+struct json_object *client_recv(struct client *c, struct w_error *err)
+{
+    size_t len;
+    char *line = client_recv_line(c, &len, err);
+
+    return line == NULL ? NULL : client_parse_reply(c, line, len, err);
 }
 
 int client_reply(struct json_object *reply, struct json_object **payload, struct w_error *err)

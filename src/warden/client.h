@@ -30,6 +30,12 @@ int client_send(struct client *c, struct json_object *req, struct w_error *err);
 /* Read one reply line and parse it; returns a new reference, or NULL (closed or bad reply;
  * the connection is then closed). A reply that is not JSON sets err->errnum EBADMSG. */
 struct json_object *client_recv(struct client *c, struct w_error *err);
+/* Read one reply line without parsing it: a pointer into c's buffer (no '\n', not
+ * NUL-terminated) that the caller may change in place, valid until the next receive. */
+char *client_recv_line(struct client *c, size_t *len, struct w_error *err);
+/* Parse a line from client_recv_line as client_recv does. */
+struct json_object *client_parse_reply(struct client *c, const char *line, size_t len,
+                                       struct w_error *err);
 /* Split a reply: returns 0 and sets *payload (borrowed) for {"type":"object"}, 1 for
  * {"type":"error"} with err holding its message, -1 for a malformed reply (errnum
  * EBADMSG). */

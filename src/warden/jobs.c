@@ -6,93 +6,325 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "jsonh.h"
+#include "util.h"
 
-static void write_chunk(struct json_object *s, FILE *f)
+/* Results of the fast paths below that are not an exit status. */
+enum { FAST_OTHER = -1, FAST_DONE = -2, FAST_LAST = -3 };
+
+/* The job's bytes go out with write(2), as cat's do: a reader that went away ends
+ * the CLI with SIGPIPE (or, when that is ignored, exit 111 with a message). 0 or
+ * EXIT_SYS. */
+static int out_write(int fd, const char *buf, size_t n)
 {
-    if (s != NULL && json_object_is_type(s, json_type_string)) {
-        fwrite(json_object_get_string(s), 1, (size_t)json_object_get_string_len(s), f);
-        fflush(f);
+    struct w_error err;
+
+    if (fd == STDOUT_FILENO)
+        fflush(stdout);
+    if (util_write_all(fd, buf, n, &err) < 0) {
+        warden_complain("writing the job's %s: %s", fd == STDOUT_FILENO ? "stdout" : "stderr",
+                        err.msg);
+        return EXIT_SYS;
     }
+    return 0;
 }
 
-/* [exit_status, stdout, stderr] -> output written, exit status (null -> 255). */
-static int job_result(struct json_object *p, int print_output)
+/* Output that does not decode is the server's bug (101). */
+static int not_base64(void)
 {
-    struct json_object *st = json_object_array_get_idx(p, 0);
+    warden_complain("the server sent output that is not base64");
+    return EXIT_BUG;
+}
 
-    if (cli_json)
-        cli_print_payload(p);
-    else if (print_output) {
-        write_chunk(json_object_array_get_idx(p, 1), stdout);
-        write_chunk(json_object_array_get_idx(p, 2), stderr);
+/* A payload string holding base64 (we always ask for it), decoded and written to fd;
+ * anything but a string writes nothing. 0, or the exit status of a failure. */
+static int write_b64(struct json_object *s, int fd)
+{
+    size_t n;
+    char *buf;
+    ssize_t k;
+    int r;
+
+    if (s == NULL || !json_object_is_type(s, json_type_string))
+        return 0;
+    n = (size_t)json_object_get_string_len(s);
+    if ((buf = malloc(n / 4 * 3 + 1)) == NULL) {
+        warden_complain("out of memory");
+        return EXIT_SYS;
     }
+    k = util_base64_decode(json_object_get_string(s), n, buf);
+    r = k < 0 ? not_base64() : out_write(fd, buf, (size_t)k);
+    free(buf);
+    return r;
+}
+
+/* An exit status payload element: the job's status, 255 when null or absent. */
+static int exit_of(struct json_object *st)
+{
     if (st == NULL || !json_object_is_type(st, json_type_int))
         return 255;
     return json_object_get_int(st) & 0xff;
 }
 
-static int link_job(struct client *c, const char *h, const char *j, int print_output)
+/* Skip a JSON string of base64 (no escapes can occur in it) or null at *p (< end);
+ * sets *s and *n to its characters, *s NULL for null. 0, or -1 on another shape. */
+static int take_b64(char **p, char *end, char **s, size_t *n)
 {
-    struct json_object *req = cli_request("link"), *reply, *payload;
-    int r;
+    char *q;
+
+    if (end - *p >= 4 && memcmp(*p, "null", 4) == 0) {
+        *s = NULL;
+        *n = 0;
+        *p += 4;
+        return 0;
+    }
+    if (*p >= end || **p != '"' || (q = memchr(*p + 1, '"', (size_t)(end - *p - 1))) == NULL)
+        return -1;
+    *s = *p + 1;
+    *n = (size_t)(q - *s);
+    *p = q + 1;
+    return 0;
+}
+
+/* The link reply as wardend builds it for base64, {"type":"object","payload":[ST,"..",".."]},
+ * decoded in place and written without a JSON parser: a job's output may be far larger
+ * than json-c holds. FAST_DONE with *status set to ST, FAST_OTHER for another shape
+ * (parse it), or the exit status of a failure. */
+static int fast_link(char *line, size_t len, int *status)
+{
+    static const char head[] = "{\"type\":\"object\",\"payload\":[";
+    char *p = line + sizeof(head) - 1, *end = line + len - 2, *out[2];
+    size_t n[2];
+    long st = -1;
+
+    if (len < sizeof(head) + 2 || memcmp(line, head, sizeof(head) - 1) != 0 ||
+        memcmp(end, "]}", 2) != 0)
+        return FAST_OTHER;
+    if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+        p += 4;
+    } else {
+        char *q;
+        st = strtol(p, &q, 10);
+        if (q == p || st < 0)
+            return FAST_OTHER;
+        p = q;
+    }
+    for (int i = 0; i < 2; i++)
+        if (p >= end || *p++ != ',' || take_b64(&p, end, &out[i], &n[i]) < 0)
+            return FAST_OTHER;
+    if (p != end)
+        return FAST_OTHER;
+    for (int i = 0; i < 2; i++) {
+        ssize_t k = out[i] ? util_base64_decode(out[i], n[i], out[i]) : 0;
+        int r;
+        if (k < 0)
+            return not_base64();
+        if (k > 0 && (r = out_write(i == 0 ? STDOUT_FILENO : STDERR_FILENO, out[i], (size_t)k)))
+            return r;
+    }
+    *status = st < 0 ? 255 : (int)(st & 0xff);
+    return FAST_DONE;
+}
+
+/* link: wait for the job's end; its exact bytes to stdout and stderr, exit with its
+ * status. With --json the plain link's payload as the server sends it. */
+static int link_job(struct client *c, const char *h, const char *j)
+{
+    struct json_object *req = cli_request("link"), *reply, *payload, *o;
+    struct w_error err;
+    size_t len;
+    char *line;
+    int r, status = 255;
 
     cli_add_str(req, h);
     json_object_array_add(req, cli_num_or_str(j));
-    r = cli_call(c, req, &reply, &payload);
-    if (r != 0)
+    if (cli_json) {
+        if ((r = cli_call(c, req, &reply, &payload)) != 0)
+            return r;
+        cli_print_payload(payload);
+        r = json_object_is_type(payload, json_type_array)
+                ? exit_of(json_object_array_get_idx(payload, 0))
+                : EXIT_BUG;
+        json_object_put(reply);
         return r;
-    if (!json_object_is_type(payload, json_type_array)) {
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "output", json_object_new_string("base64"));
+    json_object_array_add(req, o);
+    r = client_send(c, req, &err);
+    json_object_put(req);
+    if (r < 0 || (line = client_recv_line(c, &len, &err)) == NULL) {
+        warden_complain("%s", err.msg);
+        return client_exit_status(&err);
+    }
+    switch ((r = fast_link(line, len, &status))) {
+    case FAST_DONE:
+        return status;
+    case FAST_OTHER:
+        break;
+    default:
+        return r;
+    }
+    if ((reply = client_parse_reply(c, line, len, &err)) == NULL) {
+        warden_complain("%s", err.msg);
+        return client_exit_status(&err);
+    }
+    r = client_reply(reply, &payload, &err);
+    if (r != 0) {
+        warden_complain("%s", err.msg);
+        r = r > 0 ? EXIT_ERRREPLY : EXIT_BUG;
+    } else if (!json_object_is_type(payload, json_type_array)) {
         warden_complain("malformed link reply: %s", jsonh_str(payload, NULL));
         r = EXIT_BUG;
-    } else {
-        r = job_result(payload, print_output);
-    }
+    } else if ((r = write_b64(json_object_array_get_idx(payload, 1), STDOUT_FILENO)) == 0 &&
+               (r = write_b64(json_object_array_get_idx(payload, 2), STDERR_FILENO)) == 0) {
+        r = exit_of(json_object_array_get_idx(payload, 0));
+    } /* else r is the failure's: the server's bytes (EXIT_BUG) or our writes (EXIT_SYS) */
     json_object_put(reply);
     return r;
 }
 
-/* Print stream chunks as they arrive until the [] end line. */
-static int stream_job(struct client *c, const char *h, const char *j)
+/* A stream line of the shape wardend sends for base64 chunks,
+ * {"type":"object","payload":["stdout"|"stderr","<base64>"]}, decoded in place and
+ * written without a JSON parser: this is the path of a job's whole output. FAST_DONE,
+ * FAST_LAST (the last line), FAST_OTHER (another shape: parse it), or the exit status
+ * of a failure. */
+static int fast_chunk(char *line, size_t len)
 {
-    struct json_object *req = cli_request("stream"), *reply, *payload;
-    struct w_error err;
-    int r;
+    static const char head[] = "{\"type\":\"object\",\"payload\":[";
+    static const char last[] = "{\"type\":\"object\",\"payload\":[]}";
+    const size_t hl = sizeof(head) - 1;
+    ssize_t n;
+    int fd;
 
-    cli_add_str(req, h);
-    json_object_array_add(req, cli_num_or_str(j));
-    r = cli_call(c, req, &reply, &payload);
+    if (len == sizeof(last) - 1 && memcmp(line, last, len) == 0)
+        return FAST_LAST;
+    if (len < hl + 12 || memcmp(line, head, hl) != 0 || memcmp(line + len - 3, "\"]}", 3) != 0)
+        return FAST_OTHER;
+    if (memcmp(line + hl, "\"stdout\",\"", 10) == 0)
+        fd = STDOUT_FILENO;
+    else if (memcmp(line + hl, "\"stderr\",\"", 10) == 0)
+        fd = STDERR_FILENO;
+    else
+        return FAST_OTHER;
+    line += hl + 10;
+    len -= hl + 10 + 3;
+    if (memchr(line, '"', len) != NULL)
+        return FAST_OTHER;
+    if ((n = util_base64_decode(line, len, line)) < 0)
+        return not_base64();
+    return out_write(fd, line, (size_t)n) ? EXIT_SYS : FAST_DONE;
+}
+
+/* --json: the stream as the server sends it, one payload per line. */
+static int stream_json(struct client *c, struct json_object *req)
+{
+    struct json_object *reply, *payload;
+    struct w_error err;
+    int r = cli_call(c, req, &reply, &payload);
+
     while (r == 0) {
-        size_t n =
-            json_object_is_type(payload, json_type_array) ? json_object_array_length(payload) : 0;
-        if (n == 0) {
-            if (cli_json)
-                cli_print_payload(payload);
-            json_object_put(reply);
-            return 0;
-        }
-        if (cli_json) {
-            cli_print_payload(payload);
-        } else {
-            const char *which = json_object_get_string(json_object_array_get_idx(payload, 0));
-            write_chunk(json_object_array_get_idx(payload, 1),
-                        which != NULL && strcmp(which, "stderr") == 0 ? stderr : stdout);
-        }
+        int n = json_object_is_type(payload, json_type_array)
+                    ? (int)json_object_array_length(payload)
+                    : 0;
+        cli_print_payload(payload);
         json_object_put(reply);
+        if (n == 0)
+            return 0;
         if ((reply = client_recv(c, &err)) == NULL) {
             warden_complain("%s", err.msg);
             return client_exit_status(&err);
         }
-        r = client_reply(reply, &payload, &err);
-        if (r != 0) {
+        if ((r = client_reply(reply, &payload, &err)) != 0) {
             warden_complain("%s", err.msg);
             json_object_put(reply);
             return r > 0 ? EXIT_ERRREPLY : EXIT_BUG;
         }
     }
     return r;
+}
+
+/* A line the fast path did not take: an error, ["exit_status", N], or a chunk in
+ * another shape. FAST_DONE to go on, FAST_LAST at the last line, else an exit status. */
+static int stream_other(struct client *c, char *line, size_t len, int *status)
+{
+    struct json_object *reply, *payload, *name;
+    struct w_error err;
+    const char *which;
+    int r;
+
+    if ((reply = client_parse_reply(c, line, len, &err)) == NULL) {
+        warden_complain("%s", err.msg);
+        return client_exit_status(&err);
+    }
+    if ((r = client_reply(reply, &payload, &err)) != 0) {
+        warden_complain("%s", err.msg);
+        json_object_put(reply);
+        return r > 0 ? EXIT_ERRREPLY : EXIT_BUG;
+    }
+    if (!json_object_is_type(payload, json_type_array)) {
+        warden_complain("malformed stream reply: %s", jsonh_str(payload, NULL));
+        json_object_put(reply);
+        return EXIT_BUG;
+    }
+    if (json_object_array_length(payload) == 0) {
+        json_object_put(reply);
+        return FAST_LAST;
+    }
+    name = json_object_array_get_idx(payload, 0);
+    which = json_object_is_type(name, json_type_string) ? json_object_get_string(name) : "";
+    r = FAST_DONE;
+    if (strcmp(which, "exit_status") == 0)
+        *status = exit_of(json_object_array_get_idx(payload, 1));
+    else if ((r = write_b64(json_object_array_get_idx(payload, 1),
+                            strcmp(which, "stderr") == 0 ? STDERR_FILENO : STDOUT_FILENO)) == 0)
+        r = FAST_DONE;
+    json_object_put(reply);
+    return r;
+}
+
+/* Stream job j as base64, writing its exact bytes as they arrive, until the last line.
+ * With status (run), asks for the exit status too and returns it (255 when null);
+ * otherwise returns 0. */
+static int stream_job(struct client *c, const char *h, const char *j, int status)
+{
+    struct json_object *req = cli_request("stream"), *o;
+    struct w_error err;
+    int r, st = 255;
+
+    cli_add_str(req, h);
+    json_object_array_add(req, cli_num_or_str(j));
+    if (cli_json)
+        return stream_json(c, req);
+    o = json_object_new_object();
+    json_object_object_add(o, "output", json_object_new_string("base64"));
+    if (status)
+        json_object_object_add(o, "exit_status", json_object_new_boolean(1));
+    json_object_array_add(req, o);
+    r = client_send(c, req, &err);
+    json_object_put(req);
+    if (r < 0) {
+        warden_complain("%s", err.msg);
+        return EXIT_SYS;
+    }
+    for (;;) {
+        size_t len;
+        char *line = client_recv_line(c, &len, &err);
+        if (line == NULL) {
+            warden_complain("%s", err.msg);
+            return client_exit_status(&err);
+        }
+        r = fast_chunk(line, len);
+        if (r == FAST_OTHER)
+            r = stream_other(c, line, len, &st);
+        if (r == FAST_LAST)
+            return status ? st : 0;
+        if (r != FAST_DONE)
+            return r;
+    }
 }
 
 /* Read the whole of stdin for SCRIPT "-". */
@@ -207,39 +439,34 @@ int cli_cmd_spawn(struct client *c, int argc, char **argv)
     return req == NULL ? status : cli_simple(c, req);
 }
 
-/* run: spawn, stream the output live, then link for the exit status. With --json (or
- * base64 output, which is printed as received) one plain run request. */
+/* run: spawn, then stream the job's exact bytes live and take the exit status from
+ * the stream's end: the output is fetched once, whatever its size. With --json one
+ * plain run request, its payload printed as the server sends it. */
 int cli_cmd_run(struct client *c, int argc, char **argv)
 {
     int status, b64, r;
     struct json_object *req = job_request("run", argc, argv, &status, &b64), *reply, *payload;
-    char job[32];
+    char job[32], handle[256];
 
     if (req == NULL)
         return status;
-    if (cli_json || b64) {
+    if (cli_json) {
         if ((r = cli_call(c, req, &reply, &payload)) != 0)
             return r;
-        if (!json_object_is_type(payload, json_type_array)) {
-            warden_complain("malformed run reply: %s", jsonh_str(payload, NULL));
-            r = EXIT_BUG;
-        } else {
-            r = job_result(payload, 1);
-        }
+        cli_print_payload(payload);
+        r = json_object_is_type(payload, json_type_array)
+                ? exit_of(json_object_array_get_idx(payload, 0))
+                : EXIT_BUG;
         json_object_put(reply);
         return r;
     }
     json_object_array_put_idx(req, 0, json_object_new_string("spawn"));
-    const char *h = json_object_get_string(json_object_array_get_idx(req, 1));
-    char handle[256];
-    strlcpy(handle, h, sizeof(handle));
+    strlcpy(handle, json_object_get_string(json_object_array_get_idx(req, 1)), sizeof(handle));
     if ((r = cli_call(c, req, &reply, &payload)) != 0)
         return r;
     snprintf(job, sizeof(job), "%s", jsonh_str(payload, NULL));
     json_object_put(reply);
-    if ((r = stream_job(c, handle, job)) != 0)
-        return r;
-    return link_job(c, handle, job, 0);
+    return stream_job(c, handle, job, 1);
 }
 
 int cli_cmd_link_or_stream(struct client *c, int argc, char **argv)
@@ -255,6 +482,6 @@ int cli_cmd_link_or_stream(struct client *c, int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage_error(cmd, "expected a handle and a job id");
     if (strcmp(argv[0], "link") == 0)
-        return link_job(c, argv[optind], argv[optind + 1], 1);
-    return stream_job(c, argv[optind], argv[optind + 1]);
+        return link_job(c, argv[optind], argv[optind + 1]);
+    return stream_job(c, argv[optind], argv[optind + 1], 0);
 }
