@@ -199,6 +199,67 @@ static void test_base64_decode(void)
     }
 }
 
+/* A plain reference encoder, six bits at a time, to hold the fast paths against. */
+static void ref_b64(const unsigned char *in, size_t n, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t bits = n * 8, o = 0;
+
+    for (size_t b = 0; b < bits; b += 6) {
+        unsigned v = 0;
+        for (size_t k = b; k < b + 6; k++)
+            v = v << 1 | (k < bits ? (in[k / 8] >> (7 - k % 8)) & 1u : 0u);
+        out[o++] = tab[v];
+    }
+    while (o % 4)
+        out[o++] = '=';
+}
+
+/* The vector paths (24 bytes <-> 32 characters a step) agree with the reference at
+ * every length around their step sizes and on every byte value, and a bad character
+ * anywhere in a long input is refused. */
+static void test_base64_long(void)
+{
+    enum { N = 3000 };
+    static unsigned char in[N], back[N];
+    static char enc[N * 2], ref[N * 2];
+    unsigned seed = 12345;
+    int ok = 1;
+
+    for (size_t i = 0; i < N; i++)
+        in[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+    for (size_t n = 0; n <= 300 && ok; n++) {
+        ref_b64(in, n, ref);
+        util_base64_into(in, n, enc);
+        ok = memcmp(enc, ref, util_base64_len(n)) == 0 &&
+             util_base64_decode(enc, util_base64_len(n), back) == (ssize_t)n &&
+             memcmp(back, in, n) == 0;
+        if (!ok)
+            tap_diag("length %zu", n);
+    }
+    ref_b64(in, N, ref);
+    util_base64_into(in, N, enc);
+    ok = ok && memcmp(enc, ref, util_base64_len(N)) == 0 &&
+         util_base64_decode(enc, util_base64_len(N), enc) == N && memcmp(enc, in, N) == 0;
+    TAP_OK(ok, "base64 of 0..300 and 3000 random bytes matches a reference, and decodes back");
+    ok = 1;
+    util_base64_into(in, 300, enc);
+    for (size_t i = 0; i < 400 && ok; i++) {
+        static const char bad[] = {'=', '"', '\n', '-', '_', '\0', ' ', (char)0x80, (char)0xff};
+        for (size_t b = 0; b < sizeof(bad) && ok; b++) {
+            char save = enc[i];
+            if (bad[b] == '=' && i >= 398)
+                continue; /* padding there may be right */
+            enc[i] = bad[b];
+            ok = util_base64_decode(enc, 400, back) == -1;
+            if (!ok)
+                tap_diag("byte %d at %zu accepted", bad[b], i);
+            enc[i] = save;
+        }
+    }
+    TAP_OK(ok, "base64 decode refuses a bad character at every offset of 400");
+}
+
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -668,6 +729,7 @@ int main(void)
     test_utf8_prefix();
     test_base64();
     test_base64_decode();
+    test_base64_long();
     test_base64_into();
     test_json_quote();
     test_files();
