@@ -3,9 +3,11 @@
  * user that can open the socket. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -15,6 +17,21 @@
 /* Results of the fast paths below that are not an exit status. */
 enum { FAST_OTHER = -1, FAST_DONE = -2, FAST_LAST = -3 };
 
+/* A job's output goes to stdout and stderr in pieces of a stream chunk (256 KiB): when
+ * they are pipes of the default 64 KiB, each piece is a few turns of writer and reader.
+ * Make them 1 MiB (pipe-max-size for any user), best effort, before the first byte. */
+static void widen_pipes(void)
+{
+    static int done;
+    struct stat st;
+
+    if (done++)
+        return;
+    for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++)
+        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(fd, F_GETPIPE_SZ) < (1 << 20))
+            fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
 /* The job's bytes go out with write(2), as cat's do: a reader that went away ends
  * the CLI with SIGPIPE (or, when that is ignored, exit 111 with a message). 0 or
  * EXIT_SYS. */
@@ -22,6 +39,7 @@ static int out_write(int fd, const char *buf, size_t n)
 {
     struct w_error err;
 
+    widen_pipes();
     if (fd == STDOUT_FILENO)
         fflush(stdout);
     if (util_write_all(fd, buf, n, &err) < 0) {
