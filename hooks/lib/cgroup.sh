@@ -218,7 +218,7 @@ cg_destroy() {
 	done
 	((${#left[@]})) || return 0
 	# One rmdir for all controllers; on failure, one by one to say which and why.
-	rmdir -- "${left[@]}" 2>/dev/null && return 0
+	rmdir "${left[@]}" 2>/dev/null && return 0 # absolute paths: no -- (the builtin has none)
 	for d in "${left[@]}"; do
 		cg_rmdir "$d"
 	done

@@ -23,6 +23,12 @@ network_host_iface=${network_host_iface:-$instance-$id-0}
 network_container_iface=${network_container_iface:-$instance-$id-1}
 mtu=${mtu:-1500}
 
+# mkdir and rmdir as loadable builtins (Debian's bash-builtins) where installed: no
+# process per call. Without the package the programs of the same names run instead.
+BASH_LOADABLES_PATH=${BASH_LOADABLES_PATH:-/usr/lib/bash:/usr/local/lib/bash}
+enable -f mkdir mkdir 2>/dev/null || :
+enable -f rmdir rmdir 2>/dev/null || :
+
 # Derived names (doc/hooks.md).
 w_chain=warden-$instance-$id
 w_chain_forward=warden-$instance-forward
