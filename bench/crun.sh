@@ -28,6 +28,7 @@ export b runs
 unshare -m --propagation private bash -c '
 	umount /sys/fs/cgroup/unified 2>/dev/null || true
 	loop() { # TAG: runs of crun, each run'"'"'s microseconds on a line
+		local i t0 t1
 		for ((i = 0; i < runs; i++)); do
 			t0=$EPOCHREALTIME
 			crun run --bundle "$b" "wbench-$$-$1-$i" >/dev/null || exit 1
@@ -36,11 +37,11 @@ unshare -m --propagation private bash -c '
 		done
 	}
 	loop s | sort -n | awk "{a[NR]=\$1} END {printf \"seq %.3f %.3f %d\n\", a[int(NR*0.5+0.5)]/1000, a[int(NR*0.9+0.5)]/1000, NR}"
-	t0=$EPOCHREALTIME
+	start=$EPOCHREALTIME
 	loop a >/dev/null & loop b >/dev/null
 	wait
-	t1=$EPOCHREALTIME
-	echo "par $(( 2 * runs * 1000000 / (${t1/./} - ${t0/./}) ))"
+	end=$EPOCHREALTIME
+	echo "par $(( 2 * runs * 1000000 / (${end/./} - ${start/./}) ))"
 ' | awk '$1 == "seq" { p50 = $2; p90 = $3; n = $4 } $1 == "par" { par = $2 }
 	END { printf "%-28s p50 %7.2f ms   p90 %7.2f ms   (n=%d); 2 concurrent: %d runs/s\n", "crun run /bin/true", p50, p90, n, par
 	      printf "crun %s %s %s\n", p50, p90, par }'
