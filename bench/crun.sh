@@ -27,7 +27,7 @@ export b runs
 # shellcheck disable=SC2016 # expanded by the inner bash
 unshare -m --propagation private bash -c '
 	umount /sys/fs/cgroup/unified 2>/dev/null || true
-	loop() { # TAG: runs of crun, each run'"'"'s microseconds on a line
+	loop() { # TAG: RUNS runs of crun, one line of microseconds per run
 		local i t0 t1
 		for ((i = 0; i < runs; i++)); do
 			t0=$EPOCHREALTIME
