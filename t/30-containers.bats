@@ -317,9 +317,12 @@ gone() {
 @test "stop: ok, state stopped; a second stop is a no-op; spawn, run, net and copy are refused, limit is not" {
 	run_w create --handle st
 	assert_success
-	run_w spawn st 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done'
+	run_w spawn st 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done'
 	assert_success
-	local job=$output
+	local job=$output path
+	# The TERM must find the trap set (a reply to spawn can come before the shell ran).
+	path=$(w --json info st | jq -r .container_path)
+	wait_for 10 grep -q ready "$path/jobs/$job/stdout"
 	run_w stop st
 	assert_success
 	assert_output ok
