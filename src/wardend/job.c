@@ -252,7 +252,9 @@ static char *stream_line(int base64, const char *name, const char *buf, size_t n
 }
 
 /* Send what the files hold past the stream's offsets; end it once the job has ended
- * and everything is sent. Stops while the client's backlog is high. */
+ * and everything is sent. A line is made only when nothing waits for the client, so
+ * each goes to the socket whole or becomes the connection's buffer (never a copy);
+ * the 4 MiB socket buffer keeps the client fed meanwhile. */
 static void stream_pump(struct req *r, void *data)
 {
     static const char *const names[2] = {"stdout", "stderr"};
@@ -273,7 +275,7 @@ static void stream_pump(struct req *r, void *data)
             size_t k, len;
             char *line;
 
-            if (req_backlog(r) >= REQ_BACKLOG_HIGH) {
+            if (req_backlog(r) > 0) {
                 req_set_drain(r, stream_pump, w);
                 return;
             }
