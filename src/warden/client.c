@@ -15,7 +15,7 @@
 
 /* The longest reply line: a link of a job with the server's largest output limit, as
  * base64, fits; a runaway server cannot make the CLI take all memory. */
-#define REPLY_MAX ((size_t)8 << 30)
+#define REPLY_MAX (sizeof(size_t) > 4 ? (size_t)8 << 30 : (size_t)1 << 30)
 #define BUF_MIN ((size_t)1 << 20) /* a stream line is ~350 KiB: several per read */
 
 void client_init(struct client *c, const char *path)
