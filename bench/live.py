@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Create with many live containers against none, and what the live ones cost.
+"""Create with many live containers against none, what the live ones cost, and a load run.
 
 Creates and destroys RUNS containers on an empty daemon (create p50/p90), then brings
 LIVE containers up, creates and destroys RUNS more beside them, and reports the ratio of
 the p50s, the proportional set size (PSS, /proc/PID/smaps_rollup) of each idle wshd and
-wardend's resident set with LIVE containers. Everything it made is destroyed."""
-import os
+wardend's resident set with LIVE containers. Then, for LOAD_SECS seconds, CLIENTS
+clients (one connection each) run `true` in containers picked round robin: errors and
+the round trip's p50/p99. Everything it made is destroyed."""
 import sys
+import threading
 import time
 
 from wclient import Client, fmt, percentiles
 
 sock, live, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-wardend_pid = int(sys.argv[4]) if len(sys.argv) > 4 else None
+wardend_pid = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] != "0" else None
+load_secs = float(sys.argv[5]) if len(sys.argv) > 5 else 0
+clients = int(sys.argv[6]) if len(sys.argv) > 6 else 100
 c = Client(sock)
 
 
@@ -47,6 +51,44 @@ try:
             pid = int(f.read())
         pss.append(kib("/proc/%d/smaps_rollup" % pid, "Pss"))
     rss = kib("/proc/%d/status" % wardend_pid, "VmRSS") if wardend_pid else 0
+    load_rt, load_err, errors = [], [0], []
+    if load_secs > 0 and handles:
+        deadline = time.perf_counter() + load_secs
+        lock = threading.Lock()
+
+        def client(k):
+            rt = []
+            try:
+                cl = Client(sock)
+            except OSError as e:
+                with lock:
+                    load_err[0] += 1
+                    errors.append(repr(e))
+                return
+            i = k
+            while time.perf_counter() < deadline:
+                h = handles[i % len(handles)]
+                i += clients
+                t0 = time.perf_counter()
+                try:
+                    st, _, _ = cl.call("run", h, "true")
+                    ok = st == 0
+                except (OSError, RuntimeError, EOFError, ValueError) as e:
+                    ok = False
+                    errors.append(repr(e))
+                    cl = Client(sock)
+                rt.append((time.perf_counter() - t0) * 1000)
+                if not ok:
+                    with lock:
+                        load_err[0] += 1
+            with lock:
+                load_rt.extend(rt)
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
 finally:
     for h in handles:
         c.call("destroy", h)
@@ -59,3 +101,11 @@ print("wshd PSS per idle container: p50 %d KiB, max %d KiB (n=%d; goal <= 512 Ki
       (pss[len(pss) // 2], pss[-1], len(pss)))
 if rss:
     print("wardend RSS with %d containers: %.1f MiB (goal <= 16 MiB at 250)" % (live, rss / 1024))
+if load_rt:
+    s = sorted(load_rt)
+    print("load: %d live, %d clients running `true` for %.0f s: %d runs, %d errors, "
+          "round trip p50 %.1f ms, p99 %.1f ms (goal 0 errors, p99 <= 50 ms)" %
+          (live, clients, load_secs, len(s), load_err[0], s[len(s) // 2],
+           s[min(len(s) - 1, int(len(s) * 0.99))]))
+    for e in errors[:3]:
+        print("  error: %s" % e)
