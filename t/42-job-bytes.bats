@@ -11,7 +11,7 @@
 
 load helpers
 
-WINSTANCE=tb
+WINSTANCE=${WPREFIX}b
 export WINSTANCE
 POOLS='"network":{"pool_start_address":"10.253.192.0","pool_size":8},"user":{"pool_start_uid":61200,"pool_size":8},"port":{"pool_start_port":63300,"pool_size":10}'
 # Room for the 600 MiB job (stdout + stderr together).
