@@ -33,9 +33,9 @@ static int use_avx2(void)
  * values, one per byte. */
 __attribute__((target("avx2"))) static inline __m256i enc_reshuffle(__m256i in)
 {
-    in = _mm256_shuffle_epi8(in, _mm256_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0,
-                                                 1, 14, 15, 13, 14, 11, 12, 10, 11, 8, 9, 7, 8,
-                                                 5, 6, 4, 5));
+    in = _mm256_shuffle_epi8(in,
+                             _mm256_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1, 14,
+                                             15, 13, 14, 11, 12, 10, 11, 8, 9, 7, 8, 5, 6, 4, 5));
     __m256i t0 = _mm256_and_si256(in, _mm256_set1_epi32(0x0fc0fc00));
     __m256i t1 = _mm256_mulhi_epu16(t0, _mm256_set1_epi32(0x04000040));
     __m256i t2 = _mm256_and_si256(in, _mm256_set1_epi32(0x003f03f0));
@@ -46,9 +46,9 @@ __attribute__((target("avx2"))) static inline __m256i enc_reshuffle(__m256i in)
 /* Six-bit values -> their characters: add the offset of the value's range. */
 __attribute__((target("avx2"))) static inline __m256i enc_translate(__m256i in)
 {
-    const __m256i lut = _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16,
-                                         0, 0, 65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4,
-                                         -19, -16, 0, 0);
+    const __m256i lut =
+        _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0, 65, 71, -4,
+                         -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
     __m256i idx = _mm256_subs_epu8(in, _mm256_set1_epi8(51));
     __m256i gt25 = _mm256_cmpgt_epi8(in, _mm256_set1_epi8(25));
     idx = _mm256_sub_epi8(idx, gt25);
@@ -76,17 +76,17 @@ __attribute__((target("avx2"))) static size_t enc_avx2(const unsigned char *in, 
  * be in itself at or before in (32 bytes are stored, 24 of them meant). */
 __attribute__((target("avx2"))) static int dec_step(const unsigned char *in, unsigned char *out)
 {
-    const __m256i lut_lo = _mm256_setr_epi8(
-        0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B,
-        0x1A, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B,
-        0x1B, 0x1A);
-    const __m256i lut_hi = _mm256_setr_epi8(
-        0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
-        0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
-        0x10, 0x10);
-    const __m256i lut_roll = _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0,
-                                              0, 0, 0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0,
-                                              0, 0, 0, 0);
+    const __m256i lut_lo =
+        _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A,
+                         0x1B, 0x1B, 0x1B, 0x1A, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                         0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A);
+    const __m256i lut_hi =
+        _mm256_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10,
+                         0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08,
+                         0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+    const __m256i lut_roll =
+        _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19, 4,
+                         -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m256i mask_2f = _mm256_set1_epi8(0x2f);
     __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)in);
     __m256i hi_nib = _mm256_and_si256(_mm256_srli_epi32(v, 4), mask_2f);
@@ -104,8 +104,8 @@ __attribute__((target("avx2"))) static int dec_step(const unsigned char *in, uns
     v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
     v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
     v = _mm256_shuffle_epi8(v, _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1,
-                                                -1, 2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1,
-                                                -1, -1, -1));
+                                                -1, 2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1,
+                                                -1, -1));
     v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, -1, -1));
     _mm256_storeu_si256((__m256i *)(void *)out, v);
     return 0;

@@ -173,8 +173,8 @@ static void test_base64(void)
  * (also decoding in place), and what is not base64 refused. */
 static void test_base64_decode(void)
 {
-    static const char *const bad[] = {"Zg=",  "Zg", "Z===", "Zm9v!g==", "Zh==", "Zm9=",
-                                      "=Zg=", "Zg==Zg==", "Zm 9v", "Zm9vZg=a"};
+    static const char *const bad[] = {
+        "Zg=", "Zg", "Z===", "Zm9v!g==", "Zh==", "Zm9=", "=Zg=", "Zg==Zg==", "Zm 9v", "Zm9vZg=a"};
     unsigned char all[259], back[259];
     char enc[400], name[64];
     int ok = 1;
