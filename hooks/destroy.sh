@@ -42,4 +42,11 @@ if ((${#mounts[@]})); then
 	((${#mounts[@]} == 0)) || die "still mounted, not removing $container_path: ${mounts[*]}"
 fi
 
-rm -rf --one-file-system -- "$container_path" || die "cannot remove $container_path"
+# rm as a loadable builtin where bash-builtins is installed (no process; it never
+# follows symlinks). It has no --one-file-system, which the check above makes moot:
+# nothing is mounted below the directory now.
+if enable -f rm rm 2>/dev/null; then
+	rm -rf -- "$container_path" || die "cannot remove $container_path"
+else
+	rm -rf --one-file-system -- "$container_path" || die "cannot remove $container_path"
+fi
