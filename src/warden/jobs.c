@@ -365,10 +365,9 @@ static char *read_stdin(void)
     return s;
 }
 
-/* Shared by spawn and run: builds ["spawn"|"run", H, SCRIPT, OPTS]. Sets *base64 when the
- * job's output comes base64-encoded. Returns NULL after printing a usage error. */
-static struct json_object *job_request(const char *name, int argc, char **argv, int *status,
-                                       int *base64)
+/* Shared by spawn and run: builds ["spawn"|"run", H, SCRIPT, OPTS]. Returns NULL after
+ * printing a usage error. */
+static struct json_object *job_request(const char *name, int argc, char **argv, int *status)
 {
     enum { ENV = CLI_O_FIRST, RLIMIT, DISCARD, OUTPUT, PRIV };
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
@@ -384,7 +383,6 @@ static struct json_object *job_request(const char *name, int argc, char **argv, 
     char *script;
     int ch;
 
-    *base64 = 0;
     CLI_FOR_OPTS(argc, argv, "h", lo, ch)
     {
         switch (ch) {
@@ -399,7 +397,6 @@ static struct json_object *job_request(const char *name, int argc, char **argv, 
             break;
         case OUTPUT:
             json_object_object_add(opts, "output", json_object_new_string(optarg));
-            *base64 = strcmp(optarg, "base64") == 0;
             break;
         case ENV:
             if (cli_add_kv(cli_sub_object(opts, "env"), optarg, 0) < 0)
@@ -451,8 +448,8 @@ static struct json_object *job_request(const char *name, int argc, char **argv, 
 
 int cli_cmd_spawn(struct client *c, int argc, char **argv)
 {
-    int status, b64;
-    struct json_object *req = job_request("spawn", argc, argv, &status, &b64);
+    int status;
+    struct json_object *req = job_request("spawn", argc, argv, &status);
 
     return req == NULL ? status : cli_simple(c, req);
 }
@@ -462,8 +459,8 @@ int cli_cmd_spawn(struct client *c, int argc, char **argv)
  * plain run request, its payload printed as the server sends it. */
 int cli_cmd_run(struct client *c, int argc, char **argv)
 {
-    int status, b64, r;
-    struct json_object *req = job_request("run", argc, argv, &status, &b64), *reply, *payload;
+    int status, r;
+    struct json_object *req = job_request("run", argc, argv, &status), *reply, *payload;
     char job[32], handle[256];
 
     if (req == NULL)
