@@ -81,9 +81,22 @@ if [[ -s $container_path/etc/bind_mounts ]]; then
 fi
 
 printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
-ip -batch - <<-EOF || die "cannot configure $network_container_iface"
-	link set lo up
-	addr add $network_container_ip/30 dev $network_container_iface
-	link set $network_container_iface mtu $mtu up
-	route add default via $network_host_ip
-EOF
+if [[ -n ${network_address:-} ]]; then
+	# The given address and prefix only; the host side is reached on the link (its
+	# /30 address is not in our subnet) and is the gateway. Peers of the subnet are
+	# answered by the host's proxy ARP (lib/common.sh address_setup).
+	ip -batch - <<-EOF || die "cannot configure $network_container_iface with $network_address"
+		link set lo up
+		addr add $network_address dev $network_container_iface
+		link set $network_container_iface mtu $mtu up
+		route add $network_host_ip/32 dev $network_container_iface scope link
+		route add default via $network_host_ip dev $network_container_iface
+	EOF
+else
+	ip -batch - <<-EOF || die "cannot configure $network_container_iface"
+		link set lo up
+		addr add $network_container_ip/30 dev $network_container_iface
+		link set $network_container_iface mtu $mtu up
+		route add default via $network_host_ip
+	EOF
+fi

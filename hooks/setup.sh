@@ -47,7 +47,7 @@ fi
 
 # The environment of doc/hooks.md, so `set -a; . etc/config` restores it.
 for v in instance id handle container_path rootfs_path skeleton_path hooks_path \
-	wshd_path network_network network_host_ip network_container_ip network_netmask \
+	wshd_path network_network network_host_ip network_container_ip network_netmask network_address \
 	network_host_iface network_container_iface network_pool mtu allow_networks \
 	deny_networks allow_host_access dns_servers user_name user_uid cgroup_root \
 	cgroup_version iptables stop_timeout bind_mounts disk_size_mb container_capabilities \
@@ -56,7 +56,8 @@ for v in instance id handle container_path rootfs_path skeleton_path hooks_path 
 done >"$container_path/etc/config"
 
 printf '%s\n' "$id" >"$upper/etc/hostname"
-printf '127.0.0.1 localhost\n%s %s\n' "$network_container_ip" "$id" >"$upper/etc/hosts"
+address=${network_address:-$network_container_ip}
+printf '127.0.0.1 localhost\n%s %s\n' "${address%/*}" "$id" >"$upper/etc/hosts"
 
 # resolv.conf: $dns_servers if set; else the host's, with loopback nameservers (a
 # local resolver the container cannot reach) replaced by the host side of the veth.

@@ -271,25 +271,51 @@ _: line 7: $node: Operation not permitted"
 	hk_assert_rule_count 1 filter "-A FORWARD -j warden-$HK_INSTANCE-forward"
 	hk_assert_rule_count 1 filter "-A INPUT -i $HK_INSTANCE-+ -j warden-$HK_INSTANCE-input"
 	hk_assert_rule_count 1 nat "-A POSTROUTING -j warden-$HK_INSTANCE-postrouting"
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-input"
-	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-input" \
-		"-A warden-$HK_INSTANCE-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
-		"-A warden-$HK_INSTANCE-input -p udp -m udp --dport 53 -j ACCEPT" \
-		"-A warden-$HK_INSTANCE-input -p tcp -m tcp --dport 53 -j ACCEPT" \
-		"-A warden-$HK_INSTANCE-input -j REJECT --reject-with icmp-host-prohibited")"
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-postrouting" nat
-	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-postrouting" \
-		"-A warden-$HK_INSTANCE-postrouting -s 10.199.0.0/22 ! -d 10.199.0.0/22 -j MASQUERADE")"
+	hk_assert_rule_count 1 nat "-A PREROUTING -m addrtype --dst-type LOCAL -j warden-$HK_INSTANCE-prerouting"
+	hk_assert_rule_count 1 nat "-A OUTPUT -m addrtype --dst-type LOCAL -j warden-$HK_INSTANCE-prerouting"
+	local c=warden-$HK_INSTANCE
+	run_cmd hk_chain_rules "$c-input"
+	assert_output "$(printf '%s\n' "-N $c-input" \
+		"-A $c-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
+		"-A $c-input -d 127.0.0.0/8 -j DROP" \
+		"-A $c-input -p udp -m udp --dport 53 -j ACCEPT" \
+		"-A $c-input -p tcp -m tcp --dport 53 -j ACCEPT" \
+		"-A $c-input -j REJECT --reject-with icmp-host-prohibited")"
+	run_cmd hk_chain_rules "$c-forward"
+	assert_output "$(printf '%s\n' "-N $c-forward" \
+		"-A $c-forward -i $HK_INSTANCE-+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
+		"-A $c-forward -i $HK_INSTANCE-+ -j $c-default")"
+	run_cmd hk_chain_rules "$c-default"
+	assert_output "$(printf '%s\n' "-N $c-default" \
+		"-A $c-default -j REJECT --reject-with icmp-net-prohibited")"
+	run_cmd hk_chain_rules "$c-postrouting" nat
+	assert_output "$(printf '%s\n' "-N $c-postrouting" \
+		"-A $c-postrouting -s 10.199.0.0/22 ! -d 10.199.0.0/22 -j MASQUERADE" \
+		"-A $c-postrouting -s 127.0.0.0/8 -o $HK_INSTANCE-+ -j MASQUERADE")"
 	assert_dir "$cgroup_root/warden-$HK_INSTANCE"
-	# allow_host_access drops the final REJECT; a container's jump survives a re-run.
-	iptables -w -A "warden-$HK_INSTANCE-forward" -i "$HK_INSTANCE-x-0" -j ACCEPT
-	allow_host_access=true run_cmd "$HK_HOOKS/host-setup.sh"
+	# deny_networks before allow_networks; allow_host_access drops the final REJECT; a
+	# container's chains get their jumps back on a re-run (a restart adopts containers),
+	# right after the head rules.
+	mkdir -p "$container_path/run"
+	"$HK_HOOKS/net.sh" out 10.9.0.0/16 - all nolog
+	"$HK_HOOKS/net.sh" in 62000 80
+	allow_host_access=true allow_networks="10.0.0.0/8 192.168.1.1/32" deny_networks=10.0.0.5/32 \
+		run_cmd "$HK_HOOKS/host-setup.sh"
 	assert_success
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-input"
+	run_cmd hk_chain_rules "$c-input"
 	refute_output_contains REJECT
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-forward"
-	assert_output_contains "-A warden-$HK_INSTANCE-forward -i $HK_INSTANCE-x-0 -j ACCEPT"
-	assert_equal "$(grep -c -- "-i $HK_INSTANCE-x-0" <<<"$output")" 1 "rules for $HK_INSTANCE-x-0"
+	run_cmd hk_chain_rules "$c-default"
+	assert_output "$(printf '%s\n' "-N $c-default" \
+		"-A $c-default -d 10.0.0.5/32 -j REJECT --reject-with icmp-net-prohibited" \
+		"-A $c-default -d 10.0.0.0/8 -j ACCEPT" \
+		"-A $c-default -d 192.168.1.1/32 -j ACCEPT" \
+		"-A $c-default -j REJECT --reject-with icmp-net-prohibited")"
+	hk_assert_rule_count 1 filter "-A $c-forward -i $HK_INSTANCE-$HK_ID-0 -j $c-$HK_ID"
+	hk_assert_rule_count 1 filter "-A $c-input -i $HK_INSTANCE-$HK_ID-0 -j $c-$HK_ID"
+	hk_assert_rule_count 1 nat "-A $c-prerouting -j $c-$HK_ID"
+	run_cmd hk_chain_rules "$c-forward"
+	assert_line_match 2 "-A $c-forward -i $HK_INSTANCE-$HK_ID-0 -j $c-$HK_ID"
+	"$HK_HOOKS/net.sh" teardown
 }
 
 @test "host-teardown.sh: refuses while a container's jump is left, then removes every trace" {
@@ -300,6 +326,12 @@ _: line 7: $node: Operation not permitted"
 	assert_failure 1
 	assert_line_match -1 "*instance $HK_INSTANCE still has containers*"
 	iptables -w -D "warden-$HK_INSTANCE-forward" -i "$HK_INSTANCE-x-0" -j ACCEPT
+	# A container without rules of its own: its veth.
+	ip link add "$HK_INSTANCE-x-0" type veth peer name "$HK_INSTANCE-x-1"
+	run_cmd "$HK_HOOKS/host-teardown.sh"
+	assert_failure 1
+	assert_line_match -1 "*instance $HK_INSTANCE still has containers (interface $HK_INSTANCE-x-0)*"
+	ip link del "$HK_INSTANCE-x-0"
 	run_cmd "$HK_HOOKS/host-teardown.sh"
 	assert_success
 	run_cmd iptables-save -t filter
@@ -312,34 +344,49 @@ _: line 7: $node: Operation not permitted"
 	assert_success
 }
 
-@test "net.sh: setup makes the container chain and one jump; teardown leaves nothing" {
+@test "net.sh: in and out make the container's chains and jumps on first use; teardown leaves nothing" {
 	fake_v2
+	local c=warden-$HK_INSTANCE bad
+	mkdir -p "$container_path/run"
 	"$HK_HOOKS/host-setup.sh"
-	export allow_networks="10.0.0.0/8 192.168.1.1/32" deny_networks="10.0.0.5/32"
-	run_cmd "$HK_HOOKS/net.sh" setup
+	run_cmd "$HK_HOOKS/net.sh" out 10.0.0.0/8 80:90 tcp log
 	assert_success
-	run_cmd "$HK_HOOKS/net.sh" setup
+	run_cmd "$HK_HOOKS/net.sh" out 10.1.2.3/32 - icmp nolog
 	assert_success
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID"
-	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-$HK_ID" \
-		"-A warden-$HK_INSTANCE-$HK_ID -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
-		"-A warden-$HK_INSTANCE-$HK_ID -d 10.0.0.0/8 -j ACCEPT" \
-		"-A warden-$HK_INSTANCE-$HK_ID -d 192.168.1.1/32 -j ACCEPT" \
-		"-A warden-$HK_INSTANCE-$HK_ID -d 10.0.0.5/32 -j DROP" \
-		"-A warden-$HK_INSTANCE-$HK_ID -j DROP")"
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-forward"
-	assert_output "$(printf '%s\n' "-N warden-$HK_INSTANCE-forward" \
-		"-A warden-$HK_INSTANCE-forward -i $HK_INSTANCE-$HK_ID-0 -j warden-$HK_INSTANCE-$HK_ID")"
+	run_cmd hk_chain_rules "$c-$HK_ID"
+	assert_output "$(printf '%s\n' "-N $c-$HK_ID" \
+		"-A $c-$HK_ID -d 10.0.0.0/8 -p tcp -m tcp --dport 80:90 -m conntrack --ctstate NEW -j LOG --log-prefix \"$c-$HK_ID \"" \
+		"-A $c-$HK_ID -d 10.0.0.0/8 -p tcp -m tcp --dport 80:90 -j ACCEPT" \
+		"-A $c-$HK_ID -d 10.1.2.3/32 -p icmp -j ACCEPT")"
+	hk_assert_rule_count 1 filter "-A $c-forward -i $HK_INSTANCE-$HK_ID-0 -j $c-$HK_ID"
+	hk_assert_rule_count 1 filter "-A $c-input -i $HK_INSTANCE-$HK_ID-0 -j $c-$HK_ID"
+	run_cmd "$HK_HOOKS/net.sh" in 62000 8080
+	assert_success
+	run_cmd "$HK_HOOKS/net.sh" in 62001 8081
+	assert_success
+	run_cmd hk_chain_rules "$c-$HK_ID" nat
+	assert_output "$(printf '%s\n' "-N $c-$HK_ID" \
+		"-A $c-$HK_ID -p tcp -m tcp --dport 62000 -j DNAT --to-destination 10.199.0.2:8080" \
+		"-A $c-$HK_ID -p tcp -m tcp --dport 62001 -j DNAT --to-destination 10.199.0.2:8081")"
+	hk_assert_rule_count 1 nat "-A $c-prerouting -j $c-$HK_ID"
 	run_cmd "$HK_HOOKS/net.sh" teardown
 	assert_success
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID"
+	run_cmd hk_chain_rules "$c-$HK_ID"
 	assert_failure
-	run_cmd hk_chain_rules "warden-$HK_INSTANCE-forward"
-	assert_output "-N warden-$HK_INSTANCE-forward"
+	run_cmd hk_chain_rules "$c-$HK_ID" nat
+	assert_failure
+	run_cmd iptables-save
+	refute_output_contains "$c-$HK_ID"
 	run_cmd "$HK_HOOKS/net.sh" teardown
 	assert_success
-	run_cmd "$HK_HOOKS/net.sh" sideways
-	assert_failure 2
+	for bad in "in 0 80" "in 80" "in 1 x" "out 10.0.0.0 - tcp log" "out 10.0.0.0/8 80 icmp log" \
+		"out 10.0.0.0/8 - tcp maybe" sideways; do
+		# shellcheck disable=SC2086 # words on purpose
+		run_cmd "$HK_HOOKS/net.sh" $bad
+		assert_failure 2
+	done
+	run_cmd iptables-save
+	refute_output_contains "$c-$HK_ID"
 }
 
 @test "every hook answers --help with its header comment, needing no environment" {
@@ -381,7 +428,10 @@ _: line 7: $node: Operation not permitted"
 	run_cmd ip -o addr show dev "$HK_INSTANCE-$HK_ID-0"
 	assert_output_contains 'inet 10.199.0.1/30'
 	assert_grep "^$HK_LAST_PID\$" "/sys/fs/cgroup/memory/warden-$HK_INSTANCE/$HK_ID/cgroup.procs"
-	"$HK_HOOKS/net.sh" setup
+	"$HK_HOOKS/net.sh" out 10.0.0.0/8 - all nolog
+	"$HK_HOOKS/net.sh" in 62000 80
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID" nat
+	assert_success
 	mount -t tmpfs tmpfs "$container_path/mnt"
 	run_cmd "$HK_HOOKS/destroy.sh"
 	assert_success
@@ -391,6 +441,8 @@ _: line 7: $node: Operation not permitted"
 	refute_exists "/sys/fs/cgroup/memory/warden-$HK_INSTANCE/$HK_ID"
 	hk_refute_alive "$HK_LAST_PID"
 	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID"
+	assert_failure
+	run_cmd hk_chain_rules "warden-$HK_INSTANCE-$HK_ID" nat
 	assert_failure
 	run_cmd grep " $container_path" /proc/self/mounts
 	assert_failure 1

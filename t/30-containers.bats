@@ -606,17 +606,38 @@ reuse_network() {
 	assert_gone 0afd8200
 }
 
-@test "failing hook: net.sh exits 2 -> its status and last stderr line; nothing leaks" {
+@test "failing hook: parent-after-clone.sh exits 2 -> its status and last stderr line; nothing leaks" {
+	own_daemon_prepare
+	hooks_copy
+	break_hook parent-after-clone.sh 'echo "parent-after-clone.sh: some noise" >&2; echo "parent-after-clone.sh: the last words" >&2; exit 2'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	run_w create --network 10.253.130.0
+	assert_failure 1
+	assert_output "warden: hook start.sh exited with status 111: wshd: hook parent-after-clone.sh exited with status 2"
+	assert_failed_create_clean
+	fix_hook parent-after-clone.sh
+	reuse_network
+}
+
+@test "failing hook: net.sh exits 2 on net out -> its status and last stderr line; the container goes on" {
 	own_daemon_prepare
 	hooks_copy
 	break_hook net.sh 'echo "net.sh: some noise" >&2; echo "net.sh: the last words" >&2; exit 2'
 	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
 	run_w create --network 10.253.130.0
+	assert_success
+	run_w net 0afd8200 out 10.0.0.0/8
 	assert_failure 1
 	assert_output "warden: hook net.sh exited with status 2: net.sh: the last words"
-	assert_failed_create_clean
+	run_w net 0afd8200 in 80
+	assert_output "warden: hook net.sh exited with status 2: net.sh: the last words"
+	run_w run 0afd8200 'echo fine'
+	assert_output fine
 	fix_hook net.sh
-	reuse_network
+	run_w --json net 0afd8200 in 80
+	assert_success
+	run_w destroy 0afd8200
+	assert_gone 0afd8200
 }
 
 @test "failing hook: start.sh killed by signal 9 after wshd started; nothing leaks" {
@@ -715,16 +736,14 @@ reuse_network() {
 @test "destroy while create is still running (state born): both finish, nothing leaks" {
 	own_daemon_prepare
 	hooks_copy
-	mv "$WTMP/hooks/net.sh" "$WTMP/hooks/net.sh.real"
-	# net.sh setup waits (bounded) until the test releases it.
-	cat >"$WTMP/hooks/net.sh" <<-EOF
+	mv "$WTMP/hooks/start.sh" "$WTMP/hooks/start.sh.real"
+	# start.sh waits (bounded) until the test releases it.
+	cat >"$WTMP/hooks/start.sh" <<-EOF
 		#!/bin/bash
-		if [[ \$1 == setup ]]; then
-			for ((i = 0; i < 300; i++)); do [[ -e $WTMP/release ]] && break; sleep 0.1; done
-		fi
-		exec "\${BASH_SOURCE[0]%/*}/net.sh.real" "\$@"
+		for ((i = 0; i < 300; i++)); do [[ -e $WTMP/release ]] && break; sleep 0.1; done
+		exec "\${BASH_SOURCE[0]%/*}/start.sh.real" "\$@"
 	EOF
-	chmod 0755 "$WTMP/hooks/net.sh"
+	chmod 0755 "$WTMP/hooks/start.sh"
 	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
 	w create --handle born --network 10.253.130.0 >"$WTMP/create.out" 2>&1 &
 	local create_pid=$!

@@ -202,11 +202,13 @@ prun() { run_w run "$1" "$2" --privileged; }
 	# a -> c is allowed (network.allow_networks), so forwarding itself works...
 	prun a "ping -c 1 -W 5 $POOL.10"
 	assert_success
-	# ...and a -> b is dropped by a's chain.
+	# ...and a -> b is refused by the instance's default chain (a has no chain of its own).
 	prun a "ping -c 1 -W 2 $POOL.6"
 	assert_failure
+	run_cmd iptables -w -S "warden-$WINSTANCE-default"
+	assert_output_contains '-j REJECT'
 	run_cmd iptables -w -S "warden-$WINSTANCE-0afd1f00"
-	assert_output_contains '-j DROP'
+	assert_failure
 }
 
 @test "user: jobs run as vcap with the container's pool uid; privileged as root" {

@@ -32,7 +32,9 @@ enable -f rmdir rmdir 2>/dev/null || :
 # Derived names (doc/hooks.md).
 w_chain=warden-$instance-$id
 w_chain_forward=warden-$instance-forward
+w_chain_default=warden-$instance-default
 w_chain_input=warden-$instance-input
+w_chain_prerouting=warden-$instance-prerouting
 w_chain_postrouting=warden-$instance-postrouting
 w_cgroup=warden-$instance/$id
 
@@ -90,50 +92,63 @@ w_now_us() {
 	w_now=$((10#${EPOCHREALTIME/./}))
 }
 
-# The container's filter chain: traffic leaving the container through its host-side
-# veth. Established/related back in, allow_networks out, deny_networks dropped,
-# everything else dropped. The host reaches its containers without this chain
-# (that traffic is not forwarded). One restore batch; re-running rebuilds the chain.
-net_chain_setup() {
-	local n jump_missing=1 batch
-	if ipt -C "$w_chain_forward" -i "$network_host_iface" -j "$w_chain" 2>/dev/null; then
-		jump_missing=0
-	fi
-	batch="*filter"$'\n'":$w_chain - [0:0]"$'\n'
-	batch+="-A $w_chain -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"$'\n'
-	for n in ${allow_networks:-}; do
-		batch+="-A $w_chain -d $n -j ACCEPT"$'\n'
-	done
-	for n in ${deny_networks:-}; do
-		batch+="-A $w_chain -d $n -j DROP"$'\n'
-	done
-	batch+="-A $w_chain -j DROP"$'\n'
-	if ((jump_missing)); then
-		batch+="-A $w_chain_forward -i $network_host_iface -j $w_chain"$'\n'
-	fi
-	batch+="COMMIT"$'\n'
-	ipt_batch <<<"$batch" || die "iptables-restore failed for chain $w_chain"
-}
+# A container's own chains, made by net.sh on its first net out (filter) or net in
+# (nat); a marker file in run/ says each exists, written before the chain is, so
+# teardown costs no process for a container that never had one. In filter, the chain
+# is jumped to from the forward and input chains (right after their fixed head rules,
+# see host-setup.sh) for traffic from the container's veth; in nat, from the
+# prerouting chain for every new connection to a host address.
+w_mark_filter=${container_path:-}/run/chain-filter
+w_mark_nat=${container_path:-}/run/chain-nat
+w_mark_masq=${container_path:-}/run/chain-masq
 
-# Removes the jump and the chain; tolerates either being gone. The common case (both
-# present) costs one process; anything else falls back to one call per step.
+# Removes the container's chains and their jumps; tolerates any of them being gone.
+# The common case costs one process (none without chains); anything else falls back to
+# one call per step.
 net_chain_teardown() {
-	local i
-	if ipt_batch 2>/dev/null <<-EOF; then
-		*filter
-		-D $w_chain_forward -i $network_host_iface -j $w_chain
-		-F $w_chain
-		-X $w_chain
-		COMMIT
-	EOF
-		return 0
+	local batch="" i t
+	[[ -e $w_mark_filter ]] && batch+="*filter
+-D $w_chain_forward -i $network_host_iface -j $w_chain
+-D $w_chain_input -i $network_host_iface -j $w_chain
+-F $w_chain
+-X $w_chain
+COMMIT
+"
+	local nat="" masq=""
+	[[ -e $w_mark_nat ]] && nat+="-D $w_chain_prerouting -j $w_chain
+-F $w_chain
+-X $w_chain
+"
+	if [[ -e $w_mark_masq ]]; then
+		read -r masq <"$w_mark_masq" || :
+		[[ -n $masq ]] && nat+="-D $w_chain_postrouting -s $masq/32 ! -o $instance-+ -j MASQUERADE
+"
 	fi
+	[[ -n $nat ]] && batch+="*nat
+${nat}COMMIT
+"
+	[[ -n $batch ]] || return 0
+	ipt_batch <<<"$batch" 2>/dev/null && return 0
 	for ((i = 0; i < 16; i++)); do
 		ipt -D "$w_chain_forward" -i "$network_host_iface" -j "$w_chain" 2>/dev/null || break
 	done
-	if ipt -F "$w_chain" 2>/dev/null; then
-		ipt -X "$w_chain" || die "cannot delete chain $w_chain"
+	for ((i = 0; i < 16; i++)); do
+		ipt -D "$w_chain_input" -i "$network_host_iface" -j "$w_chain" 2>/dev/null || break
+	done
+	for ((i = 0; i < 16; i++)); do
+		ipt -t nat -D "$w_chain_prerouting" -j "$w_chain" 2>/dev/null || break
+	done
+	if [[ -n $masq ]]; then
+		for ((i = 0; i < 16; i++)); do
+			ipt -t nat -D "$w_chain_postrouting" -s "$masq/32" ! -o "$instance-+" -j MASQUERADE \
+				2>/dev/null || break
+		done
 	fi
+	for t in filter nat; do
+		if ipt -t "$t" -F "$w_chain" 2>/dev/null; then
+			ipt -t "$t" -X "$w_chain" || die "cannot delete chain $w_chain in table $t"
+		fi
+	done
 }
 
 # veth pair with the MTU, the container's end made straight inside the network
@@ -148,6 +163,32 @@ veth_setup() {
 		link add name $network_host_iface mtu $mtu type veth peer name $network_container_iface mtu $mtu netns $1
 		addr add $network_host_ip/30 dev $network_host_iface
 		link set $network_host_iface up
+	EOF
+	# net in at 127.0.0.1: the DNAT'd packet leaves with source 127.0.0.1, which the
+	# kernel routes out of this interface only with route_localnet (host-setup.sh's
+	# input chain drops what a container sends to 127/8 in turn). A write, no process.
+	printf '1\n' >"/proc/sys/net/ipv4/conf/$network_host_iface/route_localnet" ||
+		die "cannot set route_localnet on $network_host_iface"
+	[[ -z ${network_address:-} ]] || address_setup
+}
+
+# create's network_address (warden contain --network-address): the container's end has
+# ADDRESS/PREFIX instead of its /30 address (child-before-pivot.sh). Host side: a /32
+# route to it through the veth and proxy ARP, so containers whose addresses share a
+# subnet reach each other through the host (the same filter rules as every container
+# apply: the host forwards); MASQUERADE for it out of the host's other interfaces
+# (recorded in run/chain-masq for teardown). The route goes with the veth.
+address_setup() {
+	local a=${network_address%/*}
+	ip route replace "$a/32" dev "$network_host_iface" ||
+		die "cannot route $a to $network_host_iface"
+	printf '1\n' >"/proc/sys/net/ipv4/conf/$network_host_iface/proxy_arp" ||
+		die "cannot set proxy_arp on $network_host_iface"
+	printf '%s\n' "$a" >"$w_mark_masq" || die "cannot write $w_mark_masq"
+	ipt_batch <<-EOF || die "iptables-restore failed adding MASQUERADE for $a"
+		*nat
+		-A $w_chain_postrouting -s $a/32 ! -o $instance-+ -j MASQUERADE
+		COMMIT
 	EOF
 }
 

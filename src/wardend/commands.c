@@ -12,6 +12,7 @@
 #include "job.h"
 #include "jsonh.h"
 #include "lifecycle.h"
+#include "net.h"
 #include "proto.h"
 #include "registry.h"
 #include "req.h"
@@ -135,7 +136,7 @@ static const struct command {
     {"run", 2, 3, 1, ACTIVE, job_check_spawn, cmd_run},
     {"stream", 2, 3, 1, CT_ANY, NULL, cmd_stream},
     {"limit", 2, 4, 1, LIVE, NULL, not_yet},
-    {"net", 2, 5, 1, ACTIVE, NULL, not_yet},
+    {"net", 2, 4, 1, ACTIVE, net_check, cmd_net},
     {"copy", 4, 5, 1, ACTIVE, NULL, not_yet},
     {"info", 1, 1, 1, CT_ANY, NULL, cmd_info},
     {"list", 0, 1, 0, 0, check_list, cmd_list},

@@ -1,5 +1,5 @@
-/* create: CONFIG checked field by field, pools, then the hooks setup.sh, start.sh and
- * net.sh setup; on any failure destroy.sh and the first error. Runs in wardend's loop,
+/* create: CONFIG checked field by field, pools, then the hooks setup.sh and start.sh;
+ * on any failure destroy.sh and the first error. Runs in wardend's loop,
  * as an op of the container's queue. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include "jsonh.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "net.h"
 #include "req.h"
 #include "snapshot.h"
 #include "util.h"
@@ -78,7 +79,6 @@ static void create_launch(struct container *ct, const char *name, const char *co
 
 static void create_next(struct container *ct)
 {
-    static const char *const setup_args[] = {"setup", NULL};
     struct ct_op *op = ct->ops;
 
     switch (op->step++) {
@@ -88,10 +88,10 @@ static void create_next(struct container *ct)
         create_launch(ct, "setup.sh", NULL, NULL);
         break;
     case STEP_START:
-        /* Independent, so side by side: the rules of net.sh name the veth, they need
-         * not see it, and start.sh does not need the rules. */
+        /* No filter hook: the instance's global chains (host-setup.sh) hold every
+         * container's default rules, keyed by the interface prefix; net.sh makes a
+         * container's own chains on its first net in or net out. */
         create_launch(ct, "start.sh", NULL, ct->log_path);
-        create_launch(ct, "net.sh", setup_args, ct->log_path);
         break;
     default:
         ct_set_state(ct, CT_ACTIVE);
@@ -283,6 +283,12 @@ static int opt_network(struct json_object *v, struct create_args *a, struct w_er
     return 0;
 }
 
+/* warden contain --network-address (doc/protocol.md, Additions). */
+static int opt_network_address(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    return net_set_address(a->ct, v, err);
+}
+
 /* CONFIG's keys in the order they are checked (PROTOCOL.md's create table). */
 static const struct create_opt {
     const char *name;
@@ -296,6 +302,7 @@ static const struct create_opt {
     {"limits", opt_limits},
     {"bind_mounts", opt_bind_mounts},
     {"network", opt_network},
+    {"network_address", opt_network_address},
 };
 #define N_CREATE_OPTS (sizeof(create_opts) / sizeof(create_opts[0]))
 

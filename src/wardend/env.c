@@ -90,6 +90,8 @@ char **env_container(const struct env_ct *ct)
     bad |= env_add(&env, &n, "network_host_ip", "%s", host);
     bad |= env_add(&env, &n, "network_container_ip", "%s", cont);
     bad |= env_add(&env, &n, "network_netmask", "255.255.255.252");
+    bad |=
+        env_add(&env, &n, "network_address", "%s", ct->network_address ? ct->network_address : "");
     bad |= env_add(&env, &n, "network_host_iface", "%s-%s-0", c->server.instance, ct->id);
     bad |= env_add(&env, &n, "network_container_iface", "%s-%s-1", c->server.instance, ct->id);
     bad |= env_add(&env, &n, "network_pool", "%s", pool);
@@ -118,7 +120,8 @@ char **env_container(const struct env_ct *ct)
     return env;
 }
 
-/* host-setup.sh's environment: the names it must make or clean, nothing per container. */
+/* host-setup.sh's environment: the names it must make or clean and the instance's
+ * filter policy, nothing per container. */
 char **env_host(void)
 {
     const struct w_config *c = g_cfg;
@@ -132,6 +135,8 @@ char **env_host(void)
     bad |= env_add(&env, &n, "network_pool", "%s", pool);
     bad |= env_add(&env, &n, "allow_host_access", "%s",
                    c->network.allow_host_access ? "true" : "false");
+    bad |= env_add(&env, &n, "allow_networks", "%s", c->network.allow_networks);
+    bad |= env_add(&env, &n, "deny_networks", "%s", c->network.deny_networks);
     bad |= env_add(&env, &n, "cgroup_root", "%s", c->server.cgroup_root);
     bad |= env_add(&env, &n, "cgroup_version", "%d", cgroup_v2() ? 2 : 1);
     bad |= env_add(&env, &n, "iptables", "%s", c->server.iptables);

@@ -13,6 +13,7 @@ struct env_ct {
     const char *bind_mounts; /* NULL: none */
     uint32_t network;        /* the /30, host byte order */
     uid_t uid;
+    const char *network_address; /* "A.B.C.D/LEN" or "" (create's network_address) */
     int disk_size_mb;
 };
 

@@ -3,6 +3,7 @@
 #include "registry.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 
 static struct container *containers;
 static uint64_t next_serial = 1;
-struct pool net_pool, uid_pool;
+struct pool net_pool, uid_pool, port_pool;
 
 static const char *const state_names[CT_NSTATES] = {"born", "active", "stopped", "destroyed"};
 
@@ -140,6 +141,7 @@ int ct_make_env(struct container *ct)
         .bind_mounts = ct->bind_mounts,
         .network = ct->network,
         .uid = ct->uid,
+        .network_address = ct->network_address,
         .disk_size_mb = 0,
     };
 
@@ -165,13 +167,22 @@ void ct_unregister(struct container *ct)
     ct->next = NULL;
 }
 
+int ct_port_index(int p)
+{
+    int i = p - g_cfg->port.pool_start_port;
+    return i >= 0 && i < g_cfg->port.pool_size ? i : -1;
+}
+
 void ct_release_pools(struct container *ct)
 {
     long long now = loop_now_ms();
 
     pool_release(&net_pool, ct->net_index, now);
     pool_release(&uid_pool, ct->uid_index, now);
+    for (int i = 0; i < ct->nports; i++)
+        pool_release(&port_pool, ct_port_index(ct->ports[i][0]), now);
     ct->net_index = ct->uid_index = -1;
+    ct->nports = 0;
 }
 
 void ct_free(struct container *ct)
@@ -181,6 +192,7 @@ void ct_free(struct container *ct)
     json_object_put(ct->limits);
     json_object_put(ct->events);
     free(ct->bind_mounts);
+    free(ct->ports);
     spawnp_strv_free(ct->env);
     free(ct);
 }
@@ -203,12 +215,35 @@ static int check_uid_pool(struct w_error *err)
     return ret;
 }
 
+/* net in's host ports must never be handed out by the kernel as a connection's source
+ * port: refuse a pool that overlaps net.ipv4.ip_local_port_range. */
+static int check_port_pool(struct w_error *err)
+{
+    int start = g_cfg->port.pool_start_port, end = start + g_cfg->port.pool_size - 1, lo, hi;
+    char *text = util_read_file(AT_FDCWD, "/proc/sys/net/ipv4/ip_local_port_range", 256, NULL, err);
+
+    if (text == NULL)
+        return w_err_prefix(err, "port pool");
+    if (sscanf(text, "%d %d", &lo, &hi) != 2) {
+        free(text);
+        return w_err(err, "port pool: cannot parse net.ipv4.ip_local_port_range");
+    }
+    free(text);
+    if (g_cfg->port.pool_size > 0 && start <= hi && end >= lo)
+        return w_err(err,
+                     "port pool %d..%d (port.pool_start_port, port.pool_size) overlaps the "
+                     "kernel's ephemeral ports %d..%d (net.ipv4.ip_local_port_range)",
+                     start, end, lo, hi);
+    return 0;
+}
+
 int registry_init(struct w_error *err)
 {
-    if (check_uid_pool(err) < 0)
+    if (check_uid_pool(err) < 0 || check_port_pool(err) < 0)
         return -1;
     if (pool_init(&net_pool, g_cfg->network.pool_size, g_cfg->network.release_delay_ms) < 0 ||
-        pool_init(&uid_pool, g_cfg->user.pool_size, 0) < 0)
+        pool_init(&uid_pool, g_cfg->user.pool_size, 0) < 0 ||
+        pool_init(&port_pool, g_cfg->port.pool_size, g_cfg->network.release_delay_ms) < 0)
         return w_err(err, "pool_init: out of memory");
     if (util_mkdir_p(g_cfg->server.container_depot_path, 0755, err) < 0)
         return w_err_prefix(err, "container depot");

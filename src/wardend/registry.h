@@ -37,17 +37,20 @@ struct container {
     int refs;                                         /* connections referencing it */
     struct json_object *properties, *limits, *events; /* owned */
     char *bind_mounts;
-    char **env;        /* hook environment, NULL-terminated */
-    struct ct_op *ops; /* lifecycle.c's op queue; the head one is running */
-    struct job *jobs;  /* job.c */
-    int wshd_fd;       /* wshd_watch.c: pidfd of its wshd while watched, else -1 */
+    char **env;               /* hook environment, NULL-terminated */
+    struct ct_op *ops;        /* lifecycle.c's op queue; the head one is running */
+    struct job *jobs;         /* job.c */
+    int wshd_fd;              /* wshd_watch.c: pidfd of its wshd while watched, else -1 */
+    char network_address[24]; /* create's network_address "A.B.C.D/LEN", or "" */
+    int (*ports)[2];          /* net in (net.c): host port, container port; owned */
+    int nports, ports_cap;
     struct container *next;
 };
 
-extern struct pool net_pool, uid_pool;
+extern struct pool net_pool, uid_pool, port_pool;
 
-/* Start-up: check the uid pool against the host's users, make the pools and the depot,
- * look at the cgroup layout. */
+/* Start-up: check the uid pool against the host's users and the port pool against the
+ * kernel's ephemeral ports, make the pools and the depot, look at the cgroup layout. */
 int registry_init(struct w_error *err);
 
 const char *ct_state_name(enum ct_state s);
@@ -75,7 +78,9 @@ int ct_make_env(struct container *ct);
 void ct_register(struct container *ct);
 /* Take ct out of the registry (it is not freed). */
 void ct_unregister(struct container *ct);
-/* Give back its /30 (after the release delay) and its uid. */
+/* The index of host port p in port_pool, or -1 when p lies outside the pool. */
+int ct_port_index(int p);
+/* Give back its /30 and its net in ports (after the release delay) and its uid. */
 void ct_release_pools(struct container *ct);
 /* Free ct's own memory; its ops, jobs and watch must be gone already. */
 void ct_free(struct container *ct);

@@ -49,6 +49,25 @@ static int wshd_alive(const char *path, struct w_error *err)
     return ok;
 }
 
+/* net in's host ports back out of the pool; one another container holds is dropped. */
+static void take_ports(struct container *ct, long long now)
+{
+    int kept = 0;
+
+    for (int i = 0; i < ct->nports; i++) {
+        int idx = ct_port_index(ct->ports[i][0]);
+        if (idx >= 0 && pool_take(&port_pool, idx, now) != idx) {
+            log_msg(LOG_WARNING, "container %s: host port %d is taken, dropping its net in",
+                    ct->handle, ct->ports[i][0]);
+            continue;
+        }
+        ct->ports[kept][0] = ct->ports[i][0];
+        ct->ports[kept][1] = ct->ports[i][1];
+        kept++;
+    }
+    ct->nports = kept;
+}
+
 /* Everything adoption needs, in order; on failure err says which check failed and ct
  * holds no pool entry. */
 static int adoptable(struct container *ct, int ni, struct json_object **snap, long long now,
@@ -71,6 +90,7 @@ static int adoptable(struct container *ct, int ni, struct json_object **snap, lo
     }
     ct->net_index = ni;
     ct->uid_index = ui;
+    take_ports(ct, now);
     return 0;
 }
 

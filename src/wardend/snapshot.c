@@ -20,6 +20,51 @@ void snapshot_set_jobs(struct json_object *(*jobs)(struct container *ct))
     jobs_of = jobs;
 }
 
+/* {"in":[[HOST_PORT,CONTAINER_PORT],...],"address":"A.B.C.D/LEN"}: net in's ports and
+ * create's network_address. */
+static struct json_object *net_snapshot(struct container *ct)
+{
+    struct json_object *o = json_object_new_object(), *in = json_object_new_array();
+
+    for (int i = 0; i < ct->nports; i++) {
+        struct json_object *pair = json_object_new_array();
+        json_object_array_add(pair, json_object_new_int(ct->ports[i][0]));
+        json_object_array_add(pair, json_object_new_int(ct->ports[i][1]));
+        json_object_array_add(in, pair);
+    }
+    json_object_object_add(o, "in", in);
+    if (ct->network_address[0])
+        json_object_object_add(o, "address", json_object_new_string(ct->network_address));
+    return o;
+}
+
+static long long int_or(struct json_object *v, long long dflt)
+{
+    return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
+}
+
+/* The ports of net_snapshot into ct->ports (not taken from the pool: restore does). */
+static void net_load(struct container *ct, struct json_object *net)
+{
+    struct json_object *in = jsonh_get(net, "in");
+    size_t n = json_object_is_type(in, json_type_array) ? json_object_array_length(in) : 0;
+
+    strlcpy(ct->network_address, jsonh_get_str(net, "address", ""), sizeof(ct->network_address));
+    if (n == 0 || n > 65536 || (ct->ports = calloc(n, sizeof(*ct->ports))) == NULL)
+        return;
+    ct->ports_cap = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *pair = json_object_array_get_idx(in, i);
+        long long hp = int_or(json_object_array_get_idx(pair, 0), -1),
+                  cp = int_or(json_object_array_get_idx(pair, 1), -1);
+        if (hp >= 1 && hp <= 65535 && cp >= 1 && cp <= 65535) {
+            ct->ports[ct->nports][0] = (int)hp;
+            ct->ports[ct->nports][1] = (int)cp;
+            ct->nports++;
+        }
+    }
+}
+
 void snapshot_save(struct container *ct)
 {
     struct json_object *o = json_object_new_object();
@@ -40,6 +85,7 @@ void snapshot_save(struct container *ct)
     json_object_object_add(o, "limits", json_object_get(ct->limits));
     json_object_object_add(o, "events", json_object_get(ct->events));
     json_object_object_add(o, "jobs", jobs_of ? jobs_of(ct) : json_object_new_object());
+    json_object_object_add(o, "net", net_snapshot(ct));
     s = jsonh_str(o, &len);
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
     if (util_write_file_atomic(AT_FDCWD, path, s, len, &err) < 0)
@@ -147,6 +193,7 @@ int snapshot_load(struct container *ct, struct json_object **snap, struct w_erro
     replace(&ct->properties, jsonh_get(o, "properties"));
     replace(&ct->limits, jsonh_get(o, "limits"));
     replace(&ct->events, jsonh_get(o, "events"));
+    net_load(ct, jsonh_get(o, "net"));
     *snap = o;
     return 0;
 }
