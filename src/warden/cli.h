@@ -53,4 +53,8 @@ int cli_cmd_spawn(struct client *c, int argc, char **argv);
 int cli_cmd_run(struct client *c, int argc, char **argv);
 int cli_cmd_link_or_stream(struct client *c, int argc, char **argv);
 
+/* contain.c: warden contain; seed_name: invoked as `contain` (messages say so). */
+int cli_contain(struct client *c, int argc, char **argv, int seed_name);
+int cli_cmd_contain(struct client *c, int argc, char **argv);
+
 #endif

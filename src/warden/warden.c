@@ -56,6 +56,13 @@ int cli_usage_error(const struct cli_cmd *cmd, const char *why)
     return EXIT_USAGE;
 }
 
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
 static int parse_ll(const char *s, long long *out)
 {
     char *end;
@@ -532,6 +539,11 @@ static const struct cli_cmd cmds[] = {
     {"copy", cmd_copy, "HANDLE in|out SRC DST [OWNER]", "copy files in or out"},
     {"info", cmd_handle, "HANDLE", "show a container's state, limits and stats"},
     {"list", cmd_list, "[--property K=V]...", "list container handles"},
+    {"contain", cli_cmd_contain,
+     "[--chroot|--rootfs DIR] [--memory-limit SIZE] [--cpu-core-ids LIST]\n"
+     "       [--network-address ADDR[/LEN]] [--bind SRC:DST[:ro|rw]]... [--env K=V]...\n"
+     "       [--privileged] -- PROG [ARG...]",
+     "run PROG in a throwaway container as if it ran here (--help: details)"},
     {"raw", cmd_raw, "'[\"COMMAND\",ARG...]'", "send one request line as-is, print the payload(s)"},
     {"help", cmd_help, "[COMMAND]", "list commands, or show one command's usage"},
 };
@@ -606,6 +618,15 @@ int main(int argc, char **argv)
 
     if (sock == NULL || *sock == '\0')
         sock = DEFAULT_SOCKET;
+    /* Installed as `contain` too: the one-shot executor with the seed's syntax. */
+    if (strcmp(base_name(argv[0]), "contain") == 0) {
+        client_init(&c, sock);
+        r = cli_contain(&c, argc, argv, 1);
+        client_close(&c);
+        free(c.path);
+        free(c.buf);
+        return r;
+    }
     /* "+": options end at the command name; each command parses its own. */
     while ((ch = getopt_long(argc, argv, "+s:jhV", lo, NULL)) != -1) {
         switch (ch) {
