@@ -389,3 +389,15 @@ wire_error() {
 	assert_output from-d
 	w destroy plain >/dev/null
 }
+
+@test "a port pool overlapping the kernel's ephemeral ports: wardend refuses to start" {
+	local lo hi
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+	printf '{"server":{"instance":"%s6x","unix_domain_path":"%s/x.sock","container_depot_path":"%s/depot"},
+		"port":{"pool_start_port":%d,"pool_size":10},"user":{"pool_start_uid":61650,"pool_size":4}}' \
+		"$WPREFIX" "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR" $((hi - 5)) >"$BATS_TEST_TMPDIR/x.conf"
+	run_cmd timeout 20 "$WARDEND_BIN" --config "$BATS_TEST_TMPDIR/x.conf"
+	assert_failure 111
+	assert_output_contains "port pool $((hi - 5))..$((hi + 4)) (port.pool_start_port, port.pool_size) overlaps the kernel's ephemeral ports $lo..$hi (net.ipv4.ip_local_port_range)"
+	[[ ! -e $BATS_TEST_TMPDIR/depot ]]
+}
