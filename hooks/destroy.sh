@@ -1,12 +1,15 @@
 #!/bin/bash
 # shellcheck source-path=SCRIPTDIR
 # wardend, on destroy and after a failed create; host side. Kills every process of the
-# container including wshd, removes its cgroups, chain, veth, mounts and directory.
+# container including wshd, removes its cgroups, chain, veth, ifb, disk image and its
+# loop device, mounts and directory.
 # Idempotent and safe on a half-built container: every piece may already be gone.
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
 . "${BASH_SOURCE[0]%/*}/lib/common.sh"
 . "${BASH_SOURCE[0]%/*}/lib/cgroup.sh"
+. "${BASH_SOURCE[0]%/*}/lib/disk.sh"
+. "${BASH_SOURCE[0]%/*}/lib/bandwidth.sh"
 : "${id:?}" "${container_path:?}"
 [[ $container_path == /?*/* ]] || die "refusing to destroy container_path '$container_path'"
 
@@ -20,6 +23,8 @@ cg_destroy
 
 net_chain_teardown
 veth_teardown
+bw_clear
+disk_destroy
 
 # Mounts under the container directory (normally none: the container's own mounts live
 # in its mount namespace), deepest first, lazily. /proc/self/mounts escapes spaces etc.

@@ -3,7 +3,8 @@
 # wardend, on create; host side, host tools. Makes the container directory from the
 # skeleton and writes the overlay's upper layer (never the rootfs, never running a tool
 # inside it): /etc/hostname, hosts, resolv.conf, passwd, group, the user's home. Also
-# etc/config (the whole hook environment) and etc/bind_mounts. The overlay itself is
+# etc/config (the whole hook environment) and etc/bind_mounts. With disk_size_mb, the
+# upper layer lives on a loop-mounted ext4 image of that size (lib/disk.sh). The overlay itself is
 # mounted by child-before-pivot.sh inside the container's mount namespace.
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
@@ -24,6 +25,14 @@ fi
 # every directory (overlay/upper/etc, overlay/work, etc, ...); install makes the home.
 [[ -d ${container_path%/*} ]] || mkdir -p "${container_path%/*}"
 cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path"
+# A disk size asked for: the overlay's upper and work directories go on a private ext4
+# image mounted over the skeleton's (lib/disk.sh).
+disk_size_mb=${disk_size_mb:-0}
+[[ $disk_size_mb =~ ^[0-9]+$ ]] || die "disk_size_mb must be a number: '$disk_size_mb'"
+if ((disk_size_mb > 0)); then
+	. "${BASH_SOURCE[0]%/*}/lib/disk.sh"
+	disk_create "$disk_size_mb"
+fi
 upper=$container_path/overlay/upper
 install -d -o "$user_uid" -g "$user_uid" -m 0755 "$upper/home/$user_name" ||
 	die "cannot create the home directory of $user_name"

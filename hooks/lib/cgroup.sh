@@ -54,7 +54,7 @@ cg_dir() {
 }
 
 cg_write() {
-	printf '%s\n' "$2" >"$1" || die "cannot write '$2' to $1"
+	{ printf '%s\n' "$2" >"$1"; } 2>/dev/null || die "cannot write '$2' to $1"
 }
 
 # v1 cpuset: a new cpuset has no cpus and no mems; copy them from the parent.
@@ -235,42 +235,57 @@ cg_destroy_parent() {
 }
 
 # cg_set_mem BYTES (0 = unlimited). v1 keeps memory.limit_in_bytes <=
-# memory.memsw.limit_in_bytes at every step: raise memsw first, lower it last.
+# memory.memsw.limit_in_bytes at every step: raise memsw first, lower it last; memsw
+# only where the kernel accounts swap. v2: memory.max, and no swap (memory.swap.max 0)
+# as memsw = limit gives on v1.
 cg_set_mem() {
 	local n=${1:-} cur
 	[[ $n =~ ^[0-9]+$ ]] || die "memory limit must be a number of bytes, not '$n'"
+	cg_dir memory
 	if [[ $cg_version == 2 ]]; then
-		cg_dir memory
 		if ((n == 0)); then
-			cg_write "$cg_d/memory.max" max
+			cg_mem_write "$cg_d/memory.max" max
 			[[ -e $cg_d/memory.swap.max ]] && cg_write "$cg_d/memory.swap.max" max
 		else
-			cg_write "$cg_d/memory.max" "$n"
+			cg_mem_write "$cg_d/memory.max" "$n"
 			[[ -e $cg_d/memory.swap.max ]] && cg_write "$cg_d/memory.swap.max" 0
 		fi
 		return 0
 	fi
-	cg_dir memory
 	((n == 0)) && n=-1
 	if [[ ! -e $cg_d/memory.memsw.limit_in_bytes ]]; then
-		cg_write "$cg_d/memory.limit_in_bytes" "$n"
+		cg_mem_write "$cg_d/memory.limit_in_bytes" "$n"
 		return 0
 	fi
 	read -r cur <"$cg_d/memory.memsw.limit_in_bytes"
 	if ((n == -1 || n >= cur)); then
 		cg_write "$cg_d/memory.memsw.limit_in_bytes" "$n"
-		cg_write "$cg_d/memory.limit_in_bytes" "$n"
+		cg_mem_write "$cg_d/memory.limit_in_bytes" "$n"
 	else
-		cg_write "$cg_d/memory.limit_in_bytes" "$n"
+		cg_mem_write "$cg_d/memory.limit_in_bytes" "$n"
 		cg_write "$cg_d/memory.memsw.limit_in_bytes" "$n"
 	fi
 }
 
-# cg_set_cpu SHARES (2..262144). v2 maps shares to cpu.weight 1..10000 as runc does.
+# A memory limit the kernel refuses is most often one below what the container uses
+# and cannot reclaim (EBUSY): say so.
+cg_mem_write() {
+	local used=
+	{ printf '%s\n' "$2" >"$1"; } 2>/dev/null && return 0
+	if [[ $cg_version == 2 ]]; then
+		[[ -e $cg_d/memory.current ]] && read -r used <"$cg_d/memory.current"
+	else
+		[[ -e $cg_d/memory.usage_in_bytes ]] && read -r used <"$cg_d/memory.usage_in_bytes"
+	fi
+	die "cannot set the memory limit to $2 bytes in $1${used:+: the container uses $used bytes that cannot be reclaimed}"
+}
+
+# cg_set_cpu SHARES (2..262144, clamped). v2 maps shares to cpu.weight 1..10000 as runc does:
+# weight = 1 + (shares - 2) * 9999 / 262142, so the default 1024 shares become 39.
 cg_set_cpu() {
 	local s=${1:-}
 	[[ $s =~ ^[0-9]+$ ]] || die "cpu shares must be a number, not '$s'"
-	((s < 2)) && s=2
+	((s < 2)) && s=2 # wardend refuses these; clamped for callers by hand
 	((s > 262144)) && s=262144
 	cg_dir cpu
 	if [[ $cg_version == 2 ]]; then
@@ -278,4 +293,17 @@ cg_set_cpu() {
 	else
 		cg_write "$cg_d/cpu.shares" "$s"
 	fi
+}
+
+# cg_set_cpuset LIST ("0,2-3"): the CPUs the container may run on. v1 also needs
+# cpuset.mems, which cg_create filled from the parent; it is filled again here in case
+# the container was made by an older hook. The kernel checks LIST against the parent.
+cg_set_cpuset() {
+	local l=${1:-}
+	[[ $l =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || die "cpuset must be a list like 0,2-3, not '$l'"
+	cg_dir cpuset
+	if [[ $cg_version == 1 ]]; then
+		cg_v1_cpuset_copy "$cg_d"
+	fi
+	cg_write "$cg_d/cpuset.cpus" "$l"
 }

@@ -37,6 +37,7 @@ w_chain_input=warden-$instance-input
 w_chain_prerouting=warden-$instance-prerouting
 w_chain_postrouting=warden-$instance-postrouting
 w_cgroup=warden-$instance/$id
+w_ifb=$instance-$id-i # bandwidth: shapes what the container sends (lib/bandwidth.sh)
 
 # The last stderr line is what wardend reports: make it say what failed.
 die() {

@@ -1,4 +1,5 @@
-/* Runs in wardend's loop (info) and once at start-up (cgroup_init). */
+/* Runs in wardend's loop (info) and once at start-up (cgroup_init). info reads the
+ * kernel's files directly: no process per request. */
 #include "cgroup.h"
 
 #include <fcntl.h>
@@ -39,39 +40,144 @@ int cgroup_file(const char *id, const char *controller, const char *file, char *
     return n < (int)size ? 0 : -1;
 }
 
-void cgroup_stats(const char *id, struct json_object *stats)
+/* A cgroup file of container id as text (NULL when it cannot be read: no such
+ * controller, or gone). */
+static char *cg_read(const char *id, const char *controller, const char *file, size_t max)
 {
-    char path[PATH_MAX], *text;
+    char path[PATH_MAX];
     struct w_error err;
 
-    if (cgroup_file(id, "memory", "memory.stat", path, sizeof(path)) == 0 &&
-        (text = util_read_file(AT_FDCWD, path, 1 << 16, NULL, &err)) != NULL) {
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            char key[128];
-            long long val;
-            if (sscanf(line, "%127s %lld", key, &val) == 2)
-                json_object_object_add(stats, key, json_object_new_int64(val));
+    if (cgroup_file(id, controller, file, path, sizeof(path)) < 0)
+        return NULL;
+    return util_read_file(AT_FDCWD, path, max, NULL, &err);
+}
+
+struct stat_name {
+    const char *v2, *v1;
+};
+
+/* "key value" lines into obj; with map (ended by a NULL entry), only the mapped keys,
+ * under their v1 names. */
+static void add_kv_lines(struct json_object *obj, char *text, const struct stat_name *map)
+{
+    char *save = NULL;
+
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char key[128];
+        long long val;
+        if (sscanf(line, "%127s %lld", key, &val) != 2)
+            continue;
+        if (map == NULL) {
+            json_object_object_add(obj, key, json_object_new_int64(val));
+            continue;
         }
+        for (const struct stat_name *m = map; m->v2; m++)
+            if (strcmp(key, m->v2) == 0)
+                json_object_object_add(obj, m->v1, json_object_new_int64(val));
+    }
+}
+
+/* v2 memory.stat keys with a v1 equivalent, under the v1 name (hierarchical on v2, so
+ * the total_ names too). */
+static const struct stat_name mem_v2_map[] = {
+    {"file", "cache"},
+    {"anon", "rss"},
+    {"file_mapped", "mapped_file"},
+    {"shmem", "shmem"},
+    {"file_dirty", "dirty"},
+    {"file_writeback", "writeback"},
+    {"anon_thp", "rss_huge"},
+    {"pgfault", "pgfault"},
+    {"pgmajfault", "pgmajfault"},
+    {"inactive_anon", "inactive_anon"},
+    {"active_anon", "active_anon"},
+    {"inactive_file", "inactive_file"},
+    {"active_file", "active_file"},
+    {"unevictable", "unevictable"},
+    {"file", "total_cache"},
+    {"anon", "total_rss"},
+    {"file_mapped", "total_mapped_file"},
+    {"shmem", "total_shmem"},
+    {"pgfault", "total_pgfault"},
+    {"pgmajfault", "total_pgmajfault"},
+    {"inactive_anon", "total_inactive_anon"},
+    {"active_anon", "total_active_anon"},
+    {"inactive_file", "total_inactive_file"},
+    {"active_file", "total_active_file"},
+    {"unevictable", "total_unevictable"},
+    {NULL, NULL},
+};
+
+static void add_memory(const char *id, struct json_object *info, struct json_object *stats)
+{
+    struct json_object *ms = json_object_new_object();
+    char *text;
+
+    if ((text = cg_read(id, "memory", "memory.stat", 1 << 16)) != NULL) {
+        add_kv_lines(ms, text, v2 ? mem_v2_map : NULL);
         free(text);
     }
-    if (cgroup_file(id, "memory", v2 ? "memory.current" : "memory.usage_in_bytes", path,
-                    sizeof(path)) == 0 &&
-        (text = util_read_file(AT_FDCWD, path, 256, NULL, &err)) != NULL) {
+    { /* the flat stats have always held memory.stat too */
+        json_object_object_foreach(ms, k, val)
+        {
+            json_object_object_add(stats, k, json_object_get(val));
+        }
+    }
+    if ((text = cg_read(id, "memory", v2 ? "memory.current" : "memory.usage_in_bytes", 256))) {
         json_object_object_add(stats, "mem_usage_B", json_object_new_int64(atoll(text)));
         free(text);
     }
-    if (!v2 && cgroup_file(id, "cpuacct", "cpuacct.usage", path, sizeof(path)) == 0 &&
-        (text = util_read_file(AT_FDCWD, path, 256, NULL, &err)) != NULL) {
-        json_object_object_add(stats, "cpu_usage_ns", json_object_new_int64(atoll(text)));
-        free(text);
-    } else if (v2 && cgroup_file(id, "cpu", "cpu.stat", path, sizeof(path)) == 0 &&
-               (text = util_read_file(AT_FDCWD, path, 4096, NULL, &err)) != NULL) {
-        long long usec = 0;
-        char *p = strstr(text, "usage_usec ");
-        if (p)
-            usec = atoll(p + 11);
-        json_object_object_add(stats, "cpu_usage_ns", json_object_new_int64(usec * 1000));
+    if (v2 && (text = cg_read(id, "memory", "memory.swap.current", 256))) {
+        json_object_object_add(ms, "swap", json_object_new_int64(atoll(text)));
         free(text);
     }
+    json_object_object_add(info, "memory_stat", ms);
+}
+
+/* cpu_stat: usage in ns; user and system in clock ticks (USER_HZ), as cpuacct.stat. */
+static void add_cpu(const char *id, struct json_object *info, struct json_object *stats)
+{
+    struct json_object *cs = json_object_new_object();
+    long long usage = -1, user = -1, sys = -1;
+    char *text, *p;
+
+    if (v2) {
+        long hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+        if ((text = cg_read(id, "cpu", "cpu.stat", 4096)) != NULL) {
+            if ((p = strstr(text, "usage_usec ")))
+                usage = atoll(p + 11) * 1000;
+            if ((p = strstr(text, "user_usec ")))
+                user = atoll(p + 10) * hz / 1000000;
+            if ((p = strstr(text, "system_usec ")))
+                sys = atoll(p + 12) * hz / 1000000;
+            free(text);
+        }
+    } else {
+        if ((text = cg_read(id, "cpuacct", "cpuacct.usage", 256)) != NULL) {
+            usage = atoll(text);
+            free(text);
+        }
+        if ((text = cg_read(id, "cpuacct", "cpuacct.stat", 4096)) != NULL) {
+            if ((p = strstr(text, "user ")))
+                user = atoll(p + 5);
+            if ((p = strstr(text, "system ")))
+                sys = atoll(p + 7);
+            free(text);
+        }
+    }
+    if (usage >= 0) {
+        json_object_object_add(cs, "usage", json_object_new_int64(usage));
+        json_object_object_add(stats, "cpu_usage_ns", json_object_new_int64(usage));
+    }
+    if (user >= 0)
+        json_object_object_add(cs, "user", json_object_new_int64(user));
+    if (sys >= 0)
+        json_object_object_add(cs, "system", json_object_new_int64(sys));
+    json_object_object_add(info, "cpu_stat", cs);
+}
+
+void cgroup_stats(const char *id, struct json_object *info, struct json_object *stats)
+{
+    add_memory(id, info, stats);
+    add_cpu(id, info, stats);
 }

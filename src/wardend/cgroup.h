@@ -15,8 +15,10 @@ int cgroup_v2(void);
 /* The host path of file in container id's cgroup for controller ("memory", "cpuacct";
  * ignored on v2); -1 when it does not fit in out. */
 int cgroup_file(const char *id, const char *controller, const char *file, char *out, size_t size);
-/* Add memory.stat's keys, mem_usage_B and cpu_usage_ns of container id to stats;
- * files that cannot be read are left out. */
-void cgroup_stats(const char *id, struct json_object *stats);
+/* info of container id: memory_stat (memory.stat's keys, v1 names; on v2 those with an
+ * equivalent), cpu_stat (usage ns, user and system in clock ticks) into info, and the
+ * flat figures (every memory_stat key, mem_usage_B, cpu_usage_ns) into stats; files
+ * that cannot be read are left out. */
+void cgroup_stats(const char *id, struct json_object *info, struct json_object *stats);
 
 #endif

@@ -12,6 +12,7 @@
 #include "job.h"
 #include "jsonh.h"
 #include "lifecycle.h"
+#include "limits.h"
 #include "net.h"
 #include "proto.h"
 #include "registry.h"
@@ -53,7 +54,8 @@ static int cmd_info(struct req *r, struct container *ct, struct w_error *err)
     json_object_object_add(o, "container_ip", json_object_new_string(ip));
     json_object_object_add(o, "container_path", json_object_new_string(ct->path));
     json_object_object_add(o, "limits", json_object_get(ct->limits));
-    cgroup_stats(ct->id, stats);
+    cgroup_stats(ct->id, o, stats);
+    limits_info(ct, o, stats);
     json_object_object_add(o, "stats", stats);
     json_object_object_add(o, "job_ids", job_running_ids(ct));
     json_object_object_add(o, "properties", json_object_get(ct->properties));
@@ -135,7 +137,7 @@ static const struct command {
     {"link", 2, 3, 1, CT_ANY, NULL, cmd_link},
     {"run", 2, 3, 1, ACTIVE, job_check_spawn, cmd_run},
     {"stream", 2, 3, 1, CT_ANY, NULL, cmd_stream},
-    {"limit", 2, 4, 1, LIVE, NULL, not_yet},
+    {"limit", 2, 4, 1, LIVE, limits_check, cmd_limit},
     {"net", 2, 4, 1, ACTIVE, net_check, cmd_net},
     {"copy", 4, 5, 1, ACTIVE, NULL, not_yet},
     {"info", 1, 1, 1, CT_ANY, NULL, cmd_info},

@@ -1,6 +1,6 @@
-/* create: CONFIG checked field by field, pools, then the hooks setup.sh and start.sh;
- * on any failure destroy.sh and the first error. Runs in wardend's loop,
- * as an op of the container's queue. */
+/* create: CONFIG checked field by field, pools, then the hooks setup.sh and start.sh,
+ * then limit.sh for the limits asked; on any failure destroy.sh and the first error.
+ * Runs in wardend's loop, as an op of the container's queue. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,15 +12,17 @@
 #include "hook.h"
 #include "jsonh.h"
 #include "lifecycle.h"
+#include "limits.h"
 #include "log.h"
 #include "net.h"
+#include "oom.h"
 #include "req.h"
 #include "snapshot.h"
 #include "util.h"
 #include "wardend.h"
 #include "wshd_watch.h"
 
-enum { STEP_SETUP, STEP_START, STEP_DONE };
+enum { STEP_SETUP, STEP_START, STEP_LIMITS, STEP_DONE };
 
 static void create_next(struct container *ct);
 
@@ -93,6 +95,23 @@ static void create_next(struct container *ct)
          * container's own chains on its first net in or net out. */
         create_launch(ct, "start.sh", NULL, ct->log_path);
         break;
+    case STEP_LIMITS: {
+        /* Before the handle goes out: a limit that fails fails the create. The OOM
+         * watch is armed before the memory limit is written. */
+        const char *argv[9];
+        char buf[4][32];
+        struct w_error err;
+        if (limits_create_args(ct, argv, buf) == 0) {
+            create_next(ct);
+            return;
+        }
+        if (jsonh_get_int(ct->limits, "mem", 0) > 0 && oom_watch(ct, 0, &err) < 0) {
+            strlcpy(op->error, err.msg, sizeof(op->error));
+            break;
+        }
+        create_launch(ct, "limit.sh", argv, ct->log_path);
+        break;
+    }
     default:
         ct_set_state(ct, CT_ACTIVE);
         snapshot_save(ct);
@@ -119,6 +138,7 @@ static void op_create(struct container *ct, struct ct_op *op)
 struct create_args {
     struct container *ct;
     int net_index;
+    long long disk_size_mb; /* 0: none asked */
 };
 
 static int opt_handle(struct json_object *v, struct create_args *a, struct w_error *err)
@@ -161,14 +181,13 @@ static int opt_grace_time(struct json_object *v, struct create_args *a, struct w
     return 0;
 }
 
+/* limits.disk in bytes is what makes the image (limits.c checks the two agree). */
 static int opt_disk_size_mb(struct json_object *v, struct create_args *a, struct w_error *err)
 {
-    (void)a;
     if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
         return w_err(err, "Expected `disk_size_mb` to hold a non-negative integer.");
-    if (json_object_get_int64(v) > 0)
-        return w_err(err, "disk_size_mb is not supported by this server yet");
-    return 0;
+    a->disk_size_mb = json_object_get_int64(v);
+    return limits_parse_create(NULL, a->disk_size_mb, a->ct->limits, err);
 }
 
 static int opt_rootfs(struct json_object *v, struct create_args *a, struct w_error *err)
@@ -200,12 +219,7 @@ static int opt_properties(struct json_object *v, struct create_args *a, struct w
 
 static int opt_limits(struct json_object *v, struct create_args *a, struct w_error *err)
 {
-    (void)a;
-    if (!json_object_is_type(v, json_type_object))
-        return w_err(err, "Expected `limits` to hold an object.");
-    if (json_object_object_length(v) > 0)
-        return w_err(err, "limits at create are not supported by this server yet");
-    return 0;
+    return limits_parse_create(v, a->disk_size_mb, a->ct->limits, err);
 }
 
 /* One [SRC, DST] or [SRC, DST, {"mode": M}] as the line "SRC\tDST\tMODE\n" of
@@ -389,7 +403,7 @@ static int create_assign(struct container *ct, int net_index, struct w_error *er
 
 int cmd_create(struct req *r, struct w_error *err)
 {
-    struct create_args a = {ct_alloc(), -1};
+    struct create_args a = {ct_alloc(), -1, 0};
     struct json_object *cfg = req_nargs(r) > 1 ? req_arg(r, 1) : NULL;
     struct ct_op *op;
 

@@ -10,6 +10,7 @@
 #include "job.h"
 #include "jsonh.h"
 #include "log.h"
+#include "oom.h"
 #include "req.h"
 #include "snapshot.h"
 #include "wardend.h"
@@ -99,6 +100,7 @@ void lifecycle_remove(struct container *ct)
         loop_del_timer(g_loop, ct->grace_timer);
     ct->grace_timer = 0;
     ct_unwatch_wshd(ct);
+    oom_unwatch(ct);
     job_container_gone(ct);
     ct_release_pools(ct);
     while (ct->ops) {
@@ -254,6 +256,7 @@ static void op_destroy(struct container *ct, struct ct_op *op)
 
     (void)op;
     ct_unwatch_wshd(ct); /* destroy.sh kills it */
+    oom_unwatch(ct);     /* and removes the cgroup, which would wake the watch */
     /* Links and streams of its jobs end now with what the files hold. */
     job_container_stopping(ct);
     if (hook_run("destroy.sh", NULL, ct->env, NULL, destroy_done, ct, &err) < 0)
@@ -284,4 +287,28 @@ void lifecycle_wshd_exited(struct container *ct)
     job_container_stopping(ct);
     ct_set_state(ct, CT_STOPPED);
     snapshot_save(ct);
+}
+
+/* ---- out of memory ---- */
+
+void lifecycle_oom(struct container *ct)
+{
+    struct ct_op *op;
+    int seen = 0;
+
+    for (size_t i = 0; i < json_object_array_length(ct->events); i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(ct->events, i)), "oom") == 0)
+            seen = 1;
+    if (!seen) {
+        ct_add_event(ct, "oom");
+        snapshot_save(ct);
+    }
+    if (ct->state != CT_ACTIVE)
+        return;
+    log_msg(LOG_WARNING, "container %s: out of memory, stopping it", ct->handle);
+    op = op_new(op_stop, NULL);
+    if (op == NULL)
+        return;
+    op->kill = 1;
+    op_submit(ct, op);
 }

@@ -44,6 +44,10 @@ void arm_grace(struct container *ct);
 void lifecycle_conn_closed(uint64_t serial);
 /* wshd_watch_init's callback: ct's wshd died, and every process of ct with it. */
 void lifecycle_wshd_exited(struct container *ct);
+/* oom_init's callback: the kernel killed a process of ct for lack of memory. The event
+ * `oom` is added (once), and an active ct is stopped at once (KILL, as `stop` with
+ * `kill`: TERM would only wake processes with no memory to handle it). */
+void lifecycle_oom(struct container *ct);
 
 /* Argument checks of stop (the command table's check column). */
 int lifecycle_check_stop(struct req *r, struct w_error *err);

@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "loop.h"
+#include "oom.h"
 #include "registry.h"
 #include "restore.h"
 #include "server.h"
@@ -99,6 +100,7 @@ static int start(struct w_error *err)
     commands_init();
     snapshot_set_jobs(job_snapshot);
     wshd_watch_init(lifecycle_wshd_exited);
+    oom_init(lifecycle_oom);
     server_on_conn_closed(lifecycle_conn_closed);
     if (job_init(err) < 0 || registry_init(err) < 0 || host_setup(err) < 0)
         return -1;

@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "env.h"
+#include "jsonh.h"
 #include "log.h"
 #include "spawnp.h"
 #include "util.h"
@@ -142,7 +143,8 @@ int ct_make_env(struct container *ct)
         .network = ct->network,
         .uid = ct->uid,
         .network_address = ct->network_address,
-        .disk_size_mb = 0,
+        /* limits.disk (bytes), set at create, makes setup.sh create the image. */
+        .disk_size_mb = (int)((jsonh_get_int(ct->limits, "disk", 0) + (1 << 20) - 1) >> 20),
     };
 
     spawnp_strv_free(ct->env);

@@ -17,6 +17,7 @@
 #include "jsonh.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "oom.h"
 #include "snapshot.h"
 #include "wardend.h"
 #include "wshd_proto.h"
@@ -129,6 +130,10 @@ static void restore_one(const char *name)
         job_restore(ct, jsonh_get(snap, "jobs"));
         json_object_put(snap);
         ct_watch_wshd(ct);
+        /* An OOM while wardend was down is seen now: kills since the cgroup began. */
+        if (ct->state == CT_ACTIVE && jsonh_get_int(ct->limits, "mem", 0) > 0 &&
+            oom_watch(ct, 1, &err) < 0)
+            log_msg(LOG_WARNING, "container %s: %s", ct->handle, err.msg);
         arm_grace(ct);
         log_msg(LOG_INFO, "container %s: adopted (%s)", ct->handle, ct_state_name(ct->state));
         return;
