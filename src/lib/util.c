@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,4 +328,35 @@ void util_json_quote(const char *buf, size_t len, char *out, size_t *pos)
     }
     *o++ = '"';
     *pos = (size_t)(o - out);
+}
+
+int util_parse_size(const char *s, unsigned long long *out)
+{
+    static const char units[] = "KMGT";
+    unsigned long long n = 0, mult = 1;
+    const char *p = s, *u;
+
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (ULLONG_MAX - (unsigned)(*p - '0')) / 10)
+            return -1;
+        n = n * 10 + (unsigned)(*p - '0');
+    }
+    if (*p != '\0') {
+        char c = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        if ((u = strchr(units, c)) == NULL || c == '\0')
+            return -1;
+        for (const char *q = units; q <= u; q++)
+            mult *= 1024;
+        p++;
+        if (*p == 'b' || *p == 'B')
+            p++;
+        if (*p != '\0')
+            return -1;
+    }
+    if (n > ULLONG_MAX / mult)
+        return -1;
+    *out = n * mult;
+    return 0;
 }

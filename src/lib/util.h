@@ -23,6 +23,10 @@ char *util_read_file(int dirfd, const char *path, size_t max, size_t *len, struc
 /* mkdir -p with mode for each created component. */
 int util_mkdir_p(const char *path, mode_t mode, struct w_error *err);
 
+/* A size: a number of bytes, or a number with K, KB, M, MB, G, GB, T or TB (powers of
+ * 1024, any case). Returns 0 with *out set, -1 when s is not one or overflows. */
+int util_parse_size(const char *s, unsigned long long *out);
+
 /* Length of the longest prefix of buf that does not end inside an incomplete UTF-8
  * sequence (bad bytes count as complete: they will be replaced). */
 size_t util_utf8_complete_prefix(const char *buf, size_t len);

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "jsonh.h"
+#include "util.h"
 
 #define DEFAULT_SOCKET "/tmp/warden.sock"
 
@@ -158,22 +159,35 @@ static int parse_bind_mount(struct json_object *arr, const char *spec)
     return 0;
 }
 
+/* A size (64M, 1G, bytes) as a JSON integer, or NULL when s is not one. */
+static struct json_object *size_value(const char *s)
+{
+    unsigned long long n;
+
+    if (util_parse_size(s, &n) < 0 || n > (unsigned long long)LLONG_MAX)
+        return NULL;
+    return json_object_new_int64((long long)n);
+}
+
+#define SIZE_HELP "a size (bytes, or a number with K, M, G or T: powers of 1024)"
+
 /* --limit-bandwidth RATE,BURST */
 static int parse_bandwidth(struct json_object *limits, const char *s)
 {
     char buf[64];
     char *comma;
-    long long rate, burst;
+    unsigned long long rate, burst;
     struct json_object *o;
 
     if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf) || (comma = strchr(buf, ',')) == NULL)
         return -1;
     *comma = '\0';
-    if (parse_ll(buf, &rate) < 0 || parse_ll(comma + 1, &burst) < 0)
+    if (util_parse_size(buf, &rate) < 0 || util_parse_size(comma + 1, &burst) < 0 ||
+        rate > LLONG_MAX || burst > LLONG_MAX)
         return -1;
     o = json_object_new_object();
-    json_object_object_add(o, "rate", json_object_new_int64(rate));
-    json_object_object_add(o, "burst", json_object_new_int64(burst));
+    json_object_object_add(o, "rate", json_object_new_int64((long long)rate));
+    json_object_object_add(o, "burst", json_object_new_int64((long long)burst));
     json_object_object_add(limits, "bandwidth", o);
     return 0;
 }
@@ -266,13 +280,21 @@ static int cmd_create(struct client *c, int argc, char **argv)
                 bad = "--property wants KEY=VALUE";
             break;
         case LMEM:
-        case LDISK:
+        case LDISK: {
+            struct json_object *v = size_value(optarg);
+            if (v == NULL)
+                bad = ch == LMEM ? "--limit-mem wants " SIZE_HELP : "--limit-disk wants " SIZE_HELP;
+            else
+                json_object_object_add(cli_sub_object(cfg, "limits"), ch == LMEM ? "mem" : "disk",
+                                       v);
+            break;
+        }
         case LCPU:
-            json_object_object_add(cli_sub_object(cfg, "limits"),
-                                   ch == LMEM    ? "mem"
-                                   : ch == LDISK ? "disk"
-                                                 : "cpu",
-                                   cli_num_or_str(optarg));
+            if (parse_ll(optarg, &n) < 0)
+                bad = "--limit-cpu wants an integer (shares, 2..262144)";
+            else
+                json_object_object_add(cli_sub_object(cfg, "limits"), "cpu",
+                                       json_object_new_int64(n));
             break;
         case LCPUSET:
             json_object_object_add(cli_sub_object(cfg, "limits"), "cpuset",
@@ -336,27 +358,44 @@ static int cmd_stop(struct client *c, int argc, char **argv)
     return cli_simple(c, req);
 }
 
-/* limit H NAME [VALUE...]: numbers as numbers, cpuset as a string. */
+/* limit H NAME [VALUE...]: mem, disk and bandwidth take sizes (64M), cpu a number,
+ * cpuset a string; another name goes as it is, for the server to refuse. */
 static int cmd_limit(struct client *c, int argc, char **argv)
 {
     const struct cli_cmd *cmd = cli_find_cmd("limit");
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    struct json_object *req;
-    int ch;
+    struct json_object *req, *v;
+    const char *name;
+    char why[128];
+    int ch, sizes;
 
-    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
+    CLI_FOR_OPTS(argc, argv, "+h", lo, ch)
     {
         return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
     if (argc - optind < 2 || argc - optind > 4)
         return cli_usage_error(cmd, "expected a handle, a limit name and its value(s)");
+    name = argv[optind + 1];
+    sizes = strcmp(name, "mem") == 0 || strcmp(name, "disk") == 0 || strcmp(name, "bandwidth") == 0;
+    if (strcmp(name, "bandwidth") == 0 && argc - optind == 3)
+        return cli_usage_error(cmd, "bandwidth wants RATE and BURST (bytes/s, bytes)");
     req = cli_request("limit");
     cli_add_str(req, argv[optind]);
-    cli_add_str(req, argv[optind + 1]);
-    for (int i = optind + 2; i < argc; i++)
-        json_object_array_add(req, strcmp(argv[optind + 1], "cpuset") == 0
-                                       ? json_object_new_string(argv[i])
-                                       : cli_num_or_str(argv[i]));
+    cli_add_str(req, name);
+    for (int i = optind + 2; i < argc; i++) {
+        if (strcmp(name, "cpuset") == 0)
+            v = json_object_new_string(argv[i]);
+        else if (sizes)
+            v = size_value(argv[i]);
+        else
+            v = cli_num_or_str(argv[i]);
+        if (v == NULL) {
+            json_object_put(req);
+            snprintf(why, sizeof(why), "%s: '%s' is not %s", name, argv[i], SIZE_HELP);
+            return cli_usage_error(cmd, why);
+        }
+        json_object_array_add(req, v);
+    }
     return cli_simple(c, req);
 }
 
@@ -515,8 +554,9 @@ static const struct cli_cmd cmds[] = {
     {"create", cmd_create,
      "[--handle H] [--grace-time S|--no-grace-time] [--network IP] [--rootfs PATH]\n"
      "       [--bind-mount SRC:DST[:ro|rw]]... [--disk-size-mb N] [--property K=V]...\n"
-     "       [--limit-mem BYTES] [--limit-disk BYTES] [--limit-cpu SHARES]\n"
-     "       [--limit-cpuset CPUS] [--limit-bandwidth RATE,BURST]",
+     "       [--limit-mem SIZE] [--limit-disk SIZE] [--limit-cpu SHARES]\n"
+     "       [--limit-cpuset CPUS] [--limit-bandwidth RATE,BURST]\n"
+     "  SIZE, RATE, BURST: bytes, or a number with K, M, G, T (64M, 1G: powers of 1024)",
      "create a container, print its handle"},
     {"stop", cmd_stop, "HANDLE [--kill] [--background]", "stop every process in a container"},
     {"destroy", cmd_handle, "HANDLE", "stop and remove a container"},
@@ -532,8 +572,9 @@ static const struct cli_cmd cmds[] = {
      "spawn, print the output live, exit with the job's status (255: none)"},
     {"stream", cli_cmd_link_or_stream, "HANDLE JOB", "print a job's output as it arrives"},
     {"limit", cmd_limit,
-     "HANDLE mem|disk|cpu [N] | HANDLE cpuset [CPUS] | HANDLE bandwidth [RATE BURST]",
-     "get or set a resource limit"},
+     "HANDLE mem|disk [SIZE] | HANDLE cpu [SHARES] | HANDLE cpuset [CPUS]\n"
+     "       | HANDLE bandwidth [RATE BURST]",
+     "get or set a resource limit (sizes like 64M, 1G; rate in bytes/s)"},
     {"net", cmd_net, "HANDLE in [CPORT [HPORT]] | HANDLE out SPEC [--protocol P] [--log]",
      "forward a host port in, or allow traffic out"},
     {"copy", cmd_copy, "HANDLE in|out SRC DST [OWNER]", "copy files in or out"},

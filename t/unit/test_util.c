@@ -721,6 +721,26 @@ static void test_spawnp(void)
     close(leak);
 }
 
+static void test_parse_size(void)
+{
+    static const struct {
+        const char *in;
+        unsigned long long want;
+    } good[] = {{"0", 0},          {"123", 123},        {"64k", 65536},
+                {"64KB", 65536},   {"16M", 16777216},   {"16mb", 16777216},
+                {"1G", 1073741824}, {"2gB", 2147483648ULL}, {"1T", 1099511627776ULL}};
+    static const char *const bad[] = {"", "M", "-1", "1.5M", "12XB", "1MM", "1 M", "64KiB",
+                                      "99999999999999999999", "17179869184G"};
+    unsigned long long v;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        v = 42;
+        TAP_OK(util_parse_size(good[i].in, &v) == 0 && v == good[i].want, good[i].in);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        TAP_OK(util_parse_size(bad[i], &v) < 0, bad[i]);
+}
+
 int main(void)
 {
     if (mkdtemp(tmpdir) == NULL)
@@ -740,6 +760,7 @@ int main(void)
     test_unixsock();
     test_rlimits();
     test_spawnp();
+    test_parse_size();
     nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return tap_done();
 }
