@@ -12,8 +12,6 @@ set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
 . "${BASH_SOURCE[0]%/*}/lib/common.sh"
 . "${BASH_SOURCE[0]%/*}/lib/cgroup.sh"
-. "${BASH_SOURCE[0]%/*}/lib/disk.sh"
-. "${BASH_SOURCE[0]%/*}/lib/bandwidth.sh"
 : "${id:?}" "${container_path:?}"
 
 usage="usage: limit.sh mem BYTES | cpu SHARES | cpuset LIST | disk BYTES | bandwidth RATE BURST [...]"
@@ -26,12 +24,17 @@ while (($#)); do
 		mem) cg_set_mem "$2" ;;
 		cpu) cg_set_cpu "$2" ;;
 		cpuset) cg_set_cpuset "$2" ;;
-		disk) disk_grow "$2" ;;
+		disk)
+			# Sourced only when asked for: `limit mem` is the hot path.
+			. "${BASH_SOURCE[0]%/*}/lib/disk.sh"
+			disk_grow "$2"
+			;;
 		esac
 		shift 2
 		;;
 	bandwidth)
 		(($# >= 3)) || usage_error "limit.sh bandwidth wants RATE BURST"
+		. "${BASH_SOURCE[0]%/*}/lib/bandwidth.sh"
 		bw_set "$2" "$3"
 		shift 3
 		;;

@@ -12,32 +12,33 @@
 disk_img=$container_path/disk.img
 disk_mnt=$container_path/overlay
 
-# disk_mounted: is the image mounted on disk_mnt (in this mount namespace)?
+# disk_mounted: is the image mounted on disk_mnt (in this mount namespace)? Sets
+# disk_dev to the device it is mounted from (/dev/loopN).
+disk_dev=
 disk_mounted() {
 	local dev mp rest
 	while read -r dev mp rest; do
 		printf -v mp '%b' "$mp"
-		[[ $mp == "$disk_mnt" ]] && return 0
+		[[ $mp == "$disk_mnt" ]] && { disk_dev=$dev; return 0; }
 	done </proc/self/mounts
-	: "$dev" "$rest"
+	: "$rest"
 	return 1
 }
 
-# disk_create MIB: a fresh image of MIB MiB on disk_mnt, with the overlay's upper/etc
-# and work directories (mode 0755, as in the skeleton). No reserved blocks: the
-# container's user may fill all of it. Lazy inode table and journal initialisation
-# keep mkfs at a few ms whatever the size (the kernel zeroes them in the background).
+# disk_create MIB: a fresh image of MIB MiB on disk_mnt, holding the skeleton's
+# overlay/ (upper/etc and work, as mkfs -d copies them: no mkdir afterwards). No
+# reserved blocks: the container's user may fill all of it. Lazy inode table and
+# journal initialisation keep mkfs at a few ms whatever the size (the kernel zeroes
+# them in the background).
 disk_create() {
 	local mib=${1:-}
 	if [[ ! $mib =~ ^[0-9]+$ ]] || ((mib < 1)); then
 		die "disk size must be a positive number of MiB, not '$mib'"
 	fi
 	rm -f -- "$disk_img"
-	mkfs.ext4 -q -F -m 0 -E lazy_itable_init=1,lazy_journal_init=1 "$disk_img" "${mib}M" >/dev/null ||
-		die "cannot make a ${mib} MiB ext4 image $disk_img"
+	mkfs.ext4 -q -F -m 0 -E lazy_itable_init=1,lazy_journal_init=1 -d "$skeleton_path/overlay" \
+		"$disk_img" "${mib}M" >/dev/null || die "cannot make a ${mib} MiB ext4 image $disk_img"
 	mount -o loop "$disk_img" "$disk_mnt" || die "cannot loop-mount $disk_img on $disk_mnt"
-	mkdir -m 0755 "$disk_mnt/upper" "$disk_mnt/upper/etc" "$disk_mnt/work" ||
-		die "cannot make the overlay directories in $disk_mnt"
 }
 
 # disk_grow BYTES: the image of a running container grows to BYTES (rounded up to a
@@ -68,16 +69,22 @@ disk_grow() {
 
 # disk_destroy: unmount the image and free its loop device; tolerates either being
 # gone. Runs after every process of the container is dead, so the container's own
-# copy of the mount is gone too and a plain umount works (autoclear frees the loop).
+# copy of the mount is gone too and a plain umount works, and autoclear (mount -o
+# loop) frees the loop device. losetup runs only when something is still attached.
 disk_destroy() {
-	local loopdev rest
+	local loopdev rest backing=
 	[[ -e $disk_img ]] || return 0
 	if disk_mounted; then
 		umount "$disk_mnt" 2>/dev/null || umount -l "$disk_mnt" || die "cannot unmount $disk_mnt"
+		if [[ $disk_dev == /dev/loop* && -r /sys/block/${disk_dev#/dev/}/loop/backing_file ]]; then
+			read -r backing <"/sys/block/${disk_dev#/dev/}/loop/backing_file" || :
+		fi
 	fi
-	while IFS=: read -r loopdev rest; do
-		[[ $loopdev == /dev/loop* ]] && { losetup -d "$loopdev" 2>/dev/null || :; }
-	done < <(losetup -j "$disk_img")
-	: "$rest"
+	if [[ $backing == "$disk_img" || -z $disk_dev ]]; then
+		while IFS=: read -r loopdev rest; do
+			[[ $loopdev == /dev/loop* ]] && { losetup -d "$loopdev" 2>/dev/null || :; }
+		done < <(losetup -j "$disk_img")
+		: "$rest"
+	fi
 	rm -f -- "$disk_img"
 }
