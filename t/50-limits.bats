@@ -31,7 +31,7 @@ teardown_file() {
 }
 
 setup() {
-	requires root rootfs cgroup1
+	requires root rootfs
 	export WINSTANCE=$L_INSTANCE
 	SRV_PID=
 }
@@ -127,6 +127,7 @@ assert_kernel_clean() {
 }
 
 @test "limit: reads are 0, \"\" and {rate:0,burst:0} until set; reads and writes on a stopped container" {
+	requires cgroup1 # reads the v1 files
 	run_w create --handle r1
 	assert_success
 	req '["limit","r1","mem"]'
@@ -175,6 +176,7 @@ assert_kernel_clean() {
 }
 
 @test "create: a limit the kernel refuses fails the create and releases everything" {
+	requires cgroup1 # reads the v1 files
 	# Far below what wshd already uses, and nothing to reclaim: the kernel says EBUSY.
 	req '["create",{"handle":"f1","limits":{"mem":4096}}]'
 	assert_output_contains '"type":"error"'
@@ -192,6 +194,7 @@ assert_kernel_clean() {
 # ---- memory ----
 
 @test "mem: raising and lowering in both orders keeps memsw with the limit; 0 removes it" {
+	requires cgroup1 # reads the v1 files
 	run_w create --handle m1
 	assert_success
 	local d
@@ -340,6 +343,7 @@ assert_kernel_clean() {
 # ---- cpu, cpuset ----
 
 @test "cpu: shares written to cpu.shares; cpuset seen by a job's Cpus_allowed_list" {
+	requires cgroup1 # reads the v1 files
 	run_w create --handle c1
 	assert_success
 	local id last
@@ -493,6 +497,7 @@ PY
 # ---- create's limits, info, CLI ----
 
 @test "create --limit-*: every limit in force before the handle is returned" {
+	requires cgroup1 # reads the v1 files
 	local last
 	last=$(($(nproc --all) - 1))
 	run_w create --handle all --limit-mem 48M --limit-cpu 256 --limit-cpuset "$last" \
