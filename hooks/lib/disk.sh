@@ -38,7 +38,7 @@ disk_create() {
 	rm -f -- "$disk_img"
 	mkfs.ext4 -q -F -m 0 -E lazy_itable_init=1,lazy_journal_init=1 -d "$skeleton_path/overlay" \
 		"$disk_img" "${mib}M" >/dev/null || die "cannot make a ${mib} MiB ext4 image $disk_img"
-	mount -o loop "$disk_img" "$disk_mnt" || die "cannot loop-mount $disk_img on $disk_mnt"
+	mount -t ext4 -o loop "$disk_img" "$disk_mnt" || die "cannot loop-mount $disk_img on $disk_mnt"
 }
 
 # disk_grow BYTES: the image of a running container grows to BYTES (rounded up to a
