@@ -114,13 +114,19 @@ static void add_memory(const char *id, struct json_object *info, struct json_obj
     char *text;
 
     if ((text = cg_read(id, "memory", "memory.stat", 1 << 16)) != NULL) {
+        char *copy = v2 ? strdup(text) : NULL;
+        /* The flat stats hold memory.stat as the kernel names it; memory_stat, v1 names. */
+        if (copy) {
+            add_kv_lines(stats, copy, NULL);
+            free(copy);
+        }
         add_kv_lines(ms, text, v2 ? mem_v2_map : NULL);
         free(text);
-    }
-    { /* the flat stats have always held memory.stat too */
-        json_object_object_foreach(ms, k, val)
-        {
-            json_object_object_add(stats, k, json_object_get(val));
+        if (!v2) {
+            json_object_object_foreach(ms, k, val)
+            {
+                json_object_object_add(stats, k, json_object_get(val));
+            }
         }
     }
     if ((text = cg_read(id, "memory", v2 ? "memory.current" : "memory.usage_in_bytes", 256))) {
