@@ -44,6 +44,15 @@ teardown() {
 	V2_ROOT=
 }
 
+# No container directory is left in the depot (dot files are the server's own).
+depot_empty() {
+	local d
+	for d in "$WTMP"/depot/*; do
+		[[ -e $d ]] && { echo "depot entry left: $d" >&2; return 1; }
+	done
+	return 0
+}
+
 # json FILTER: jq on $output (exit status 1 when the filter yields false or null).
 json() { jq -e "$@" <<<"$output"; }
 
@@ -172,7 +181,7 @@ assert_kernel_clean() {
 	assert_error 'Expected `disk_size_mb` (16 MiB) and `limits.disk` (1048576 bytes) to agree.'
 	run_w list
 	assert_output ""
-	[ -z "$(ls "$WTMP/depot" | grep -v '^\.')" ]
+	depot_empty
 }
 
 @test "create: a limit the kernel refuses fails the create and releases everything" {
@@ -183,7 +192,7 @@ assert_kernel_clean() {
 	assert_output_contains 'hook limit.sh exited with status 1: limit.sh: cannot set the memory limit to 4096 bytes'
 	run_w list
 	assert_output ""
-	[ -z "$(ls "$WTMP/depot" | grep -v '^\.')" ]
+	depot_empty
 	[ -z "$(find "/sys/fs/cgroup/memory/warden-$WINSTANCE" -mindepth 1 -type d)" ]
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-'"
 	# The handle and the /30 are free again.

@@ -726,11 +726,19 @@ static void test_parse_size(void)
     static const struct {
         const char *in;
         unsigned long long want;
-    } good[] = {{"0", 0},          {"123", 123},        {"64k", 65536},
-                {"64KB", 65536},   {"16M", 16777216},   {"16mb", 16777216},
+    } good[] = {{"0", 0},           {"123", 123},           {"64k", 65536},
+                {"64KB", 65536},    {"16M", 16777216},      {"16mb", 16777216},
                 {"1G", 1073741824}, {"2gB", 2147483648ULL}, {"1T", 1099511627776ULL}};
-    static const char *const bad[] = {"", "M", "-1", "1.5M", "12XB", "1MM", "1 M", "64KiB",
-                                      "99999999999999999999", "17179869184G"};
+    static const char *const bad[] = {"",
+                                      "M",
+                                      "-1",
+                                      "1.5M",
+                                      "12XB",
+                                      "1MM",
+                                      "1 M",
+                                      "64KiB",
+                                      "99999999999999999999",
+                                      "17179869184G"};
     unsigned long long v;
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
