@@ -10,11 +10,10 @@
 # jq programs and backquoted key names are single-quoted on purpose.
 # shellcheck disable=SC2016
 
-# The caller's instance (t/run's WINSTANCE=...), unless it is the shared default.
-L_INSTANCE=${WINSTANCE:-tl}
-[[ $L_INSTANCE == tw ]] && L_INSTANCE=tl
-
 load helpers
+
+# This file's instance, derived from the run's (helpers.bash: WPREFIX).
+L_INSTANCE=${WPREFIX}50
 
 FILE_CONF='{"server":{"stop_timeout":5},
 	"network":{"pool_start_address":"10.253.50.0","pool_size":16,"release_delay_ms":0},

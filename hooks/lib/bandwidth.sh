@@ -8,13 +8,6 @@
 # "bps"), bursts in bytes. Host side, host tools. The veth takes its qdiscs with it
 # when it goes; the ifb is removed by bw_clear (destroy.sh).
 
-# Does interface $1 exist in this hook's network namespace? /proc/sys/net follows the
-# reader's namespace; /sys/class/net (iface_exists) follows the one sysfs was mounted
-# in, which is not ours when wardend runs in a private namespace (tests, benchmarks).
-bw_iface() {
-	[[ -e /proc/sys/net/ipv4/conf/$1 ]]
-}
-
 # bw_set RATE BURST (RATE 0: no limit). One ip and one tc batch; re-running replaces.
 bw_set() {
 	local rate=${1:-} burst=${2:-}
@@ -24,8 +17,8 @@ bw_set() {
 		return 0
 	fi
 	((burst > 0)) || die "bandwidth burst must be positive when the rate is"
-	bw_iface "$network_host_iface" || die "interface $network_host_iface does not exist"
-	if ! bw_iface "$w_ifb"; then
+	iface_exists "$network_host_iface" || die "interface $network_host_iface does not exist"
+	if ! iface_exists "$w_ifb"; then
 		ip -batch - <<-EOF || die "cannot create ifb device $w_ifb"
 			link add name $w_ifb type ifb
 			link set $w_ifb up
@@ -42,11 +35,11 @@ bw_set() {
 
 # bw_clear: no limit; tolerates everything being gone already.
 bw_clear() {
-	if bw_iface "$network_host_iface"; then
+	if iface_exists "$network_host_iface"; then
 		tc qdisc del dev "$network_host_iface" root 2>/dev/null || :
 		tc qdisc del dev "$network_host_iface" ingress 2>/dev/null || :
 	fi
-	if bw_iface "$w_ifb"; then
-		ip link del "$w_ifb" 2>/dev/null || ! bw_iface "$w_ifb" || die "cannot delete $w_ifb"
+	if iface_exists "$w_ifb"; then
+		ip link del "$w_ifb" 2>/dev/null || ! iface_exists "$w_ifb" || die "cannot delete $w_ifb"
 	fi
 }
