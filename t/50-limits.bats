@@ -26,6 +26,9 @@ setup_file() {
 }
 
 teardown_file() {
+	# A test that restarted the daemon set WARDEND_PID in its own subshell only: stop
+	# the one running now, whose pid wardend_start keeps in $WTMP/wardend.pid.
+	[[ -n ${WTMP:-} && -s $WTMP/wardend.pid ]] && WARDEND_PID=$(<"$WTMP/wardend.pid")
 	wardend_stop
 }
 
