@@ -98,7 +98,7 @@ static void create_next(struct container *ct)
     case STEP_LIMITS: {
         /* Before the handle goes out: a limit that fails fails the create. The OOM
          * watch is armed before the memory limit is written. */
-        const char *argv[9];
+        const char *argv[10]; /* 4 limits, up to 3 words each (bandwidth), NULL */
         char buf[4][32];
         struct w_error err;
         if (limits_create_args(ct, argv, buf) == 0) {
