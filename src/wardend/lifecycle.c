@@ -169,7 +169,7 @@ static void stop_done(void *data, const char *error)
         op_error(op, error);
     } else {
         ct_set_state(ct, CT_STOPPED);
-        snapshot_save(ct);
+        snapshot_save(ct, NULL);
         op_reply(op, json_object_new_string("ok"));
     }
     op_done(ct);
@@ -255,6 +255,11 @@ static void op_destroy(struct container *ct, struct ct_op *op)
     struct w_error err;
 
     (void)op;
+    /* Should wardend die during destroy.sh, its restart finishes the teardown. On a
+     * full depot the old snapshot stays: a restart may then adopt what is left (wshd
+     * still alive) or tear it down (wshd gone), both whole states. */
+    if (snapshot_mark_destroying(ct, &err) < 0)
+        log_msg(LOG_WARNING, "%s", err.msg);
     ct_unwatch_wshd(ct); /* destroy.sh kills it */
     oom_unwatch(ct);     /* and removes the cgroup, which would wake the watch */
     /* Links and streams of its jobs end now with what the files hold. */
@@ -286,7 +291,7 @@ void lifecycle_wshd_exited(struct container *ct)
     ct_add_event(ct, "wshd exited");
     job_container_stopping(ct);
     ct_set_state(ct, CT_STOPPED);
-    snapshot_save(ct);
+    snapshot_save(ct, NULL);
 }
 
 /* ---- out of memory ---- */

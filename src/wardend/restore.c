@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,75 @@ static int pool_index(uint32_t net)
     return (int)((net - start) / 4);
 }
 
+/* Does process PID's environment hold exactly KV ("container_path=...")? */
+static int environ_has(const char *pid, const char *kv)
+{
+    char path[64], buf[65536];
+    size_t klen = strlen(kv);
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%s/environ", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+        if (strlen(p) == klen && memcmp(p, kv, klen) == 0)
+            return 1;
+    return 0;
+}
+
+/* Hooks run in their own process groups and so outlive a wardend killed by -9: a
+ * create's net.sh or a destroy's destroy.sh may still be at work on this container.
+ * KILL every process whose environment names its container_path (hooks and what they
+ * started; wshd too, which destroy.sh would kill anyway), a few rounds, as a bash may
+ * fork between our scan and its death. Start-up only. */
+static void kill_leftover_hooks(const char *ct_path)
+{
+    char kv[PATH_MAX + 32];
+    struct dirent *e;
+    int found = 1;
+
+    snprintf(kv, sizeof(kv), "container_path=%s", ct_path);
+    for (int round = 0; round < 5 && found; round++) {
+        DIR *d = opendir("/proc");
+        found = 0;
+        if (d == NULL)
+            return;
+        while ((e = readdir(d)) != NULL) {
+            if (strspn(e->d_name, "0123456789") != strlen(e->d_name) ||
+                atoi(e->d_name) == getpid() || !environ_has(e->d_name, kv))
+                continue;
+            log_msg(LOG_INFO, "killing process %s, left from a hook of %s", e->d_name, ct_path);
+            kill((pid_t)atoi(e->d_name), SIGKILL);
+            found = 1;
+        }
+        closedir(d);
+        if (found)
+            usleep(20 * 1000);
+    }
+}
+
+/* A wardend killed mid-write leaves its temp file: the snapshot itself is whole. */
+static void remove_stale_temps(const char *ct_path)
+{
+    DIR *d = opendir(ct_path);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "snapshot.json.tmp.", 18) == 0 &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            log_msg(LOG_INFO, "%s: removed stale %s", ct_path, e->d_name);
+    closedir(d);
+}
+
 static void restore_one(const char *name)
 {
     struct container *ct = ct_alloc();
@@ -123,6 +193,7 @@ static void restore_one(const char *name)
     ct_set_paths(ct);
     ct->network = (uint32_t)strtoul(name, NULL, 16);
     ni = pool_index(ct->network);
+    remove_stale_temps(ct->path);
     if (adoptable(ct, ni, &snap, now, &why) == 0) {
         if (ct_make_env(ct) < 0)
             log_msg(LOG_ERR, "container %s: hook environment: out of memory", ct->handle);
@@ -142,6 +213,7 @@ static void restore_one(const char *name)
     if (ni >= 0 && pool_take(&net_pool, ni, now) == ni)
         pool_release(&net_pool, ni, now); /* keep its release delay: the veth dies late */
     log_msg(LOG_WARNING, "container %s: not adopted (%s); tearing it down", name, why.msg);
+    kill_leftover_hooks(ct->path);
     if (ct_make_env(ct) < 0)
         log_msg(LOG_ERR, "container %s: destroy.sh environment: out of memory", name);
     else if (hook_run_sync("destroy.sh", NULL, ct->env, NULL, &err) < 0)

@@ -1,6 +1,7 @@
 /* Runs in wardend's loop (save) and at start-up before the socket serves (load). */
 #include "snapshot.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -65,17 +66,18 @@ static void net_load(struct container *ct, struct json_object *net)
     }
 }
 
-void snapshot_save(struct container *ct)
+/* Write the snapshot with STATE as its `state`; 0, or -1 with err (the old file stays). */
+static int snapshot_write(struct container *ct, const char *state, struct w_error *err)
 {
     struct json_object *o = json_object_new_object();
-    struct w_error err;
     char path[PATH_MAX + 32];
     size_t len;
     const char *s;
+    int ret;
 
     json_object_object_add(o, "handle", json_object_new_string(ct->handle));
     json_object_object_add(o, "id", json_object_new_string(ct->id));
-    json_object_object_add(o, "state", json_object_new_string(ct_state_name(ct->state)));
+    json_object_object_add(o, "state", json_object_new_string(state));
     json_object_object_add(o, "network_index", json_object_new_int(ct->net_index));
     json_object_object_add(o, "uid", json_object_new_int64(ct->uid));
     json_object_object_add(o, "rootfs", json_object_new_string(ct->rootfs));
@@ -88,9 +90,25 @@ void snapshot_save(struct container *ct)
     json_object_object_add(o, "net", net_snapshot(ct));
     s = jsonh_str(o, &len);
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
-    if (util_write_file_atomic(AT_FDCWD, path, s, len, &err) < 0)
-        log_msg(LOG_WARNING, "container %s: snapshot: %s", ct->handle, err.msg);
+    ret = util_write_file_atomic(AT_FDCWD, path, s, len, err);
     json_object_put(o);
+    return ret < 0 ? w_err_prefix(err, "container %s: snapshot", ct->handle) : 0;
+}
+
+int snapshot_save(struct container *ct, struct w_error *err)
+{
+    struct w_error e;
+
+    if (snapshot_write(ct, ct_state_name(ct->state), err ? err : &e) == 0)
+        return 0;
+    if (err == NULL)
+        log_msg(LOG_WARNING, "%s", e.msg);
+    return -1;
+}
+
+int snapshot_mark_destroying(struct container *ct, struct w_error *err)
+{
+    return snapshot_write(ct, "destroying", err);
 }
 
 /* One field of snapshot.json, into *v: present, then of type t (json_type_null stands
@@ -143,6 +161,8 @@ static int check_fields(struct container *ct, struct json_object *o, struct w_er
     if (field(o, "state", json_type_string, &v, err) < 0)
         return -1;
     s = json_object_get_string(v);
+    if (strcmp(s, "destroying") == 0)
+        return w_err(err, "snapshot.json: `state` is \"destroying\": its destroy never finished");
     if (strcmp(s, "active") != 0 && strcmp(s, "stopped") != 0)
         return w_err(err, "snapshot.json: `state` is \"%s\": its create never finished", s);
     if (field(o, "uid", json_type_int, &v, err) < 0)
@@ -172,6 +192,8 @@ int snapshot_load(struct container *ct, struct json_object **snap, struct w_erro
 
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
     text = util_read_file(AT_FDCWD, path, 1 << 20, &len, err);
+    if (text == NULL && err->errnum == ENOENT)
+        return w_err(err, "no snapshot.json: its create never finished");
     if (text == NULL)
         return -1;
     o = jsonh_parse(text, len, err);

@@ -13,8 +13,13 @@ struct container;
 /* Who knows the container's jobs (job.c) gives their options as a new object; set
  * once at start-up by main, so this module calls nothing above it. */
 void snapshot_set_jobs(struct json_object *(*jobs)(struct container *ct));
-/* Write <container>/snapshot.json; a failure is logged (the container goes on). */
-void snapshot_save(struct container *ct);
+/* Write <container>/snapshot.json. On failure (a full depot) the old file stays whole
+ * and -1 is returned: with err filled, or logged when err is NULL (the container goes
+ * on; a restart sees what the old file says). */
+int snapshot_save(struct container *ct, struct w_error *err);
+/* Write it with `state` "destroying", before destroy.sh runs, so that a restart after
+ * a crash mid-destroy finishes the destroy instead of adopting a half-torn container. */
+int snapshot_mark_destroying(struct container *ct, struct w_error *err);
 /* Fill ct (id and path set) from its snapshot.json, checked field by field; 0 when it is
  * usable, and then *snap holds the parsed file (the caller puts it), else -1 with err
  * naming the check that failed. */
