@@ -10,12 +10,12 @@
 
 load helpers
 
-POOLS='"network":{"pool_start_address":"10.253.32.0","pool_size":8,"release_delay_ms":0},
+POOLS='"network":{"pool_start_address":"10.253.224.0","pool_size":8,"release_delay_ms":0},
 	"user":{"pool_start_uid":62200,"pool_size":16}'
 
 setup() {
 	requires root rootfs wardend
-	export WINSTANCE=${WPREFIX}32
+	export WINSTANCE=${WPREFIX}34
 	WTMP=$(mktemp -d /tmp/wt.XXXXXX)
 	export WTMP WSOCK=$WTMP/w.sock
 	mkdir -m 1777 "$WTMP/trig"
@@ -228,9 +228,9 @@ no_hook_left() {
 	hold_hook net.sh setup
 	SERVER_KEYS="\"hooks_path\":\"$WTMP/hooks\""
 	start
-	bg bash -c "'$WARDEN_BIN' -s '$WSOCK' create --handle half --network 10.253.32.8 >'$WTMP/c.out' 2>&1"
+	bg bash -c "'$WARDEN_BIN' -s '$WSOCK' create --handle half --network 10.253.224.8 >'$WTMP/c.out' 2>&1"
 	wait_for 30 test -e "$WTMP/held-net.sh"
-	local id=0afd2008
+	local id=0afde008
 	[[ -d $WTMP/depot/$id ]] || _explain "create has not made its depot entry"
 	# start.sh runs beside net.sh: wshd comes up while net.sh is held.
 	wait_for 30 eval "pgrep -f '^wshd: $id' >/dev/null"
@@ -243,7 +243,7 @@ no_hook_left() {
 	assert_output "warden: unknown handle"
 	assert_gone "$id"
 	# Its handle and network are free again.
-	run_w create --handle half --network 10.253.32.8
+	run_w create --handle half --network 10.253.224.8
 	assert_success
 	run_w run half 'echo rebuilt'
 	assert_output rebuilt
@@ -345,7 +345,7 @@ fill() {
 	run_w create --handle g
 	assert_failure 1
 	assert_output_contains "No space left on device"
-	refute_exists "$DEPOT_MNT/$(printf %08x $((0x0afd2004)))"
+	refute_exists "$DEPOT_MNT/0afde004"
 	run_w list
 	assert_output f
 	run_w spawn f 'echo x' --output base64
