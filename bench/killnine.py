@@ -404,6 +404,12 @@ def fault_proof(conf, rounds, seconds, build):
         st.errors.append("after the last destroy: left over: %s" % x)
     for e in st.errors[:50]:
         print("FAIL " + e)
+    if st.errors:
+        log = d.depot + ".log"
+        not_adopted = [x for x in open(log, errors="replace") if "not adopted" in x]
+        print("# wardend's log: %s (kept); %d containers not adopted:" % (log, len(not_adopted)))
+        for x in not_adopted[:20]:
+            print("#   " + x.rstrip())
     print("%d failures" % len(st.errors))
     return 1 if st.errors else 0
 

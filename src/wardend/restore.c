@@ -4,6 +4,7 @@
 #include "restore.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,15 +25,13 @@
 #include "wshd_proto.h"
 #include "wshd_watch.h"
 
-/* Does the container's wshd answer a ping? Start-up only, so a short blocking wait. */
-static int wshd_alive(const char *path, struct w_error *err)
+/* One ping of the container's wshd, waiting at most 2 s for the answer. */
+static int wshd_ping(const char *sock, struct w_error *err)
 {
-    char sock[PATH_MAX + 32];
     struct timeval tv = {.tv_sec = 2};
     struct json_object *msg, *reply = NULL;
     int fd, ok = -1;
 
-    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", path);
     fd = wshd_connect(sock, 0, err);
     if (fd < 0)
         return w_err_prefix(err, "wshd does not answer");
@@ -49,6 +48,25 @@ static int wshd_alive(const char *path, struct w_error *err)
     json_object_put(msg);
     close(fd);
     return ok;
+}
+
+/* Does the container's wshd answer? Start-up only, so blocking waits. No socket, no
+ * listener, a closed connection or a wrong answer mean wshd is dead or broken; only a
+ * ping that timed out (a loaded host) is asked again, up to 5 times in all, as tearing
+ * down a live container loses what it runs. */
+static int wshd_alive(const char *path, struct w_error *err)
+{
+    char sock[PATH_MAX + 32];
+
+    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", path);
+    for (int i = 0; i < 5; i++) {
+        if (wshd_ping(sock, err) == 0)
+            return 0;
+        if (err->errnum != EAGAIN && err->errnum != EINTR)
+            return -1;
+        log_msg(LOG_WARNING, "%s: %s; asking again", path, err->msg);
+    }
+    return -1;
 }
 
 /* net in's host ports back out of the pool; one another container holds is dropped. */
