@@ -152,6 +152,23 @@ no_hook_left() {
 	[[ $b != "$(id_of a)" && $b != "$(id_of s)" ]] || _explain "id $b reused"
 }
 
+@test "kill -9, then a wshd too slow for one ping (stopped 3 s) is asked again and adopted, not torn down" {
+	start
+	run_w create --handle slow
+	assert_success
+	local wpid
+	wpid=$(cat "$WTMP/depot/$(id_of slow)/run/wshd.pid")
+	kill9
+	kill -STOP "$wpid"
+	bg bash -c "sleep 3; kill -CONT $wpid"
+	start
+	run_w list
+	assert_output slow
+	assert_grep "wshd does not answer a ping.*asking again" "$WTMP/wardend.log"
+	run_w run slow 'echo awake'
+	assert_output awake
+}
+
 @test "SIGTERM: wardend exits 0; every container and job keeps running and is adopted after" {
 	start
 	run_w create --handle t --bind-mount "$TRIG:/trig:rw"
