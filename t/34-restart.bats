@@ -302,10 +302,12 @@ no_hook_left() {
 	id=$(id_of g)
 	kill9
 	echo '{"torn' >"$WTMP/depot/$id/snapshot.json.tmp.99999"
+	echo '12' >"$WTMP/depot/.job_seq.tmp.99999"
 	start
 	kill9
 	start
 	refute_exists "$WTMP/depot/$id/snapshot.json.tmp.99999"
+	refute_exists "$WTMP/depot/.job_seq.tmp.99999"
 	local t c f
 	for t in "filter FORWARD -j warden-$WINSTANCE-forward" "filter INPUT -i $WINSTANCE-+ -j warden-$WINSTANCE-input" \
 		"nat POSTROUTING -j warden-$WINSTANCE-postrouting"; do

@@ -179,18 +179,20 @@ static void kill_leftover_hooks(const char *ct_path)
     }
 }
 
-/* A wardend killed mid-write leaves its temp file: the snapshot itself is whole. */
-static void remove_stale_temps(const char *ct_path)
+/* A wardend killed mid-write leaves its temp file (PREFIX.tmp.PID): the file itself is
+ * whole, the old or the new. */
+static void remove_stale_temps(const char *dir, const char *prefix)
 {
-    DIR *d = opendir(ct_path);
+    DIR *d = opendir(dir);
+    size_t n = strlen(prefix);
     struct dirent *e;
 
     if (d == NULL)
         return;
     while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, "snapshot.json.tmp.", 18) == 0 &&
+        if (strncmp(e->d_name, prefix, n) == 0 && strncmp(e->d_name + n, ".tmp.", 5) == 0 &&
             unlinkat(dirfd(d), e->d_name, 0) == 0)
-            log_msg(LOG_INFO, "%s: removed stale %s", ct_path, e->d_name);
+            log_msg(LOG_INFO, "%s: removed stale %s", dir, e->d_name);
     closedir(d);
 }
 
@@ -211,7 +213,7 @@ static void restore_one(const char *name)
     ct_set_paths(ct);
     ct->network = (uint32_t)strtoul(name, NULL, 16);
     ni = pool_index(ct->network);
-    remove_stale_temps(ct->path);
+    remove_stale_temps(ct->path, "snapshot.json");
     if (adoptable(ct, ni, &snap, now, &why) == 0) {
         if (ct_make_env(ct) < 0)
             log_msg(LOG_ERR, "container %s: hook environment: out of memory", ct->handle);
@@ -247,6 +249,7 @@ void restore_all(void)
 
     if (d == NULL)
         return;
+    remove_stale_temps(g_cfg->server.container_depot_path, ".job_seq");
     while ((e = readdir(d)) != NULL)
         if (strlen(e->d_name) == 8 && strspn(e->d_name, "0123456789abcdef") == 8)
             restore_one(e->d_name);
