@@ -116,7 +116,7 @@ static void create_next(struct container *ct)
     default:
         ct_set_state(ct, CT_ACTIVE);
         /* Only a container a restart would adopt is answered for. */
-        if (snapshot_save(ct, &err) < 0) {
+        if (snapshot_write_state(ct, &err) < 0) {
             create_fail(ct, err.msg);
             return;
         }

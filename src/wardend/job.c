@@ -92,7 +92,7 @@ int job_read_status(struct job *j)
         j->exit_status = json_object_is_type(ex, json_type_int) ? json_object_get_int(ex) : -1;
         if (strcmp(jsonh_get_str(st, "reason", ""), "output limit") == 0) {
             ct_add_event(j->ct, "command exceeded maximum output");
-            snapshot_save(j->ct, NULL);
+            snapshot_save(j->ct);
         }
         json_object_put(st);
     }

@@ -56,7 +56,7 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     json_object_put(reply);
     j->spawned = 1;
     if (j->base64 || j->discard)
-        snapshot_save(j->ct, NULL);
+        snapshot_save(j->ct);
     job_watch(j);
     job_read_status(j); /* it may have ended before the watch existed */
     j->spawn_req = NULL;

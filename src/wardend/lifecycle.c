@@ -169,7 +169,7 @@ static void stop_done(void *data, const char *error)
         op_error(op, error);
     } else {
         ct_set_state(ct, CT_STOPPED);
-        snapshot_save(ct, NULL);
+        snapshot_save(ct);
         op_reply(op, json_object_new_string("ok"));
     }
     op_done(ct);
@@ -291,7 +291,7 @@ void lifecycle_wshd_exited(struct container *ct)
     ct_add_event(ct, "wshd exited");
     job_container_stopping(ct);
     ct_set_state(ct, CT_STOPPED);
-    snapshot_save(ct, NULL);
+    snapshot_save(ct);
 }
 
 /* ---- out of memory ---- */

@@ -95,15 +95,17 @@ static int snapshot_write(struct container *ct, const char *state, struct w_erro
     return ret < 0 ? w_err_prefix(err, "container %s: snapshot", ct->handle) : 0;
 }
 
-int snapshot_save(struct container *ct, struct w_error *err)
+int snapshot_write_state(struct container *ct, struct w_error *err)
 {
-    struct w_error e;
+    return snapshot_write(ct, ct_state_name(ct->state), err);
+}
 
-    if (snapshot_write(ct, ct_state_name(ct->state), err ? err : &e) == 0)
-        return 0;
-    if (err == NULL)
-        log_msg(LOG_WARNING, "%s", e.msg);
-    return -1;
+void snapshot_save(struct container *ct)
+{
+    struct w_error err;
+
+    if (snapshot_write(ct, ct_state_name(ct->state), &err) < 0)
+        log_msg(LOG_WARNING, "%s", err.msg);
 }
 
 int snapshot_mark_destroying(struct container *ct, struct w_error *err)

@@ -13,10 +13,11 @@ struct container;
 /* Who knows the container's jobs (job.c) gives their options as a new object; set
  * once at start-up by main, so this module calls nothing above it. */
 void snapshot_set_jobs(struct json_object *(*jobs)(struct container *ct));
-/* Write <container>/snapshot.json. On failure (a full depot) the old file stays whole
- * and -1 is returned: with err filled, or logged when err is NULL (the container goes
- * on; a restart sees what the old file says). */
-int snapshot_save(struct container *ct, struct w_error *err);
+/* Write <container>/snapshot.json; a failure (a full depot) is logged, the old file
+ * stays whole, and the container goes on (a restart sees what the old file says). */
+void snapshot_save(struct container *ct);
+/* The same, for a caller that must know: 0, or -1 with err (the old file stays). */
+int snapshot_write_state(struct container *ct, struct w_error *err);
 /* Write it with `state` "destroying", before destroy.sh runs, so that a restart after
  * a crash mid-destroy finishes the destroy instead of adopting a half-torn container. */
 int snapshot_mark_destroying(struct container *ct, struct w_error *err);
