@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """The fault proof: N rounds of `kill -9` of wardend at a random moment while clients
-create, destroy, spawn and stream, each followed by a restart and checks.
+create, destroy, spawn, stream, set `limit mem` and ask for `net in` ports (the last two
+once the server has them: a "not supported" answer turns them off, and the figures say
+so), each followed by a restart and checks.
 
   killnine.py CONFIG ROUNDS SECONDS      (run by bench/killnine, which makes CONFIG)
   killnine.py --restart100 CONFIG N      restart time with N live containers
 
 After each restart:
-  - every container whose create was answered (and not destroyed) is listed;
+  - every container whose create was answered (and not destroyed) is listed, with the
+    memory limit last answered, and a DNAT rule in the kernel for each answered host
+    port (no port answered to two live containers);
   - nothing is listed that no create could have made;
   - every answered job links with status 0 and exactly the bytes it wrote (the script
     writes a known sequence), and every stream's bytes before the kill were a prefix;
@@ -80,7 +84,11 @@ class State:
         self.jobs = {}  # job id -> (handle, expected stdout bytes)
         self.job_ids = set()
         self.streams = []  # (job id, bytes streamed before the kill)
-        self.counts = dict(create=0, destroy=0, spawn=0, stream=0, lost=0)
+        self.counts = dict(create=0, destroy=0, spawn=0, stream=0, limit=0, net=0, lost=0)
+        self.limits = {}  # handle -> answered `limit mem` bytes
+        self.ports = {}  # handle -> [answered `net in` host ports]
+        self.cut = {}  # op -> requests cut by a kill
+        self.unsupported = set()  # "limit", "net": refused as not built
         self.errors = []
         self.serial = 0
 
@@ -102,10 +110,14 @@ def expected(token, lines):
 def worker(sock, st, stop, rnd):
     c = None
     while not stop.is_set():
+        op = "connect"
         try:
             if c is None:
                 c = connect(sock)
-            op = rnd.choices(["create", "destroy", "spawn", "stream"], [3, 2, 4, 2])[0]
+            op = rnd.choices(["create", "destroy", "spawn", "stream", "limit", "net"],
+                             [3, 2, 4, 2, 1, 1])[0]
+            if op in st.unsupported:
+                op = "spawn"
             with st.lock:
                 handles = list(st.alive)
                 st.serial += 1
@@ -131,10 +143,32 @@ def worker(sock, st, stop, rnd):
                     # container's (ids are networks) by the next check.
                     for j in [j for j, v in st.jobs.items() if v[0] == h]:
                         st.jobs.pop(j)
+                    st.limits.pop(h, None)
+                    st.ports.pop(h, None)
                 call(c, "destroy", h)
                 with st.lock:
                     st.maybe.pop(h, None)
                     st.counts["destroy"] += 1
+            elif op in ("limit", "net"):
+                h = rnd.choice(handles)
+                try:
+                    if op == "limit":
+                        m = rnd.randint(64, 256) << 20
+                        call(c, "limit", h, "mem", m)
+                    else:
+                        r = call(c, "net", h, "in", 8080)
+                except RuntimeError as e:
+                    if "not supported" in str(e):
+                        with st.lock:
+                            st.unsupported.add(op)
+                    continue
+                with st.lock:
+                    if h in st.alive:
+                        if op == "limit":
+                            st.limits[h] = m
+                        else:
+                            st.ports.setdefault(h, []).append(r["host_port"])
+                    st.counts[op] += 1
             else:
                 h = rnd.choice(handles)
                 token = "t%d-%x" % (serial, rnd.getrandbits(32))
@@ -171,6 +205,7 @@ def worker(sock, st, stop, rnd):
         except ServerGone:
             with st.lock:
                 st.counts["lost"] += 1
+                st.cut[op] = st.cut.get(op, 0) + 1
             if c:
                 c.close()
             c = None
@@ -295,12 +330,32 @@ def check_round(d, st, rnd_no):
             st.fail("round %d: %s is listed, but no create could have made it" % (rnd_no, h))
     # The books now follow the server: an unanswered create that made it is alive,
     # an unanswered destroy that went through is gone.
-    ids = {}
+    ids, infos = {}, {}
     for h in listed:
-        ids[h] = c.call("info", h)["id"]
+        infos[h] = c.call("info", h)
+        ids[h] = infos[h]["id"]
+    with st.lock:
+        limits, ports = dict(st.limits), {h: list(p) for h, p in st.ports.items()}
+    for h, m in limits.items():
+        if h in infos and (infos[h].get("limits") or {}).get("mem") != m:
+            st.fail("round %d: %s: limit mem %r after the restart, %d answered" % (
+                rnd_no, h, (infos[h].get("limits") or {}).get("mem"), m))
+    nat = sh("iptables -w -t nat -S")
+    owner = {}
+    for h, ps in ports.items():
+        if h not in infos:
+            continue
+        for p in ps:
+            if p in owner:
+                st.fail("round %d: host port %d answered to %s and %s" % (rnd_no, p, owner[p], h))
+            owner[p] = h
+            if ("--dport %d " % p) not in nat:
+                st.fail("round %d: %s: no DNAT for host port %d after the restart" % (rnd_no, h, p))
     with st.lock:
         st.alive = ids
         st.maybe = {}
+        st.limits = {h: m for h, m in st.limits.items() if h in ids}
+        st.ports = {h: p for h, p in st.ports.items() if h in ids}
         jobs = dict(st.jobs)
         streams, st.streams = st.streams, []
     # Jobs: byte-complete (the socket's timeout bounds each link).
@@ -347,6 +402,8 @@ def shrink(d, st):
         c.call("destroy", h)
         with st.lock:
             st.alive.pop(h, None)
+            st.limits.pop(h, None)
+            st.ports.pop(h, None)
             for j in [j for j, v in st.jobs.items() if v[0] == h]:
                 st.jobs.pop(j)
     c.close()
@@ -394,9 +451,13 @@ def fault_proof(conf, rounds, seconds, build):
         except (OSError, EOFError, RuntimeError) as e:
             print("# cleanup: %s" % e)
         d.term()
-    print("rounds %d; answered: %d creates, %d destroys, %d spawns, %d whole streams; "
-          "%d requests cut by a kill" % (done_rounds, st.counts["create"], st.counts["destroy"],
-                                         st.counts["spawn"], st.counts["stream"], st.counts["lost"]))
+    print("rounds %d; answered: %d creates, %d destroys, %d spawns, %d whole streams, "
+          "%d limit mem, %d net in; %d requests cut by a kill" % (
+              done_rounds, st.counts["create"], st.counts["destroy"], st.counts["spawn"],
+              st.counts["stream"], st.counts["limit"], st.counts["net"], st.counts["lost"]))
+    print("cut by a kill (connect: refused while no wardend ran): " + ", ".join("%s %d" % kv for kv in sorted(st.cut.items())))
+    for op in sorted(st.unsupported):
+        print("# not checked: %s (this server says it is not supported yet)" % op)
     if restarts:
         print(fmt("restart until ping answers", percentiles(restarts)))
     left = leaks(d, set())
