@@ -100,8 +100,7 @@ assert_gone() {
 	[[ -z $left ]] || { echo "wshd left: $left" >&2; return 1; }
 }
 
-# stream_b64 HANDLE JOB OUT ERR: stream a job spawned with {"output":"base64"} (the exact
-# bytes: main's stream takes no options yet) into
+# stream_b64 HANDLE JOB OUT ERR: stream the job's exact bytes ({"output":"base64"}) into
 # OUT and ERR as they come; exit 0 at the end line, 3 when the server closes first.
 stream_b64() {
 	python3 - "$WSOCK" "$@" <<-'PY'
@@ -109,7 +108,7 @@ stream_b64() {
 		sock, h, j, out, err = sys.argv[1:6]
 		s = socket.socket(socket.AF_UNIX)
 		s.connect(sock)
-		s.sendall((json.dumps(["stream", h, int(j)]) + "\n").encode())
+		s.sendall((json.dumps(["stream", h, int(j), {"output": "base64"}]) + "\n").encode())
 		files = {"stdout": open(out, "wb", buffering=0), "stderr": open(err, "wb", buffering=0)}
 		for line in s.makefile("rb"):
 		    r = json.loads(line)
@@ -208,8 +207,7 @@ no_hook_left() {
 	local job p
 	p=$WTMP/depot/$(id_of st)
 	# Binary-safe output (every byte value) on stdout, text on stderr, until told to stop.
-	job=$(jq -cn '["spawn","st","i=0; until [ -e /trig/stop ]; do printf \"%s\\n\" \"line $i\"; printf \"\\001\\377\\000%s\" \"$i\" >&2; i=$((i+1)); sleep 0.01; done; echo end",{"output":"base64"}]' |
-		wire send - | jq -e '.payload | numbers')
+	job=$(w spawn st 'i=0; until [ -e /trig/stop ]; do printf "%s\n" "line $i"; printf "\001\377\000%s" "$i" >&2; i=$((i+1)); sleep 0.01; done; echo end')
 	bg stream_b64 st "$job" "$WTMP/s1.out" "$WTMP/s1.err"
 	local s1=$LAST_BG
 	wait_for 20 grep -qs 'line 20' "$WTMP/s1.out"
