@@ -292,6 +292,38 @@ no_hook_left() {
 	assert_output fine
 }
 
+@test "a destroy that failed (destroy.sh exit 3) leaves the container adoptable by a restart, as before it" {
+	hooks_copy
+	mv "$WTMP/hooks/destroy.sh" "$WTMP/hooks/destroy.sh.real"
+	# Fails once (before doing anything), then is the real hook.
+	cat >"$WTMP/hooks/destroy.sh" <<-EOF
+		#!/bin/bash
+		if [[ ! -e "$WTMP/failed-once" ]]; then touch "$WTMP/failed-once"; echo "destroy.sh: no" >&2; exit 3; fi
+		exec "\${BASH_SOURCE[0]%/*}/destroy.sh.real" "\$@"
+	EOF
+	chmod 0755 "$WTMP/hooks/destroy.sh"
+	SERVER_KEYS="\"hooks_path\":\"$WTMP/hooks\""
+	start
+	run_w create --handle df
+	assert_success
+	local id
+	id=$(id_of df)
+	run_w destroy df
+	assert_failure 1
+	assert_output "warden: hook destroy.sh exited with status 3: destroy.sh: no"
+	run_cmd jq -r .state "$WTMP/depot/$id/snapshot.json"
+	assert_output active
+	kill9
+	start
+	run_w list
+	assert_output df
+	run_w run df 'echo kept'
+	assert_output kept
+	run_w destroy df
+	assert_success
+	assert_gone "$id"
+}
+
 @test "restart cleans stale global state: the instance's jumps stay single, leftover temp snapshots go" {
 	start
 	run_w create --handle g

@@ -95,22 +95,24 @@ static int snapshot_write(struct container *ct, const char *state, struct w_erro
     return ret < 0 ? w_err_prefix(err, "container %s: snapshot", ct->handle) : 0;
 }
 
+/* While destroy.sh runs every snapshot says "destroying", so that a restart after a
+ * crash finishes the destroy instead of adopting a half-torn container. */
+static const char *state_of(const struct container *ct)
+{
+    return ct->destroying ? "destroying" : ct_state_name(ct->state);
+}
+
 int snapshot_write_state(struct container *ct, struct w_error *err)
 {
-    return snapshot_write(ct, ct_state_name(ct->state), err);
+    return snapshot_write(ct, state_of(ct), err);
 }
 
 void snapshot_save(struct container *ct)
 {
     struct w_error err;
 
-    if (snapshot_write(ct, ct_state_name(ct->state), &err) < 0)
+    if (snapshot_write(ct, state_of(ct), &err) < 0)
         log_msg(LOG_WARNING, "%s", err.msg);
-}
-
-int snapshot_mark_destroying(struct container *ct, struct w_error *err)
-{
-    return snapshot_write(ct, "destroying", err);
 }
 
 /* One field of snapshot.json, into *v: present, then of type t (json_type_null stands
