@@ -13,6 +13,10 @@
 #       for any) with PROTOCOL (tcp, udp, icmp, all); with log, new connections are
 #       logged first with the prefix "warden-<instance>-<id> "; filter chain
 #       warden-<instance>-<id>, made on first use
+#   net.sh restore HOST_PORT:CONTAINER_PORT...
+#       wardend, at start, for a container it adopts: each net in DNAT that is missing
+#       from the kernel (and the chain and its jump, if they went) is added again; the
+#       ones present are left alone, so running it twice changes nothing
 #   net.sh teardown
 #       removes both chains and their jumps (tolerates their absence)
 set -euo pipefail
@@ -67,12 +71,36 @@ net_out() {
 	ipt_batch <<<"$batch" || die "iptables-restore failed adding net out $net $ports $proto"
 }
 
+net_restore() {
+	local pair hport cport batch="" added=() to=${network_address:-${network_container_ip:-}}
+	: "${network_container_ip:?}"
+	ipt -t nat -S "$w_chain" >/dev/null 2>&1 || batch+=":$w_chain - [0:0]"$'\n'
+	ipt -t nat -C "$w_chain_prerouting" -j "$w_chain" 2>/dev/null ||
+		batch+="-A $w_chain_prerouting -j $w_chain"$'\n'
+	for pair in "$@"; do
+		hport=${pair%%:*} cport=${pair#*:}
+		if ! [[ $hport =~ $port_re && $cport =~ $port_re ]] ||
+			((hport < 1 || hport > 65535 || cport < 1 || cport > 65535)); then
+			usage_error "usage: net.sh restore HOST_PORT:CONTAINER_PORT..."
+		fi
+		ipt -t nat -C "$w_chain" -p tcp -m tcp --dport "$hport" -j DNAT \
+			--to-destination "${to%/*}:$cport" 2>/dev/null && continue
+		batch+="-A $w_chain -p tcp -m tcp --dport $hport -j DNAT --to-destination ${to%/*}:$cport"$'\n'
+		added+=("$pair")
+	done
+	[[ -n $batch ]] || return 0
+	: >"$w_mark_nat" || die "cannot write $w_mark_nat"
+	ipt_batch <<<"*nat"$'\n'"${batch}COMMIT"$'\n' || die "iptables-restore failed re-adding net in ${added[*]}"
+	printf 'net.sh: re-applied what the kernel had lost: %s\n' "${added[*]:-the chain or its jump}" >&2
+}
+
 case ${1:-} in
 in) net_in "${@:2}" ;;
+restore) net_restore "${@:2}" ;;
 out) net_out "${@:2}" ;;
 teardown)
 	net_chain_teardown
 	rm -f -- "$w_mark_filter" "$w_mark_nat"
 	;;
-*) usage_error "usage: net.sh in HOST_PORT CONTAINER_PORT | out NETWORK PORTS PROTOCOL log|nolog | teardown" ;;
+*) usage_error "usage: net.sh in HOST_PORT CONTAINER_PORT | out NETWORK PORTS PROTOCOL log|nolog | restore HOST_PORT:CONTAINER_PORT... | teardown" ;;
 esac

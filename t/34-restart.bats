@@ -11,7 +11,7 @@
 load helpers
 
 POOLS='"network":{"pool_start_address":"10.253.224.0","pool_size":8,"release_delay_ms":0},
-	"user":{"pool_start_uid":62200,"pool_size":16}'
+	"user":{"pool_start_uid":62200,"pool_size":16},"port":{"pool_start_port":62600,"pool_size":8}'
 
 setup() {
 	requires root rootfs wardend
@@ -320,6 +320,47 @@ no_hook_left() {
 	run_w run df 'echo kept'
 	assert_output kept
 	run_w destroy df
+	assert_success
+	assert_gone "$id"
+}
+
+# host_get PORT: what the server at 127.0.0.1:PORT sends, read from the host.
+host_get() {
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && cat <&3' "$1"
+}
+
+@test "kill -9, and the kernel lost the net in rules meanwhile: the restart puts them back, once" {
+	start
+	run_w create --handle n
+	assert_success
+	w spawn n 'exec nc -ll -p 8080 -e echo from-n' --discard-output >/dev/null
+	run_w --json net n in 8080
+	assert_success
+	local hp id chain
+	hp=$(jq -r .host_port <<<"$output") id=$(id_of n) chain=warden-$WINSTANCE-$(id_of n)
+	wait_for 10 eval '[[ $(host_get "$hp") == from-n ]]'
+	kill9
+	# A firewall reload while wardend is down: the container's DNAT chain and its jump go.
+	iptables -w -t nat -D "warden-$WINSTANCE-prerouting" -j "$chain"
+	iptables -w -t nat -F "$chain"
+	iptables -w -t nat -X "$chain"
+	run_cmd host_get "$hp"
+	assert_failure
+	start
+	assert_grep "net.sh: re-applied what the kernel had lost: $hp:8080" "$WTMP/depot/$id/log/hooks.log"
+	run_cmd host_get "$hp"
+	assert_output from-n
+	# The port is the container's in the pool's books again, and a second restart adds
+	# nothing: one rule, one jump.
+	run_w net n in 8080 "$hp"
+	assert_output "warden: host port $hp is already taken"
+	kill9
+	start
+	assert_equal "$(iptables -w -t nat -S "$chain" | grep -c -- "--dport $hp ")" 1 "DNAT rules for $hp"
+	assert_equal "$(iptables -w -t nat -S "warden-$WINSTANCE-prerouting" | grep -c -- "-j $chain")" 1 "jumps to $chain"
+	run_cmd host_get "$hp"
+	assert_output from-n
+	run_w destroy n
 	assert_success
 	assert_gone "$id"
 }

@@ -88,6 +88,34 @@ static void take_ports(struct container *ct, long long now)
     ct->nports = kept;
 }
 
+/* net in's DNAT rules live only in the kernel: check them, and re-add what is missing
+ * (someone flushed a table, a firewall reload), with net.sh restore. One hook per
+ * container that has ports, none for the others. */
+static void restore_net(struct container *ct)
+{
+    const char **args;
+    char(*pairs)[16];
+    struct w_error err;
+
+    if (ct->nports == 0 || ct->env == NULL)
+        return;
+    args = calloc((size_t)ct->nports + 2, sizeof(*args));
+    pairs = calloc((size_t)ct->nports, sizeof(*pairs));
+    if (args == NULL || pairs == NULL) {
+        log_msg(LOG_ERR, "container %s: net in rules not checked: out of memory", ct->handle);
+    } else {
+        args[0] = "restore";
+        for (int i = 0; i < ct->nports; i++) {
+            snprintf(pairs[i], sizeof(pairs[i]), "%d:%d", ct->ports[i][0], ct->ports[i][1]);
+            args[i + 1] = pairs[i];
+        }
+        if (hook_run_sync("net.sh", args, ct->env, ct->log_path, &err) < 0)
+            log_msg(LOG_WARNING, "container %s: net in rules not checked: %s", ct->handle, err.msg);
+    }
+    free(args);
+    free(pairs);
+}
+
 /* Everything adoption needs, in order; on failure err says which check failed and ct
  * holds no pool entry. */
 static int adoptable(struct container *ct, int ni, struct json_object **snap, long long now,
@@ -218,6 +246,7 @@ static void restore_one(const char *name)
         if (ct_make_env(ct) < 0)
             log_msg(LOG_ERR, "container %s: hook environment: out of memory", ct->handle);
         ct_register(ct);
+        restore_net(ct);
         job_restore(ct, jsonh_get(snap, "jobs"));
         json_object_put(snap);
         ct_watch_wshd(ct);
