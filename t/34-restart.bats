@@ -82,6 +82,21 @@ hold_hook() {
 	chmod 0755 "$WTMP/hooks/$1"
 }
 
+# hold_hook_after NAME: like hold_hook, but the first run holds after the real hook
+# has done its work (and keeps its exit status).
+hold_hook_after() {
+	mv "$WTMP/hooks/$1" "$WTMP/hooks/$1.real"
+	cat >"$WTMP/hooks/$1" <<-EOF
+		#!/bin/bash
+		"\${BASH_SOURCE[0]%/*}/$1.real" "\$@" || exit
+		if [[ ! -e "$WTMP/held-$1" ]]; then
+			touch "$WTMP/held-$1"
+			for ((i = 0; i < 600; i++)); do [[ -e "$WTMP/release-$1" ]] && break; sleep 0.1; done
+		fi
+	EOF
+	chmod 0755 "$WTMP/hooks/$1"
+}
+
 # assert_gone ID: no depot entry, interface, chain, cgroup, mount or wshd of container ID
 # of this instance is left.
 assert_gone() {
@@ -240,20 +255,20 @@ no_hook_left() {
 
 @test "kill -9 in the middle of a create: the half-built container is torn down, its hooks killed" {
 	hooks_copy
-	hold_hook net.sh setup
+	# start.sh has started wshd, made the veth and the cgroups; create has not answered.
+	hold_hook_after start.sh
 	SERVER_KEYS="\"hooks_path\":\"$WTMP/hooks\""
 	start
 	bg bash -c "'$WARDEN_BIN' -s '$WSOCK' create --handle half --network 10.253.224.8 >'$WTMP/c.out' 2>&1"
-	wait_for 30 test -e "$WTMP/held-net.sh"
+	wait_for 30 test -e "$WTMP/held-start.sh"
 	local id=0afde008
 	[[ -d $WTMP/depot/$id ]] || _explain "create has not made its depot entry"
-	# start.sh runs beside net.sh: wshd comes up while net.sh is held.
-	wait_for 30 eval "pgrep -f '^wshd: $id' >/dev/null"
+	[[ -n $(pgrep -f "^wshd: $id") ]] || _explain "no wshd: the create is not far enough"
 	kill9
 	start
 	run_cmd grep -F "container $id: not adopted (no snapshot.json: its create never finished)" "$WTMP/wardend.log"
 	assert_success
-	no_hook_left net.sh
+	no_hook_left start.sh
 	run_w info half
 	assert_output "warden: unknown handle"
 	assert_gone "$id"
@@ -329,7 +344,7 @@ host_get() {
 	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && cat <&3' "$1"
 }
 
-@test "kill -9, and the kernel lost the net in rules meanwhile: the restart puts them back, once" {
+@test "kill -9, and the kernel lost the net in/out rules meanwhile: the restart puts them back, once" {
 	start
 	run_w create --handle n
 	assert_success
@@ -339,17 +354,25 @@ host_get() {
 	local hp id chain
 	hp=$(jq -r .host_port <<<"$output") id=$(id_of n) chain=warden-$WINSTANCE-$(id_of n)
 	wait_for 10 eval '[[ $(host_get "$hp") == from-n ]]'
+	run_w net n out 192.0.2.0/24:80
+	assert_success
+	local -a accept=(-d 192.0.2.0/24 -p tcp -m tcp --dport 80 -j ACCEPT)
+	iptables -w -C "$chain" "${accept[@]}" || _explain "net out made no rule"
 	kill9
-	# A firewall reload while wardend is down: the container's DNAT chain and its jump go.
+	# A firewall reload while wardend is down: the container's DNAT chain and its jump
+	# go, and its filter chain is emptied.
 	iptables -w -t nat -D "warden-$WINSTANCE-prerouting" -j "$chain"
 	iptables -w -t nat -F "$chain"
 	iptables -w -t nat -X "$chain"
+	iptables -w -F "$chain"
 	run_cmd host_get "$hp"
 	assert_failure
 	start
-	assert_grep "net.sh: re-applied what the kernel had lost: $hp:8080" "$WTMP/depot/$id/log/hooks.log"
+	assert_grep "net.sh: re-applied what the kernel had lost: in $hp:8080 out 192.0.2.0/24 80 tcp nolog" \
+		"$WTMP/depot/$id/log/hooks.log"
 	run_cmd host_get "$hp"
 	assert_output from-n
+	iptables -w -C "$chain" "${accept[@]}" || _explain "the net out rule is not back"
 	# The port is the container's in the pool's books again, and a second restart adds
 	# nothing: one rule, one jump.
 	run_w net n in 8080 "$hp"
@@ -358,6 +381,8 @@ host_get() {
 	start
 	assert_equal "$(iptables -w -t nat -S "$chain" | grep -c -- "--dport $hp ")" 1 "DNAT rules for $hp"
 	assert_equal "$(iptables -w -t nat -S "warden-$WINSTANCE-prerouting" | grep -c -- "-j $chain")" 1 "jumps to $chain"
+	assert_equal "$(iptables -w -S "$chain" | grep -c -- "-j ACCEPT")" 1 "ACCEPT rules in $chain"
+	assert_equal "$(iptables -w -S "warden-$WINSTANCE-forward" | grep -c -- "-j $chain")" 1 "forward jumps to $chain"
 	run_cmd host_get "$hp"
 	assert_output from-n
 	run_w destroy n

@@ -88,30 +88,40 @@ static void take_ports(struct container *ct, long long now)
     ct->nports = kept;
 }
 
-/* net in's DNAT rules live only in the kernel: check them, and re-add what is missing
- * (someone flushed a table, a firewall reload), with net.sh restore. One hook per
- * container that has ports, none for the others. */
+/* net in's DNAT and net out's ACCEPT rules live only in the kernel: check them, and
+ * re-add what is missing (a flushed table, a firewall reload), with one net.sh restore
+ * per container that has any, none for the others. */
 static void restore_net(struct container *ct)
 {
+    size_t nout = ct->net_out ? json_object_array_length(ct->net_out) : 0;
+    size_t nargs = 1 + 2 * (size_t)ct->nports + 5 * nout, k = 0;
     const char **args;
     char(*pairs)[16];
     struct w_error err;
 
-    if (ct->nports == 0 || ct->env == NULL)
+    if ((ct->nports == 0 && nout == 0) || ct->env == NULL)
         return;
-    args = calloc((size_t)ct->nports + 2, sizeof(*args));
-    pairs = calloc((size_t)ct->nports, sizeof(*pairs));
+    args = calloc(nargs + 1, sizeof(*args));
+    pairs = calloc((size_t)ct->nports + 1, sizeof(*pairs));
     if (args == NULL || pairs == NULL) {
-        log_msg(LOG_ERR, "container %s: net in rules not checked: out of memory", ct->handle);
-    } else {
-        args[0] = "restore";
-        for (int i = 0; i < ct->nports; i++) {
-            snprintf(pairs[i], sizeof(pairs[i]), "%d:%d", ct->ports[i][0], ct->ports[i][1]);
-            args[i + 1] = pairs[i];
-        }
-        if (hook_run_sync("net.sh", args, ct->env, ct->log_path, &err) < 0)
-            log_msg(LOG_WARNING, "container %s: net in rules not checked: %s", ct->handle, err.msg);
+        log_msg(LOG_ERR, "container %s: net rules not checked: out of memory", ct->handle);
+        goto out;
     }
+    args[k++] = "restore";
+    for (int i = 0; i < ct->nports; i++) {
+        snprintf(pairs[i], sizeof(pairs[i]), "%d:%d", ct->ports[i][0], ct->ports[i][1]);
+        args[k++] = "in";
+        args[k++] = pairs[i];
+    }
+    for (size_t i = 0; i < nout; i++) {
+        struct json_object *rule = json_object_array_get_idx(ct->net_out, i);
+        args[k++] = "out";
+        for (size_t j = 0; j < 4; j++) /* 4 strings: snapshot_load checked */
+            args[k++] = json_object_get_string(json_object_array_get_idx(rule, j));
+    }
+    if (hook_run_sync("net.sh", args, ct->env, ct->log_path, &err) < 0)
+        log_msg(LOG_WARNING, "container %s: net rules not checked: %s", ct->handle, err.msg);
+out:
     free(args);
     free(pairs);
 }

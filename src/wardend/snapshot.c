@@ -34,6 +34,8 @@ static struct json_object *net_snapshot(struct container *ct)
         json_object_array_add(in, pair);
     }
     json_object_object_add(o, "in", in);
+    if (ct->net_out)
+        json_object_object_add(o, "out", json_object_get(ct->net_out));
     if (ct->network_address[0])
         json_object_object_add(o, "address", json_object_new_string(ct->network_address));
     return o;
@@ -45,9 +47,33 @@ static long long int_or(struct json_object *v, long long dflt)
 }
 
 /* The ports of net_snapshot into ct->ports (not taken from the pool: restore does). */
+/* net out's rules: each an array of 4 short strings (net.sh checks their form again);
+ * a rule of another shape is dropped. */
+static void net_out_load(struct container *ct, struct json_object *out)
+{
+    size_t n = json_object_is_type(out, json_type_array) ? json_object_array_length(out) : 0;
+
+    for (size_t i = 0; i < n && i < 4096; i++) {
+        struct json_object *rule = json_object_array_get_idx(out, i);
+        int ok = json_object_is_type(rule, json_type_array) && json_object_array_length(rule) == 4;
+        for (size_t k = 0; ok && k < 4; k++) {
+            struct json_object *v = json_object_array_get_idx(rule, k);
+            ok = json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0 &&
+                 json_object_get_string_len(v) < 64;
+        }
+        if (!ok)
+            continue;
+        if (ct->net_out == NULL)
+            ct->net_out = json_object_new_array();
+        json_object_array_add(ct->net_out, json_object_get(rule));
+    }
+}
+
 static void net_load(struct container *ct, struct json_object *net)
 {
     struct json_object *in = jsonh_get(net, "in");
+
+    net_out_load(ct, jsonh_get(net, "out"));
     size_t n = json_object_is_type(in, json_type_array) ? json_object_array_length(in) : 0;
 
     strlcpy(ct->network_address, jsonh_get_str(net, "address", ""), sizeof(ct->network_address));
