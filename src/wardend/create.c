@@ -101,7 +101,6 @@ static void create_next(struct container *ct)
          * watch is armed before the memory limit is written. */
         const char *argv[9];
         char buf[4][32];
-        struct w_error err;
         if (limits_create_args(ct, argv, buf) == 0) {
             create_next(ct);
             return;
