@@ -339,6 +339,44 @@ no_hook_left() {
 	assert_gone "$id"
 }
 
+# tbf_rate IFACE: the rate (bytes/s) of IFACE's tbf qdisc, from tc's JSON.
+tbf_rate() {
+	tc -j qdisc show dev "$1" | jq -r '.[] | select(.kind == "tbf") | .options.rate'
+}
+
+@test "kill -9: every limit is adopted (info and the kernel agree), and an OOM after the restart stops the container" {
+	requires cgroup1 # reads the v1 files
+	local last id mcg
+	last=$(($(nproc --all) - 1))
+	start
+	run_w create --handle lim --limit-mem 48M --limit-cpu 256 --limit-cpuset "$last" \
+		--limit-bandwidth 512K,32K --limit-disk 8M
+	assert_success
+	id=$(id_of lim) mcg=$(cgroup_path memory "warden-$WINSTANCE/$(id_of lim)")
+	run_w --json info lim
+	local before=$output
+	kill9
+	start
+	run_w --json info lim
+	assert_equal "$(jq -c .limits <<<"$output")" "$(jq -c .limits <<<"$before")" "limits after the restart"
+	json '.limits == {"mem":50331648,"cpu":256,"cpuset":"'"$last"'","bandwidth":{"rate":524288,"burst":32768},"disk":8388608}'
+	assert_file "$mcg/memory.limit_in_bytes" 50331648
+	assert_file "/sys/fs/cgroup/cpu/warden-$WINSTANCE/$id/cpu.shares" 256
+	assert_file "/sys/fs/cgroup/cpuset/warden-$WINSTANCE/$id/cpuset.cpus" "$last"
+	assert_equal "$(tbf_rate "$WINSTANCE-$id-0")" 524288 "egress rate"
+	assert_equal "$(stat -f -c %T "$WTMP/depot/$id/overlay/upper")" ext2/ext3 "the disk image's filesystem"
+	run_w limit lim mem
+	assert_output 50331648
+	# The OOM watch was re-armed: running out of memory now still stops the container.
+	run_w spawn lim 'exec dd if=/dev/zero of=/dev/shm/fill bs=1M count=96'
+	assert_success
+	wait_for 20 eval "w --json info lim | jq -e '.state == \"stopped\" and .events == [\"oom\"]' >/dev/null"
+	run_w destroy lim
+	assert_success
+	assert_gone "$id"
+	! losetup -a | grep -qF "$WTMP/depot/$id/" || _explain "loop device of $id left"
+}
+
 # host_get PORT: what the server at 127.0.0.1:PORT sends, read from the host.
 host_get() {
 	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && cat <&3' "$1"
