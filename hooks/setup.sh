@@ -24,7 +24,13 @@ fi
 # Two processes for the tree: forks dominate the cost of a hook. The skeleton holds
 # every directory (overlay/upper/etc, overlay/work, etc, ...); install makes the home.
 [[ -d ${container_path%/*} ]] || mkdir -p "${container_path%/*}"
-cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path"
+# On failure only: a full depot is the usual cause, and the client sees only our last line.
+full() {
+	local avail
+	avail=$(stat -f -c %a "${container_path%/*}" 2>/dev/null) || return 0
+	[[ $avail != 0 ]] || printf ': No space left on device in %s' "${container_path%/*}"
+}
+cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path$(full)"
 # A disk size asked for: the overlay's upper and work directories go on a private ext4
 # image mounted over the skeleton's (lib/disk.sh).
 disk_size_mb=${disk_size_mb:-0}

@@ -70,7 +70,13 @@ int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t 
         unlinkat(dirfd, tmp, 0);
         return w_errno(err, e, "write %s", tmp);
     }
-    close(fd);
+    /* A full filesystem may show only here (NFS, delayed allocation): never rename a
+     * file that may be short. */
+    if (close(fd) < 0) {
+        int e = errno;
+        unlinkat(dirfd, tmp, 0);
+        return w_errno(err, e, "close %s", tmp);
+    }
     if (renameat(dirfd, tmp, dirfd, path) < 0) {
         int e = errno;
         unlinkat(dirfd, tmp, 0);

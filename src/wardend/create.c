@@ -82,6 +82,7 @@ static void create_launch(struct container *ct, const char *name, const char *co
 static void create_next(struct container *ct)
 {
     struct ct_op *op = ct->ops;
+    struct w_error err;
 
     switch (op->step++) {
     case STEP_SETUP:
@@ -100,7 +101,6 @@ static void create_next(struct container *ct)
          * watch is armed before the memory limit is written. */
         const char *argv[10]; /* 4 limits, up to 3 words each (bandwidth), NULL */
         char buf[4][32];
-        struct w_error err;
         if (limits_create_args(ct, argv, buf) == 0) {
             create_next(ct);
             return;
@@ -114,7 +114,11 @@ static void create_next(struct container *ct)
     }
     default:
         ct_set_state(ct, CT_ACTIVE);
-        snapshot_save(ct);
+        /* Only a container a restart would adopt is answered for. */
+        if (snapshot_write_state(ct, &err) < 0) {
+            create_fail(ct, err.msg);
+            return;
+        }
         ct_watch_wshd(ct);
         log_msg(LOG_INFO, "container %s: created (id %s, uid %u)", ct->handle, ct->id,
                 (unsigned)ct->uid);

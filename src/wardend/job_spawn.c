@@ -42,11 +42,13 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     loop_del_timer(loop, j->spawn_timer);
     j->spawn_timer = 0;
     if (e != NULL || !jsonh_get_bool(reply, "ok", 0)) {
-        w_err(&err, "could not spawn job: %s", e ? e : "wshd said no");
+        struct w_error why; /* e may point into err.msg: never format a buffer into itself */
+
+        w_err(&why, "could not spawn job: %s", e ? e : "wshd said no");
         json_object_put(reply);
         if (r) {
             req_set_cancel(r, NULL, NULL);
-            req_fail(r, &err);
+            req_fail(r, &why);
         }
         job_remove(j);
         return;

@@ -239,8 +239,11 @@ static void destroy_done(void *data, const char *error)
     struct ct_op *op = ct->ops;
 
     if (error) {
-        /* Keep it registered so the operator can see why and retry. */
+        /* Keep it registered so the operator can see why and retry; a restart meanwhile
+         * adopts or tears it down by what is left, as before the destroy. */
         log_msg(LOG_ERR, "container %s: destroy failed: %s", ct->handle, error);
+        ct->destroying = 0;
+        snapshot_save(ct);
         op_error(op, error);
         op_done(ct);
         return;
@@ -255,6 +258,11 @@ static void op_destroy(struct container *ct, struct ct_op *op)
     struct w_error err;
 
     (void)op;
+    /* Should wardend die during destroy.sh, its restart finishes the teardown. On a
+     * full depot the old snapshot stays: a restart may then adopt what is left (wshd
+     * still alive) or tear it down (wshd gone), both whole states. */
+    ct->destroying = 1;
+    snapshot_save(ct);
     ct_unwatch_wshd(ct); /* destroy.sh kills it */
     oom_unwatch(ct);     /* and removes the cgroup, which would wake the watch */
     /* Links and streams of its jobs end now with what the files hold. */

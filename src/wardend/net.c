@@ -160,6 +160,14 @@ static void net_done(void *data, const char *error)
         snapshot_save(ct);
         op_reply(&n->op, o);
     } else {
+        /* Recorded so that a restart can put it back if the kernel lost it. */
+        struct json_object *rule = json_object_new_array();
+        for (int i = 1; i < 5; i++)
+            json_object_array_add(rule, json_object_new_string(n->args[i]));
+        if (ct->net_out == NULL)
+            ct->net_out = json_object_new_array();
+        json_object_array_add(ct->net_out, rule);
+        snapshot_save(ct);
         op_reply(&n->op, json_object_new_string("ok"));
     }
     op_done(ct);

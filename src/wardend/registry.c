@@ -193,6 +193,7 @@ void ct_free(struct container *ct)
     json_object_put(ct->properties);
     json_object_put(ct->limits);
     json_object_put(ct->events);
+    json_object_put(ct->net_out);
     free(ct->bind_mounts);
     free(ct->ports);
     spawnp_strv_free(ct->env);

@@ -44,6 +44,9 @@ struct container {
     char network_address[24]; /* create's network_address "A.B.C.D/LEN", or "" */
     int (*ports)[2];          /* net in (net.c): host port, container port; owned */
     int nports, ports_cap;
+    struct json_object
+        *net_out;   /* net.c: [[NET,PORTS,PROTO,LOG],...] as net.sh took them, or NULL; owned */
+    int destroying; /* lifecycle.c: destroy.sh is running; snapshots say "destroying" */
     struct container *next;
 };
 

@@ -4,7 +4,9 @@
 #include "restore.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +25,13 @@
 #include "wshd_proto.h"
 #include "wshd_watch.h"
 
-/* Does the container's wshd answer a ping? Start-up only, so a short blocking wait. */
-static int wshd_alive(const char *path, struct w_error *err)
+/* One ping of the container's wshd, waiting at most 2 s for the answer. */
+static int wshd_ping(const char *sock, struct w_error *err)
 {
-    char sock[PATH_MAX + 32];
     struct timeval tv = {.tv_sec = 2};
     struct json_object *msg, *reply = NULL;
     int fd, ok = -1;
 
-    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", path);
     fd = wshd_connect(sock, 0, err);
     if (fd < 0)
         return w_err_prefix(err, "wshd does not answer");
@@ -48,6 +48,25 @@ static int wshd_alive(const char *path, struct w_error *err)
     json_object_put(msg);
     close(fd);
     return ok;
+}
+
+/* Does the container's wshd answer? Start-up only, so blocking waits. No socket, no
+ * listener, a closed connection or a wrong answer mean wshd is dead or broken; only a
+ * ping that timed out (a loaded host) is asked again, up to 5 times in all, as tearing
+ * down a live container loses what it runs. */
+static int wshd_alive(const char *path, struct w_error *err)
+{
+    char sock[PATH_MAX + 32];
+
+    snprintf(sock, sizeof(sock), "%s/run/wshd.sock", path);
+    for (int i = 0; i < 5; i++) {
+        if (wshd_ping(sock, err) == 0)
+            return 0;
+        if (err->errnum != EAGAIN && err->errnum != EINTR)
+            return -1;
+        log_msg(LOG_WARNING, "%s: %s; asking again", path, err->msg);
+    }
+    return -1;
 }
 
 /* net in's host ports back out of the pool; one another container holds is dropped. */
@@ -67,6 +86,44 @@ static void take_ports(struct container *ct, long long now)
         kept++;
     }
     ct->nports = kept;
+}
+
+/* net in's DNAT and net out's ACCEPT rules live only in the kernel: check them, and
+ * re-add what is missing (a flushed table, a firewall reload), with one net.sh restore
+ * per container that has any, none for the others. */
+static void restore_net(struct container *ct)
+{
+    size_t nout = ct->net_out ? json_object_array_length(ct->net_out) : 0;
+    size_t nargs = 1 + 2 * (size_t)ct->nports + 5 * nout, k = 0;
+    const char **args;
+    char(*pairs)[16];
+    struct w_error err;
+
+    if ((ct->nports == 0 && nout == 0) || ct->env == NULL)
+        return;
+    args = calloc(nargs + 1, sizeof(*args));
+    pairs = calloc((size_t)ct->nports + 1, sizeof(*pairs));
+    if (args == NULL || pairs == NULL) {
+        log_msg(LOG_ERR, "container %s: net rules not checked: out of memory", ct->handle);
+        goto out;
+    }
+    args[k++] = "restore";
+    for (int i = 0; i < ct->nports; i++) {
+        snprintf(pairs[i], sizeof(pairs[i]), "%d:%d", ct->ports[i][0], ct->ports[i][1]);
+        args[k++] = "in";
+        args[k++] = pairs[i];
+    }
+    for (size_t i = 0; i < nout; i++) {
+        struct json_object *rule = json_object_array_get_idx(ct->net_out, i);
+        args[k++] = "out";
+        for (size_t j = 0; j < 4; j++) /* 4 strings: snapshot_load checked */
+            args[k++] = json_object_get_string(json_object_array_get_idx(rule, j));
+    }
+    if (hook_run_sync("net.sh", args, ct->env, ct->log_path, &err) < 0)
+        log_msg(LOG_WARNING, "container %s: net rules not checked: %s", ct->handle, err.msg);
+out:
+    free(args);
+    free(pairs);
 }
 
 /* Everything adoption needs, in order; on failure err says which check failed and ct
@@ -106,6 +163,77 @@ static int pool_index(uint32_t net)
     return (int)((net - start) / 4);
 }
 
+/* Does process PID's environment hold exactly KV ("container_path=...")? */
+static int environ_has(const char *pid, const char *kv)
+{
+    char path[64], buf[65536];
+    size_t klen = strlen(kv);
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%s/environ", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+        if (strlen(p) == klen && memcmp(p, kv, klen) == 0)
+            return 1;
+    return 0;
+}
+
+/* Hooks run in their own process groups and so outlive a wardend killed by -9: a
+ * create's net.sh or a destroy's destroy.sh may still be at work on this container.
+ * KILL every process whose environment names its container_path (hooks and what they
+ * started; wshd too, which destroy.sh would kill anyway), a few rounds, as a bash may
+ * fork between our scan and its death. Start-up only. */
+static void kill_leftover_hooks(const char *ct_path)
+{
+    char kv[PATH_MAX + 32];
+    struct dirent *e;
+    int found = 1;
+
+    snprintf(kv, sizeof(kv), "container_path=%s", ct_path);
+    for (int round = 0; round < 5 && found; round++) {
+        DIR *d = opendir("/proc");
+        found = 0;
+        if (d == NULL)
+            return;
+        while ((e = readdir(d)) != NULL) {
+            if (strspn(e->d_name, "0123456789") != strlen(e->d_name) ||
+                atoi(e->d_name) == getpid() || !environ_has(e->d_name, kv))
+                continue;
+            log_msg(LOG_INFO, "killing process %s, left from a hook of %s", e->d_name, ct_path);
+            kill((pid_t)atoi(e->d_name), SIGKILL);
+            found = 1;
+        }
+        closedir(d);
+        if (found)
+            usleep(20 * 1000);
+    }
+}
+
+/* A wardend killed mid-write leaves its temp file (PREFIX.tmp.PID): the file itself is
+ * whole, the old or the new. */
+static void remove_stale_temps(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    size_t n = strlen(prefix);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, n) == 0 && strncmp(e->d_name + n, ".tmp.", 5) == 0 &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            log_msg(LOG_INFO, "%s: removed stale %s", dir, e->d_name);
+    closedir(d);
+}
+
 static void restore_one(const char *name)
 {
     struct container *ct = ct_alloc();
@@ -123,10 +251,12 @@ static void restore_one(const char *name)
     ct_set_paths(ct);
     ct->network = (uint32_t)strtoul(name, NULL, 16);
     ni = pool_index(ct->network);
+    remove_stale_temps(ct->path, "snapshot.json");
     if (adoptable(ct, ni, &snap, now, &why) == 0) {
         if (ct_make_env(ct) < 0)
             log_msg(LOG_ERR, "container %s: hook environment: out of memory", ct->handle);
         ct_register(ct);
+        restore_net(ct);
         job_restore(ct, jsonh_get(snap, "jobs"));
         json_object_put(snap);
         ct_watch_wshd(ct);
@@ -142,6 +272,7 @@ static void restore_one(const char *name)
     if (ni >= 0 && pool_take(&net_pool, ni, now) == ni)
         pool_release(&net_pool, ni, now); /* keep its release delay: the veth dies late */
     log_msg(LOG_WARNING, "container %s: not adopted (%s); tearing it down", name, why.msg);
+    kill_leftover_hooks(ct->path);
     if (ct_make_env(ct) < 0)
         log_msg(LOG_ERR, "container %s: destroy.sh environment: out of memory", name);
     else if (hook_run_sync("destroy.sh", NULL, ct->env, NULL, &err) < 0)
@@ -157,6 +288,7 @@ void restore_all(void)
 
     if (d == NULL)
         return;
+    remove_stale_temps(g_cfg->server.container_depot_path, ".job_seq");
     while ((e = readdir(d)) != NULL)
         if (strlen(e->d_name) == 8 && strspn(e->d_name, "0123456789abcdef") == 8)
             restore_one(e->d_name);

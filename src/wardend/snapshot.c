@@ -1,6 +1,7 @@
 /* Runs in wardend's loop (save) and at start-up before the socket serves (load). */
 #include "snapshot.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ static struct json_object *net_snapshot(struct container *ct)
         json_object_array_add(in, pair);
     }
     json_object_object_add(o, "in", in);
+    if (ct->net_out)
+        json_object_object_add(o, "out", json_object_get(ct->net_out));
     if (ct->network_address[0])
         json_object_object_add(o, "address", json_object_new_string(ct->network_address));
     return o;
@@ -44,9 +47,33 @@ static long long int_or(struct json_object *v, long long dflt)
 }
 
 /* The ports of net_snapshot into ct->ports (not taken from the pool: restore does). */
+/* net out's rules: each an array of 4 short strings (net.sh checks their form again);
+ * a rule of another shape is dropped. */
+static void net_out_load(struct container *ct, struct json_object *out)
+{
+    size_t n = json_object_is_type(out, json_type_array) ? json_object_array_length(out) : 0;
+
+    for (size_t i = 0; i < n && i < 4096; i++) {
+        struct json_object *rule = json_object_array_get_idx(out, i);
+        int ok = json_object_is_type(rule, json_type_array) && json_object_array_length(rule) == 4;
+        for (size_t k = 0; ok && k < 4; k++) {
+            struct json_object *v = json_object_array_get_idx(rule, k);
+            ok = json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0 &&
+                 json_object_get_string_len(v) < 64;
+        }
+        if (!ok)
+            continue;
+        if (ct->net_out == NULL)
+            ct->net_out = json_object_new_array();
+        json_object_array_add(ct->net_out, json_object_get(rule));
+    }
+}
+
 static void net_load(struct container *ct, struct json_object *net)
 {
     struct json_object *in = jsonh_get(net, "in");
+
+    net_out_load(ct, jsonh_get(net, "out"));
     size_t n = json_object_is_type(in, json_type_array) ? json_object_array_length(in) : 0;
 
     strlcpy(ct->network_address, jsonh_get_str(net, "address", ""), sizeof(ct->network_address));
@@ -65,17 +92,18 @@ static void net_load(struct container *ct, struct json_object *net)
     }
 }
 
-void snapshot_save(struct container *ct)
+/* Write the snapshot with STATE as its `state`; 0, or -1 with err (the old file stays). */
+static int snapshot_write(struct container *ct, const char *state, struct w_error *err)
 {
     struct json_object *o = json_object_new_object();
-    struct w_error err;
     char path[PATH_MAX + 32];
     size_t len;
     const char *s;
+    int ret;
 
     json_object_object_add(o, "handle", json_object_new_string(ct->handle));
     json_object_object_add(o, "id", json_object_new_string(ct->id));
-    json_object_object_add(o, "state", json_object_new_string(ct_state_name(ct->state)));
+    json_object_object_add(o, "state", json_object_new_string(state));
     json_object_object_add(o, "network_index", json_object_new_int(ct->net_index));
     json_object_object_add(o, "uid", json_object_new_int64(ct->uid));
     json_object_object_add(o, "rootfs", json_object_new_string(ct->rootfs));
@@ -88,9 +116,29 @@ void snapshot_save(struct container *ct)
     json_object_object_add(o, "net", net_snapshot(ct));
     s = jsonh_str(o, &len);
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
-    if (util_write_file_atomic(AT_FDCWD, path, s, len, &err) < 0)
-        log_msg(LOG_WARNING, "container %s: snapshot: %s", ct->handle, err.msg);
+    ret = util_write_file_atomic(AT_FDCWD, path, s, len, err);
     json_object_put(o);
+    return ret < 0 ? w_err_prefix(err, "container %s: snapshot", ct->handle) : 0;
+}
+
+/* While destroy.sh runs every snapshot says "destroying", so that a restart after a
+ * crash finishes the destroy instead of adopting a half-torn container. */
+static const char *state_of(const struct container *ct)
+{
+    return ct->destroying ? "destroying" : ct_state_name(ct->state);
+}
+
+int snapshot_write_state(struct container *ct, struct w_error *err)
+{
+    return snapshot_write(ct, state_of(ct), err);
+}
+
+void snapshot_save(struct container *ct)
+{
+    struct w_error err;
+
+    if (snapshot_write(ct, state_of(ct), &err) < 0)
+        log_msg(LOG_WARNING, "%s", err.msg);
 }
 
 /* One field of snapshot.json, into *v: present, then of type t (json_type_null stands
@@ -143,6 +191,8 @@ static int check_fields(struct container *ct, struct json_object *o, struct w_er
     if (field(o, "state", json_type_string, &v, err) < 0)
         return -1;
     s = json_object_get_string(v);
+    if (strcmp(s, "destroying") == 0)
+        return w_err(err, "snapshot.json: `state` is \"destroying\": its destroy never finished");
     if (strcmp(s, "active") != 0 && strcmp(s, "stopped") != 0)
         return w_err(err, "snapshot.json: `state` is \"%s\": its create never finished", s);
     if (field(o, "uid", json_type_int, &v, err) < 0)
@@ -172,6 +222,8 @@ int snapshot_load(struct container *ct, struct json_object **snap, struct w_erro
 
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
     text = util_read_file(AT_FDCWD, path, 1 << 20, &len, err);
+    if (text == NULL && err->errnum == ENOENT)
+        return w_err(err, "no snapshot.json: its create never finished");
     if (text == NULL)
         return -1;
     o = jsonh_parse(text, len, err);
