@@ -1,0 +1,167 @@
+#!/usr/bin/env bats
+# copy in / copy out (PROTOCOL.md `copy`, DESIGN.md "Files"): rsync-like trailing-slash
+# semantics, modes, symlinks and times kept, hard links materialised, copied-in files
+# owned by the container's user, OWNER on copy out chowning only what was copied, copy
+# out of a stopped container, exact and clear errors; and every way a container might
+# make the host read or write a host path through a symlink (planted link, link as DST,
+# symlinked parent, a link swapped in during the copy), each checking that the host
+# files are untouched. Real containers on the busybox rootfs (no rsync inside).
+# Hostile streams (names with "..", absolute names, writes through a link the stream
+# made) are the unit test t/unit/test_copytree.c: a real container cannot send them.
+
+# Scripts in single quotes are expanded by the container's shell, not here.
+# shellcheck disable=SC2016
+
+load helpers
+
+# The instance given by the caller (a private one when several sessions test at once),
+# else this file's own; pools apart from the other suites'.
+[[ ${WINSTANCE:-tw} == tw ]] && WINSTANCE=t70
+export WINSTANCE
+CONF='{"network":{"pool_start_address":"10.253.192.0","pool_size":8},"user":{"pool_start_uid":61400,"pool_size":8},"port":{"pool_start_port":63400,"pool_size":10}}'
+
+setup_file() {
+	requires root rootfs wardend
+	wardend_start "$CONF"
+	w create --handle c >/dev/null
+	# Host files a container would love to reach: each test checks they are untouched.
+	SECRET=$WTMP/secret
+	HOSTDIR=$WTMP/hostdir
+	mkdir -m 0700 "$HOSTDIR"
+	printf 'host secret\n' >"$SECRET"
+	chmod 0600 "$SECRET"
+	printf 'host dir file\n' >"$HOSTDIR/keep"
+	touch -d '2001-02-03 04:05:06' "$SECRET" "$HOSTDIR/keep" "$HOSTDIR"
+	host_state >"$WTMP/host.state"
+	export SECRET HOSTDIR
+}
+
+teardown_file() {
+	wardend_stop
+}
+
+setup() {
+	requires root rootfs wardend
+	T=$BATS_TEST_TMPDIR
+	VUID=$(w run c 'id -u')
+	VGID=$(w run c 'id -g')
+	# A fresh scratch directory in the container's home for each test.
+	w run c 'rm -rf t && mkdir t' >/dev/null
+}
+
+teardown() {
+	w run c 'chmod -R u+w t 2>/dev/null; rm -rf t' >/dev/null 2>&1 || true
+	w run --privileged c 'rm -rf /home/vcap/t /tmp/t' >/dev/null 2>&1 || true
+}
+
+# Everything about the host sentinels that a write, chmod, chown or touch would change.
+host_state() {
+	stat -c '%n %s %a %u %g %Y %h %F' "$WTMP/secret" "$WTMP/hostdir" "$WTMP"/hostdir/* /etc/shadow /etc/passwd
+	cat "$WTMP/secret" "$WTMP"/hostdir/*
+	ls -A "$WTMP/hostdir"
+	md5sum /etc/shadow /etc/passwd
+}
+
+assert_host_untouched() {
+	local now
+	now=$(host_state)
+	if [[ $now != "$(cat "$WTMP/host.state")" ]]; then
+		echo "host files changed:" >&2
+		diff <(cat "$WTMP/host.state") <(printf '%s\n' "$now") >&2
+		return 1
+	fi
+}
+
+# A tree with every kind of entry rsync -rp --links keeps (and two it materialises).
+make_tree() { # DIR
+	mkdir -p "$1/sub/deep" "$1/ro"
+	printf 'hello\n' >"$1/file"
+	printf '#!/bin/sh\necho run\n' >"$1/sub/exec.sh"
+	printf 'deep\n' >"$1/sub/deep/d.txt"
+	printf 'inside ro\n' >"$1/ro/r"
+	printf 'linked\n' >"$1/hard1"
+	ln "$1/hard1" "$1/hard2"
+	ln -s file "$1/rel-link"
+	ln -s /etc/shadow "$1/abs-link"
+	ln -s nowhere "$1/dangling"
+	: >"$1/empty"
+	chmod 0640 "$1/file"
+	chmod 0755 "$1/sub/exec.sh"
+	chmod 0750 "$1/sub"
+	chmod 0555 "$1/ro"
+	touch -h -d '2010-01-02 03:04:05' "$1/file" "$1/rel-link"
+}
+
+# The tree as "mode type size name [-> target]" lines, for comparing two sides.
+tree_listing() { # DIR (run in the container with `w run c`, or on the host)
+	printf '%s\n' "cd '$1' && find . | sort | while read -r f; do stat -c '%a %F %s %n' \"\$f\"; [ -L \"\$f\" ] && echo \"-> \$(readlink \"\$f\")\"; done; true"
+}
+
+@test "copy in: a directory without / lands as DST/NAME with modes, links, times; hard links materialised; owned by the container user" {
+	make_tree "$T/src"
+	run_w copy c in "$T/src" /home/vcap/t
+	assert_success
+	assert_output "ok"
+	run_w run c "$(tree_listing /home/vcap/t/src)"
+	assert_success
+	local want
+	want=$(bash -c "$(tree_listing "$T/src")")
+	# Hard links arrive as separate files, so only their link counts differ: none shown.
+	[[ $output == "$want" ]] || { diff <(echo "$want") <(echo "$output") >&2; false; }
+	run_w run c 'cd t/src && stat -c "%u:%g %h %i" hard1 hard2 && find . ! -user vcap | wc -l && stat -c %Y file && stat -c %a ro && cat sub/deep/d.txt && readlink abs-link'
+	assert_success
+	local lines
+	mapfile -t lines <<<"$output"
+	[[ ${lines[0]} == "$VUID:$VGID 1 "* && ${lines[1]} == "$VUID:$VGID 1 "* ]] || _explain "hard links not materialised or wrong owner"
+	[[ ${lines[0]##* } != "${lines[1]##* }" ]] || _explain "hard1 and hard2 share an inode"
+	[[ ${lines[2]} == 0 ]] || _explain "files not owned by vcap"
+	[[ ${lines[3]} == "$(stat -c %Y "$T/src/file")" ]] || _explain "mtime not kept"
+	[[ ${lines[4]} == 555 && ${lines[5]} == deep && ${lines[6]} == /etc/shadow ]] || _explain "mode, content or link"
+	assert_host_untouched
+}
+
+@test "copy in: SRC/ copies the contents into DST, made with its parents" {
+	make_tree "$T/src"
+	run_w copy c in "$T/src/" /home/vcap/t/a/b
+	assert_success
+	run_w run c 'ls -A t/a/b | tr "\n" " "; stat -c %a t/a/b/sub'
+	assert_success
+	assert_output "abs-link dangling empty file hard1 hard2 rel-link ro sub 750"
+}
+
+@test "copy in: a file into an existing directory, to a new name, into DST/ that is made" {
+	printf 'one\n' >"$T/f1"
+	chmod 0604 "$T/f1"
+	w run c 'mkdir t/dir' >/dev/null
+	run_w copy c in "$T/f1" /home/vcap/t/dir
+	assert_success
+	run_w copy c in "$T/f1" /home/vcap/t/renamed
+	assert_success
+	run_w copy c in "$T/f1" /home/vcap/t/newdir/
+	assert_success
+	run_w run c 'cd t && stat -c "%a %F %n" dir/f1 renamed newdir/f1 && cat renamed'
+	assert_success
+	assert_output "$(printf '%s\n' '604 regular file dir/f1' '604 regular file renamed' '604 regular file newdir/f1' 'one')"
+}
+
+@test "copy in: a relative DST is relative to the user's home; the CLI makes a relative host SRC absolute" {
+	printf 'rel\n' >"$T/relfile"
+	cd "$T"
+	run_w copy c in relfile t/x
+	assert_success
+	run_w run c 'cat /home/vcap/t/x'
+	assert_output "rel"
+}
+
+@test "copy in: replaces what is at the destination, never writing through it" {
+	printf 'new\n' >"$T/f"
+	# A link to a file the user may not write, and a hard link: both replaced, not written.
+	w run c 'ln -s /etc/passwd t/f && mkdir t/d && echo old >t/d/orig && ln t/d/orig t/d/f' >/dev/null
+	run_w copy c in "$T/f" /home/vcap/t/f
+	assert_success
+	run_w copy c in "$T/f" /home/vcap/t/d/
+	assert_success
+	run_w run c 'stat -c %F t/f; cat t/f t/d/f t/d/orig; grep -c root /etc/passwd'
+	assert_success
+	assert_output "$(printf '%s\n' 'regular file' new new old 1)"
+}
