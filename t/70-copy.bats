@@ -165,3 +165,122 @@ tree_listing() { # DIR (run in the container with `w run c`, or on the host)
 	assert_success
 	assert_output "$(printf '%s\n' 'regular file' new new old 1)"
 }
+
+@test "copy out: directory, DIR/ and a file, rsync-like; modes, links and times kept; hard links materialised; owned by root" {
+	w run c "$(printf '%s\n' "$(declare -f make_tree)" 'make_tree t/src')" >/dev/null
+	mkdir "$T/out" "$T/out2"
+	run_w copy c out /home/vcap/t/src "$T/out"
+	assert_success
+	assert_output "ok"
+	run_w copy c out /home/vcap/t/src/ "$T/out2/new"
+	assert_success
+	run_w copy c out /home/vcap/t/src/file "$T/out/renamed"
+	assert_success
+	run_w run c "$(tree_listing /home/vcap/t/src)"
+	assert_success
+	local want=$output
+	run bash -c "$(tree_listing "$T/out/src")"
+	[[ $output == "$want" ]] || { diff <(echo "$want") <(echo "$output") >&2; false; }
+	run bash -c "$(tree_listing "$T/out2/new")"
+	[[ $output == "$want" ]] || { diff <(echo "$want") <(echo "$output") >&2; false; }
+	[[ $(stat -c '%h %u:%g' "$T/out/src/hard1" "$T/out/src/hard2" | sort -u) == "1 0:0" ]]
+	[[ $(stat -c %i "$T/out/src/hard1") != $(stat -c %i "$T/out/src/hard2") ]]
+	[[ $(find "$T/out" ! -user root | wc -l) == 0 ]]
+	[[ $(readlink "$T/out/src/abs-link") == /etc/shadow && $(cat "$T/out/renamed") == hello ]]
+	[[ $(stat -c %Y "$T/out/src/file") == $(w run c 'stat -c %Y t/src/file') ]]
+	assert_host_untouched
+}
+
+@test "copy out: setuid and setgid bits never reach the host" {
+	w run --privileged c 'cp /bin/busybox /home/vcap/t/suid && chmod 6755 /home/vcap/t/suid && chmod 2775 /home/vcap/t' >/dev/null
+	mkdir "$T/out"
+	run_w copy c out /home/vcap/t/suid "$T/out/"
+	assert_success
+	[[ $(stat -c %a "$T/out/suid") == 755 ]] || _explain "mode $(stat -c %a "$T/out/suid")"
+}
+
+@test "copy out OWNER: user:group chowns exactly what was copied" {
+	w run c 'mkdir -p t/o/in && echo a >t/o/a && echo b >t/o/in/b && ln -s a t/o/l' >/dev/null
+	mkdir "$T/dst"
+	echo mine >"$T/dst/other"
+	chown 4321:4321 "$T/dst"
+	run_w copy c out /home/vcap/t/o/ "$T/dst" 1234:5678
+	assert_success
+	run stat -c '%u:%g %n' "$T/dst" "$T/dst/other" "$T/dst/a" "$T/dst/in" "$T/dst/in/b" "$T/dst/l"
+	assert_output "$(printf '%s\n' "4321:4321 $T/dst" "0:0 $T/dst/other" "1234:5678 $T/dst/a" \
+		"1234:5678 $T/dst/in" "1234:5678 $T/dst/in/b" "1234:5678 $T/dst/l")"
+	# Names, a user alone (its own group), and a made DST are chowned too.
+	run_w copy c out /home/vcap/t/o "$T/new/deeper" nobody
+	assert_success
+	[[ $(stat -c '%U:%g' "$T/new/deeper" "$T/new/deeper/o" "$T/new/deeper/o/in/b" | sort -u) == "nobody:$(id -g nobody)" ]]
+	run_w copy c out /home/vcap/t/o/a "$T/named" nobody:nogroup
+	assert_success
+	[[ $(stat -c '%U:%G' "$T/named") == nobody:nogroup ]]
+	run_w copy c out /home/vcap/t/o/a "$T/x" no-such-user-here:root
+	assert_failure 1
+	assert_output 'warden: Unknown user "no-such-user-here" in owner'
+	run_w copy c out /home/vcap/t/o/a "$T/x" root:no-such-group-here
+	assert_output 'warden: Unknown group "no-such-group-here" in owner'
+	[[ ! -e $T/x ]]
+}
+
+@test "copy out works on a stopped container; copy in does not" {
+	local h
+	h=$(w create)
+	w run "$h" 'mkdir kept && echo still here >kept/f' >/dev/null
+	w stop "$h"
+	run_w copy "$h" out /home/vcap/kept "$T"
+	assert_success
+	[[ $(cat "$T/kept/f") == "still here" ]]
+	run_w copy "$h" in "$T/kept" /home/vcap
+	assert_failure 1
+	assert_output "warden: Container state must be one of 'active', current state is 'stopped'"
+	w destroy "$h"
+}
+
+@test "copy: the errors of PROTOCOL.md, exactly" {
+	run_cmd wire send -n 4 '["copy","c","sideways","/a","/b"]\n["copy","c",7,"/a","/b"]\n["copy","c","in","/a","/b","root:root"]\n["copy","c","in","/a","/b",{}]\n'
+	assert_success
+	assert_output "$(printf '%s\n' \
+		'{"payload":"Invalid direction, must be '"'"'in'"'"' or '"'"'out'"'"'.","type":"error"}' \
+		'{"payload":"Invalid direction, must be '"'"'in'"'"' or '"'"'out'"'"'.","type":"error"}' \
+		'{"payload":"You can only supply a target owner when copying out","type":"error"}' \
+		'{"payload":"You can only supply a target owner when copying out","type":"error"}')"
+}
+
+@test "copy: clear errors for bad paths, a missing source and an unwritable destination" {
+	run_cmd wire send -n 5 '["copy","c","in","rel","/b"]\n["copy","c","out","/a","rel"]\n["copy","c","in",1,"/b"]\n["copy","c","out","/a",""]\n["copy","c","out","/a","/b",5]\n'
+	assert_success
+	assert_output "$(printf '%s\n' \
+		'{"payload":"SRC must be an absolute path on the host: rel","type":"error"}' \
+		'{"payload":"DST must be an absolute path on the host: rel","type":"error"}' \
+		'{"payload":"Expected SRC to be a path","type":"error"}' \
+		'{"payload":"Expected DST to be a path","type":"error"}' \
+		'{"payload":"Expected OWNER to be a string user:group","type":"error"}')"
+	run_w copy c in "$T/nope" /home/vcap/t
+	assert_failure 1
+	assert_output "warden: copy in: cannot open $T/nope: No such file or directory"
+	run_w run c 'ls -A t'
+	assert_output ""
+	run_w copy c out /home/vcap/nope "$T/out"
+	assert_failure 1
+	assert_output "warden: copy out: container: cannot open /home/vcap/nope: No such file or directory"
+	[[ ! -e $T/out ]]
+	echo x >"$T/f"
+	run_w copy c in "$T/f" /etc/f
+	assert_failure 1
+	assert_output "warden: copy in: container: cannot create /etc/f: Permission denied"
+	run_w copy c in "$T/f" /etc/new/dir/
+	assert_output "warden: copy in: container: cannot create directory /etc/new: Permission denied"
+	w run c 'echo x >t/f' >/dev/null
+	mkdir "$T/ro"
+	mount -t tmpfs -o ro tmpfs "$T/ro"
+	run_w copy c out /home/vcap/t/f "$T/ro/f"
+	umount "$T/ro"
+	assert_failure 1
+	assert_output "warden: copy out: cannot create $T/ro/f: Read-only file system"
+	run_w copy c out /home/vcap/t/f /etc/hostname/x
+	assert_output "warden: copy out: cannot copy into /etc/hostname: it is not a directory"
+	run_w ping
+	assert_output pong
+}

@@ -279,7 +279,7 @@ static int send_tree(struct pack *p, int dirfd, const char *leaf, struct w_error
     int fd, ret;
 
     if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return pack_fail(p, err, errno, "cannot stat");
+        return pack_fail(p, err, errno, "cannot open");
     if (S_ISLNK(st.st_mode)) {
         char target[COPY_LINK_MAX];
         ssize_t n = readlinkat(dirfd, leaf, target, sizeof(target));

@@ -218,7 +218,7 @@ static int make_file(struct unpack *u, char *name, const struct copy_hdr *h, str
     if ((pfd = parent_of(u, name, &leaf, err)) < 0)
         return -1;
     if (unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT && errno != EISDIR)
-        return fail(u, err, errno, "cannot replace", name);
+        return fail(u, err, errno, "cannot create", name);
     fd = (int)sys_openat2(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0600);
     if (fd < 0)
         return fail(u, err, errno == EEXIST ? EISDIR : errno, "cannot create", name);
@@ -247,7 +247,7 @@ static int make_link(struct unpack *u, char *name, const struct copy_hdr *h, str
     if ((pfd = parent_of(u, name, &leaf, err)) < 0)
         return -1;
     if (unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT && errno != EISDIR)
-        return fail(u, err, errno, "cannot replace", name);
+        return fail(u, err, errno, "cannot create", name);
     if (symlinkat(target, pfd, leaf) < 0)
         return fail(u, err, errno, "cannot create link", name);
     if (u->o->uid != (uid_t)-1 && fchownat(pfd, leaf, u->o->uid, u->o->gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -297,9 +297,9 @@ static int open_root(struct unpack *u, char *path, int *created, struct w_error 
         if (mkdir(path, 0755) == 0) {
             *created = c == '\0';
         } else if (errno != EEXIST) {
-            int e = errno;
+            w_errno(err, errno, "cannot create directory %s", path);
             *p = c;
-            return w_errno(err, e, "cannot create directory %s", path);
+            return -1;
         }
         *p = c;
         if (c == '\0')
