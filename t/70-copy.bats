@@ -284,3 +284,166 @@ tree_listing() { # DIR (run in the container with `w run c`, or on the host)
 	run_w ping
 	assert_output pong
 }
+
+@test "escape: links planted in the container (ln -s /etc/shadow x, to a host file) come out as links, never as content" {
+	w run c "ln -s /etc/shadow t/x && ln -s '$SECRET' t/y && mkdir t/d && ln -s '$HOSTDIR' t/d/z && ln -s / t/d/root" >/dev/null
+	mkdir "$T/out"
+	run_w copy c out /home/vcap/t/x "$T/out"
+	assert_success
+	run_w copy c out /home/vcap/t/y "$T/out/"
+	assert_success
+	run_w copy c out /home/vcap/t/d "$T/out"
+	assert_success
+	[[ $(readlink "$T/out/x") == /etc/shadow && $(readlink "$T/out/y") == "$SECRET" ]]
+	[[ $(readlink "$T/out/d/z") == "$HOSTDIR" && $(readlink "$T/out/d/root") == / ]]
+	[[ $(find "$T/out" -type f | wc -l) == 0 ]] || _explain "regular files appeared: $(find "$T/out" -type f)"
+	# Through the link (SRC/) the container's own view is used: the host file is not there.
+	run_w copy c out /home/vcap/t/y/ "$T/out/through"
+	assert_failure 1
+	assert_output_contains "cannot open /home/vcap/t/y/: No such file or directory"
+	run_w copy c out /home/vcap/t/d/z/ "$T/out/through"
+	assert_failure 1
+	[[ ! -e $T/out/through ]]
+	# The container's own /etc/shadow is readable only by its root: vcap cannot copy it out.
+	run_w copy c out /home/vcap/t/x/ "$T/out/shadow"
+	assert_failure 1
+	[[ ! -e $T/out/shadow ]]
+	assert_host_untouched
+}
+
+@test "escape: a link as DST (ln -s / dst, to a host directory) is never written through" {
+	make_tree "$T/src"
+	w run c "ln -s / t/dst && ln -s '$HOSTDIR' t/dst2 && ln -s /tmp t/dst3" >/dev/null
+	run_w copy c in "$T/src" /home/vcap/t/dst
+	assert_failure 1
+	assert_output "warden: copy in: container: cannot copy into /home/vcap/t/dst: it is a symbolic link"
+	run_w copy c in "$T/src/" /home/vcap/t/dst2
+	assert_failure 1
+	assert_output "warden: copy in: container: cannot copy into /home/vcap/t/dst2: it is a symbolic link"
+	run_w copy c in "$T/src" /home/vcap/t/dst3/
+	assert_failure 1
+	# A file copied onto a link replaces the link, in the container.
+	run_w copy c in "$T/src/file" /home/vcap/t/dst2
+	assert_success
+	run_w run c 'stat -c %F t/dst2; ls -A /tmp | wc -l; ls -d /src /keep 2>&1 | wc -l; readlink t/dst'
+	assert_output "$(printf '%s\n' 'regular file' 0 2 /)"
+	assert_host_untouched
+}
+
+@test "escape: a symlinked parent directory, in the container and in the host's DST" {
+	printf 'new\n' >"$T/keep"
+	w run c "ln -s '$HOSTDIR' t/p && ln -s /tmp t/q" >/dev/null
+	# Parents of DST are the container's own view: its /tmp, never the host's directory.
+	run_w copy c in "$T/keep" /home/vcap/t/p/keep
+	assert_failure 1
+	assert_output "warden: copy in: container: cannot copy into /home/vcap/t/p: it is a symbolic link"
+	run_w copy c in "$T/keep" /home/vcap/t/p/deeper/keep
+	assert_failure 1
+	# Copy out a tree whose sub is a link to the host directory, then the same tree with
+	# sub a real directory holding "keep": the host's DST link is replaced, not followed.
+	w run c "mkdir t/tree && ln -s '$HOSTDIR' t/tree/sub" >/dev/null
+	mkdir "$T/out"
+	run_w copy c out /home/vcap/t/tree "$T/out"
+	assert_success
+	[[ $(readlink "$T/out/tree/sub") == "$HOSTDIR" ]]
+	w run c 'rm t/tree/sub && mkdir t/tree/sub && echo from container >t/tree/sub/keep' >/dev/null
+	run_w copy c out /home/vcap/t/tree "$T/out"
+	assert_success
+	[[ ! -L $T/out/tree/sub && $(cat "$T/out/tree/sub/keep") == "from container" ]]
+	# A link the operator's DST holds below it is not followed either.
+	mkdir "$T/out2"
+	ln -s "$HOSTDIR" "$T/out2/tree"
+	run_w copy c out /home/vcap/t/tree "$T/out2"
+	assert_success
+	[[ -d $T/out2/tree && ! -L $T/out2/tree && $(cat "$T/out2/tree/sub/keep") == "from container" ]]
+	assert_host_untouched
+}
+
+@test "escape: host links in SRC are copied in as links; SRC itself only followed with /" {
+	mkdir "$T/src"
+	ln -s "$SECRET" "$T/src/s"
+	ln -s "$HOSTDIR" "$T/src/d"
+	ln -s "$HOSTDIR" "$T/link"
+	run_w copy c in "$T/src" /home/vcap/t
+	assert_success
+	run_w copy c in "$T/link" /home/vcap/t
+	assert_success
+	run_w run c 'for l in t/src/s t/src/d t/link; do readlink $l; done; cat t/src/s t/src/d/keep 2>/dev/null; true'
+	assert_output "$(printf '%s\n' "$SECRET" "$HOSTDIR" "$HOSTDIR")"
+	# SRC/ is the operator's path: followed, as rsync does.
+	run_w copy c in "$T/link/" /home/vcap/t/followed
+	assert_success
+	run_w run c 'cat t/followed/keep'
+	assert_output "host dir file"
+	assert_host_untouched
+}
+
+@test "escape: a link swapped in during copy out, in the container, is never followed on either side" {
+	w run c 'mkdir -p t/race/d && for i in 1 2 3 4 5 6 7 8; do echo $i >t/race/f$i; done' >/dev/null
+	local racer='end=$(($(date +%s) + 3)); while [ $(date +%s) -lt $end ]; do
+		rm -rf t/race/d; ln -s '"'$HOSTDIR'"' t/race/d; rm -f t/race/d; mkdir t/race/d; echo c >t/race/d/keep
+		rm -rf t/race/d; ln -s / t/race/d; rm -f t/race/d; mkdir t/race/d; done'
+	local job i
+	job=$(w spawn c "$racer")
+	for i in $(seq 1 15); do
+		w copy c out /home/vcap/t/race "$T/out$i" >/dev/null 2>"$T/err$i" || true
+		w copy c out /home/vcap/t/race/ "$T/outs$i" >/dev/null 2>>"$T/err$i" || true
+	done
+	w link c "$job" >/dev/null || true
+	# Failures are allowed (an entry changed under the walk), silence about why is not.
+	for i in $(seq 1 15); do
+		if grep -qvE '^warden: copy out: (container: )?[a-z]' "$T/err$i"; then
+			cat "$T/err$i" >&2
+			return 1
+		fi
+	done
+	if grep -rqs "host dir file" "$T"/out*; then
+		_explain "host content reached the copy: $(grep -rl "host dir file" "$T"/out*)"
+	fi
+	[[ $(find "$T"/out* -type f ! -name 'f[1-8]' ! -name keep | wc -l) == 0 ]]
+	run_w ping
+	assert_output pong
+	assert_host_untouched
+}
+
+@test "escape: a link swapped in during copy in never makes the container's writer leave DST" {
+	mkdir -p "$T/src/d"
+	for i in 1 2 3 4 5 6 7 8; do echo "$i" >"$T/src/d/g$i"; done
+	w run c 'mkdir -p t/race/d /tmp/victim' >/dev/null
+	local racer='end=$(($(date +%s) + 3)); while [ $(date +%s) -lt $end ]; do
+		rm -rf t/race/src/d; mkdir -p t/race/src; ln -s /tmp/victim t/race/src/d; rm -f t/race/src/d; mkdir t/race/src/d; done'
+	local job i
+	job=$(w spawn c "$racer")
+	for i in $(seq 1 15); do
+		w copy c in "$T/src" /home/vcap/t/race >/dev/null 2>&1 || true
+	done
+	w link c "$job" >/dev/null || true
+	run_w run c 'ls -A /tmp/victim | wc -l'
+	assert_output 0
+	# And on the host side: a link swapped into the host SRC is never followed either.
+	(end=$((SECONDS + 3)); while ((SECONDS < end)); do
+		rm -rf "$T/src/d"; ln -s "$HOSTDIR" "$T/src/d"; rm -f "$T/src/d"; mkdir "$T/src/d"; echo x >"$T/src/d/g1"; done) &
+	local racer_pid=$!
+	for i in $(seq 1 15); do
+		w copy c in "$T/src" "/home/vcap/t/in$i" >/dev/null 2>&1 || true
+	done
+	wait "$racer_pid"
+	run_w run c 'grep -rl "host dir file" t 2>/dev/null | wc -l; find t -type f | grep -c keep'
+	assert_output "$(printf '%s\n' 0 0)"
+	assert_host_untouched
+}
+
+@test "copy: a big copy blocks no other client, and wardend survives the copy's container being destroyed" {
+	local h
+	h=$(w create)
+	w run "$h" 'dd if=/dev/zero of=big bs=1M count=300 2>/dev/null' >/dev/null
+	w copy "$h" out /home/vcap/big "$T/big" >"$T/copy.out" 2>&1 &
+	local cp_pid=$!
+	run_w ping
+	assert_output pong
+	w destroy "$h"
+	wait "$cp_pid" || true
+	run_w ping
+	assert_output pong
+	rm -f "$T/big"
+}

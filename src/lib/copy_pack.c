@@ -221,7 +221,7 @@ static int send_data(struct pack *p, int fd, uint64_t size, struct w_error *err)
     return 0;
 }
 
-static int send_tree(struct pack *p, int dirfd, const char *leaf, struct w_error *err);
+static int send_tree(struct pack *p, int dirfd, const char *leaf, int top, struct w_error *err);
 
 /* Every entry of the directory fd (consumed), depth first. */
 static int send_children(struct pack *p, int fd, struct w_error *err)
@@ -261,7 +261,7 @@ static int send_children(struct pack *p, int fd, struct w_error *err)
             memcpy(p->rel + base + 1, de->d_name, nlen + 1);
             p->rel_len = base + 1 + nlen;
         }
-        ret = send_tree(p, dirfd(d), de->d_name, err);
+        ret = send_tree(p, dirfd(d), de->d_name, 0, err);
         if (ret < 0)
             break;
         if (at_root)
@@ -273,13 +273,17 @@ static int send_children(struct pack *p, int fd, struct w_error *err)
     return ret;
 }
 
-static int send_tree(struct pack *p, int dirfd, const char *leaf, struct w_error *err)
+static int send_tree(struct pack *p, int dirfd, const char *leaf, int top, struct w_error *err)
 {
     struct stat st;
+    mode_t type;
     int fd, ret;
 
-    if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT && !top)
+            return 0; /* vanished since readdir: skipped, as rsync does */
         return pack_fail(p, err, errno, "cannot open");
+    }
     if (S_ISLNK(st.st_mode)) {
         char target[COPY_LINK_MAX];
         ssize_t n = readlinkat(dirfd, leaf, target, sizeof(target));
@@ -291,14 +295,19 @@ static int send_tree(struct pack *p, int dirfd, const char *leaf, struct w_error
     }
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
         return 0; /* sockets, fifos, devices: skipped, as rsync -r does */
+    type = st.st_mode & S_IFMT;
     fd = openat(dirfd, leaf,
                 (S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK) |
                     O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0 && errno == ENOENT && !top)
+        return 0;
+    if (fd < 0 && errno != ELOOP && errno != ENOTDIR)
         return pack_fail(p, err, errno, "cannot open");
-    if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
-        close(fd);
-        return pack_fail(p, err, errno ? errno : EAGAIN, "changed while being copied:");
+    if (fd < 0 || fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type) {
+        if (fd >= 0)
+            close(fd);
+        return w_err(err, "%s%s changed while being copied", p->prefix,
+                     strcmp(p->rel, ".") == 0 ? "" : p->rel);
     }
     if (S_ISDIR(st.st_mode)) {
         if (send_hdr(p, 'D', &st, 0, NULL, 0, err) < 0) {
@@ -388,7 +397,7 @@ int copy_pack(int out, const char *src, struct w_error *err)
         memcpy(p.rel, leaf, p.rel_len + 1);
         memcpy(p.prefix, src, (size_t)(leaf - src));
         p.prefix[leaf - src] = '\0';
-        ret = send_tree(&p, pfd, leaf, err);
+        ret = send_tree(&p, pfd, leaf, 1, err);
         close(pfd);
     }
     if (ret == 0) {

@@ -306,10 +306,12 @@ static int open_root(struct unpack *u, char *path, int *created, struct w_error 
             break;
     }
     fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno == ELOOP)
-        return w_err(err, "cannot copy into %s: it is a symbolic link", path);
-    if (fd < 0 && errno == ENOTDIR)
-        return w_err(err, "cannot copy into %s: it is not a directory", path);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+        struct stat st;
+        return w_err(err, "cannot copy into %s: it is %s", path,
+                     lstat(path, &st) == 0 && S_ISLNK(st.st_mode) ? "a symbolic link"
+                                                                  : "not a directory");
+    }
     if (fd < 0)
         return w_errno(err, errno, "cannot open %s", path);
     if (*created && u->o->uid != (uid_t)-1 && fchown(fd, u->o->uid, u->o->gid) < 0) {
