@@ -442,7 +442,11 @@ tree_listing() { # DIR (run in the container with `w run c`, or on the host)
 	run_w ping
 	assert_output pong
 	w destroy "$h"
-	wait "$cp_pid" || true
+	run wait "$cp_pid"
+	# Done before the destroy, or cut short by it with a reason.
+	[[ $status == 0 && $(stat -c %s "$T/big") == 314572800 ]] ||
+		grep -qE '^warden: copy out: (container: )?[a-z]' "$T/copy.out" ||
+		_explain "copy out during destroy: $(cat "$T/copy.out")"
 	run_w ping
 	assert_output pong
 	rm -f "$T/big"

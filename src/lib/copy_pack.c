@@ -293,6 +293,9 @@ static int send_tree(struct pack *p, int dirfd, const char *leaf, int top, struc
             return pack_fail(p, err, ENAMETOOLONG, "cannot read link");
         return send_hdr(p, 'L', &st, (uint64_t)n, target, (size_t)n, err);
     }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && top)
+        return w_err(err, "cannot copy %s%s: not a file, directory or symbolic link", p->prefix,
+                     p->rel);
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
         return 0; /* sockets, fifos, devices: skipped, as rsync -r does */
     type = st.st_mode & S_IFMT;

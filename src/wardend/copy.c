@@ -106,20 +106,19 @@ static int start_container_half(const struct copy_args *a, int *data, int *statu
 }
 
 /* Which error explains a failure: a half that failed only because the other went away
- * (EPIPE) gives way to the other's. */
+ * (EPIPE) gives way to the other's; a container half that left no status was killed. */
 static void worker_result(int rc, struct w_error *host, int st, const char *ct_msg, char *out,
                           size_t size)
 {
-    int host_primary = rc < 0 && host->errnum != EPIPE;
-
     if (rc == 0 && st == COPY_ST_OK)
         snprintf(out, size, "ok");
-    else if (host_primary || (rc < 0 && st != COPY_ST_ERROR && st != COPY_ST_EPIPE))
+    else if (rc < 0 && (host->errnum != EPIPE || st == COPY_ST_EPIPE || st == COPY_ST_OK))
         snprintf(out, size, "%s", host->msg);
     else if (st == COPY_ST_ERROR || st == COPY_ST_EPIPE)
         snprintf(out, size, "container: %s", ct_msg);
     else
-        snprintf(out, size, "container: the copy process ended without a result");
+        snprintf(out, size, "container: the copy process ended without a result (killed by "
+                            "stop, destroy or the OOM killer?); DST may hold part of the copy");
 }
 
 static void __attribute__((noreturn)) worker(const struct copy_args *a, int result_fd)
