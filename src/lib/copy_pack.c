@@ -392,8 +392,10 @@ int copy_pack(int out, const char *src, struct w_error *err)
         }
         if (strcmp(leaf, ".") == 0 || strcmp(leaf, "..") == 0) {
             close(pfd);
-            ret = w_err(err, "cannot copy %s: name the directory, or end it in '/' to copy "
-                             "its contents", src);
+            ret = w_err(err,
+                        "cannot copy %s: name the directory, or end it in '/' to copy "
+                        "its contents",
+                        src);
             goto out;
         }
         p.rel_len = strlen(leaf);

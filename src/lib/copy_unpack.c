@@ -33,11 +33,11 @@ struct unpack {
     int in;
     int in_is_pipe;
     const struct copy_unpack_opts *o;
-    char dst[PATH_MAX]; /* the destination root (for messages) */
-    int root;           /* its descriptor: everything is resolved beneath it */
-    int root_created;   /* we made it: the "." record's mode applies */
-    char top[COPY_NAME_MAX + 1]; /* the first entry's name: all others are below it */
-    const char *rename;          /* a single file or link gets this name instead */
+    char dst[PATH_MAX];            /* the destination root (for messages) */
+    int root;                      /* its descriptor: everything is resolved beneath it */
+    int root_created;              /* we made it: the "." record's mode applies */
+    char top[COPY_NAME_MAX + 1];   /* the first entry's name: all others are below it */
+    const char *rename;            /* a single file or link gets this name instead */
     char pname[COPY_NAME_MAX + 1]; /* the cached parent directory and its descriptor */
     int pfd;
     struct dir_rec *dirs;
@@ -57,6 +57,8 @@ static int fail(struct unpack *u, struct w_error *err, int e, const char *what, 
 {
     const char *sep = u->dst[strlen(u->dst) - 1] == '/' ? "" : "/";
 
+    if (u->rename) /* a single entry, under dst's name */
+        name = u->rename;
     if (name == NULL || strcmp(name, ".") == 0)
         name = "", sep = "";
     return w_errno(err, e, "%s %s%s%s", what, u->dst, sep, name);
@@ -151,7 +153,8 @@ static int make_dir(struct unpack *u, char *name, const struct copy_hdr *h, stru
                 return fail(u, err, errno, "cannot create directory", name);
         }
     }
-    if (u->o->uid != (uid_t)-1 && fchownat(pfd, leaf, u->o->uid, u->o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+    if (u->o->uid != (uid_t)-1 &&
+        fchownat(pfd, leaf, u->o->uid, u->o->gid, AT_SYMLINK_NOFOLLOW) < 0)
         return fail(u, err, errno, "cannot chown", name);
     if (add_dir(u, name, h) < 0)
         return w_err(err, "out of memory");
@@ -159,8 +162,7 @@ static int make_dir(struct unpack *u, char *name, const struct copy_hdr *h, stru
 }
 
 /* size bytes of the stream into fd. */
-static int recv_data(struct unpack *u, int fd, uint64_t size, const char *name,
-                     struct w_error *err)
+static int recv_data(struct unpack *u, int fd, uint64_t size, const char *name, struct w_error *err)
 {
     uint64_t left = size;
 
@@ -250,7 +252,8 @@ static int make_link(struct unpack *u, char *name, const struct copy_hdr *h, str
         return fail(u, err, errno, "cannot create", name);
     if (symlinkat(target, pfd, leaf) < 0)
         return fail(u, err, errno, "cannot create link", name);
-    if (u->o->uid != (uid_t)-1 && fchownat(pfd, leaf, u->o->uid, u->o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+    if (u->o->uid != (uid_t)-1 &&
+        fchownat(pfd, leaf, u->o->uid, u->o->gid, AT_SYMLINK_NOFOLLOW) < 0)
         return fail(u, err, errno, "cannot chown", name);
     (void)!utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW);
     return 0;
@@ -322,9 +325,31 @@ static int open_root(struct unpack *u, char *path, int *created, struct w_error 
     return fd;
 }
 
+/* A single file or link that becomes dst itself: the root is dst's directory, and the
+ * entry takes dst's base name. */
+static int place_single(struct unpack *u, const char *dst, struct w_error *err)
+{
+    const char *slash = strrchr(dst, '/');
+    char path[PATH_MAX];
+    int created;
+
+    u->rename = slash ? slash + 1 : dst;
+    if (!name_ok(u->rename, strlen(u->rename)))
+        return w_err(err, "bad destination path %s", dst);
+    if (slash == NULL)
+        strlcpy(path, ".", sizeof(path));
+    else if (slash == dst)
+        strlcpy(path, "/", sizeof(path));
+    else
+        snprintf(path, sizeof(path), "%.*s", (int)(slash - dst), dst);
+    if ((u->root = open_root(u, path, &created, err)) < 0)
+        return -1;
+    strlcpy(u->dst, path, sizeof(u->dst));
+    return 0;
+}
+
 /* Where the stream goes, from its first record: see copy_unpack in copytree.h. */
-static int place(struct unpack *u, const char *dst, const struct copy_hdr *h, const char *name,
-                 struct w_error *err)
+static int place(struct unpack *u, const char *dst, const struct copy_hdr *h, struct w_error *err)
 {
     char path[PATH_MAX];
     size_t len = strlen(dst);
@@ -332,39 +357,13 @@ static int place(struct unpack *u, const char *dst, const struct copy_hdr *h, co
 
     if (len == 0 || len >= sizeof(path))
         return w_err(err, "bad destination path \"%.64s\"", dst);
+    if (h->type != 'D' && dst[len - 1] != '/' && !(lstat(dst, &st) == 0 && S_ISDIR(st.st_mode)))
+        return place_single(u, dst, err);
     strlcpy(path, dst, sizeof(path));
-    if (h->type == 'D' || dst[len - 1] == '/' ||
-        (lstat(dst, &st) == 0 && S_ISDIR(st.st_mode))) {
-        if (h->type != 'D' && strchr(name, '/') != NULL)
-            return w_err(err, "bad stream: a single entry with a path");
-        u->root = open_root(u, path, &u->root_created, err);
-        if (u->root < 0)
-            return -1;
-        strlcpy(u->dst, path, sizeof(u->dst));
-        return 0;
-    }
-    /* A single file or link that becomes dst itself: the root is dst's directory. */
-    {
-        char *slash = strrchr(path, '/');
-        int created;
-
-        if (slash == NULL) {
-            memmove(path + 2, path, len + 1);
-            memcpy(path, "./", 2);
-            slash = path + 1;
-        }
-        *slash = '\0';
-        u->rename = dst + (strrchr(dst, '/') ? strrchr(dst, '/') - dst + 1 : 0);
-        if (!name_ok(u->rename, strlen(u->rename)))
-            return w_err(err, "bad destination path %s", dst);
-        if (path[0] == '\0')
-            strlcpy(path, "/", sizeof(path));
-        u->root = open_root(u, path, &created, err);
-        if (u->root < 0)
-            return -1;
-        strlcpy(u->dst, path, sizeof(u->dst));
-        return 0;
-    }
+    if ((u->root = open_root(u, path, &u->root_created, err)) < 0)
+        return -1;
+    strlcpy(u->dst, path, sizeof(u->dst));
+    return 0;
 }
 
 static int read_record(struct unpack *u, struct copy_hdr *h, char *name, struct w_error *err)
@@ -393,8 +392,7 @@ static int below_top(struct unpack *u, const char *name, size_t len)
 
     if (strcmp(u->top, ".") == 0)
         return name_ok(name, len);
-    return len > tl + 1 && memcmp(name, u->top, tl) == 0 && name[tl] == '/' &&
-           name_ok(name, len);
+    return len > tl + 1 && memcmp(name, u->top, tl) == 0 && name[tl] == '/' && name_ok(name, len);
 }
 
 static int run(struct unpack *u, const char *dst, struct w_error *err)
@@ -413,7 +411,7 @@ static int run(struct unpack *u, const char *dst, struct w_error *err)
             int root_dot = h.type == 'D' && strcmp(name, ".") == 0;
             if (!root_dot && (!name_ok(name, h.name_len) || strchr(name, '/')))
                 return w_err(err, "bad stream: first name \"%.64s\"", name);
-            if (place(u, dst, &h, name, err) < 0)
+            if (place(u, dst, &h, err) < 0)
                 return -1;
             strlcpy(u->top, name, sizeof(u->top));
         } else if (u->rename || !below_top(u, name, h.name_len)) {

@@ -44,8 +44,8 @@ void copy_hdr_decode(const unsigned char in[COPY_HDR_LEN], struct copy_hdr *h);
 int copy_pack(int out, const char *src, struct w_error *err);
 
 struct copy_unpack_opts {
-    int strip_suid;     /* clear setuid/setgid bits (host side: the container is untrusted) */
-    uid_t uid;          /* chown what is written to uid:gid, unless uid == (uid_t)-1 */
+    int strip_suid; /* clear setuid/setgid bits (host side: the container is untrusted) */
+    uid_t uid;      /* chown what is written to uid:gid, unless uid == (uid_t)-1 */
     gid_t gid;
 };
 

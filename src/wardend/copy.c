@@ -117,8 +117,9 @@ static void worker_result(int rc, struct w_error *host, int st, const char *ct_m
     else if (st == COPY_ST_ERROR || st == COPY_ST_EPIPE)
         snprintf(out, size, "container: %s", ct_msg);
     else
-        snprintf(out, size, "container: the copy process ended without a result (killed by "
-                            "stop, destroy or the OOM killer?); DST may hold part of the copy");
+        snprintf(out, size,
+                 "container: the copy process ended without a result (killed by "
+                 "stop, destroy or the OOM killer?); DST may hold part of the copy");
 }
 
 static void __attribute__((noreturn)) worker(const struct copy_args *a, int result_fd)

@@ -62,8 +62,7 @@ static void __attribute__((noreturn)) child_fail(int status_fd, const char *what
 }
 
 /* The child: fds[0] data, fds[1] status; devnull becomes 0, 1 and 2. */
-static void __attribute__((noreturn)) child(const struct copy_req *c, const int *fds,
-                                            int devnull)
+static void __attribute__((noreturn)) child(const struct copy_req *c, const int *fds, int devnull)
 {
     const struct pw_user *u = &c->user;
     struct copy_unpack_opts uo = {.uid = (uid_t)-1, .gid = (gid_t)-1};

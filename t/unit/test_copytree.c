@@ -22,7 +22,10 @@ static size_t slen;
 
 static void rec(char type, unsigned mode, const char *name, const char *data, size_t dlen)
 {
-    struct copy_hdr h = {.type = type, .mode = mode, .size = dlen, .mtime_sec = 1000000000,
+    struct copy_hdr h = {.type = type,
+                         .mode = mode,
+                         .size = dlen,
+                         .mtime_sec = 1000000000,
                          .name_len = name ? (uint32_t)strlen(name) : 0};
 
     copy_hdr_encode(&h, stream + slen);
@@ -158,8 +161,8 @@ int main(void)
         snprintf(name, sizeof(name), "first name \"%s\" refused", bad_first[i]);
         hostile(name);
     }
-    static const char *const bad_next[] = {"t/../../outside/x", "t/../x", "t//x", "t/./x",
-                                           "other", "t/", "/t/x", "t/..", "tx/y"};
+    static const char *const bad_next[] = {
+        "t/../../outside/x", "t/../x", "t//x", "t/./x", "other", "t/", "/t/x", "t/..", "tx/y"};
     for (size_t i = 0; i < sizeof(bad_next) / sizeof(bad_next[0]); i++) {
         char name[128];
         reset();
