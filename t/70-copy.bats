@@ -235,6 +235,16 @@ tree_listing() { # DIR (run in the container with `w run c`, or on the host)
 	run_w copy "$h" in "$T/kept" /home/vcap
 	assert_failure 1
 	assert_output "warden: Container state must be one of 'active', current state is 'stopped'"
+	# A container whose wshd died has lost its mount namespace: a clear error, no hang.
+	local p pid
+	p=$(w --json info "$h" | jq -r .container_path)
+	pid=$(cat "$p/run/wshd.pid")
+	kill -KILL "$pid"
+	wait_for 20 eval "! kill -0 $pid 2>/dev/null"
+	run_w copy "$h" out /home/vcap/kept "$T/again"
+	assert_failure 1
+	assert_output_contains "warden: copy out: cannot reach the container's wshd: connect $p/run/wshd.sock: "
+	[[ ! -e $T/again ]]
 	w destroy "$h"
 }
 
