@@ -461,3 +461,94 @@ tree_listing() { # DIR (run in the container with `w run c`, or on the host)
 	assert_output pong
 	rm -f "$T/big"
 }
+
+# wshd_copy_client SOCK OUTDIR REQUEST_JSON NFDS: sends REQUEST_JSON to wshd with NFDS (0-2)
+# descriptors: the write end of a data pipe and of a status pipe. Writes the reply to
+# OUTDIR/reply; with 2 descriptors waits (bounded) for OUTDIR/go, then drains the data and
+# writes the byte count and the status line to OUTDIR/result.
+wshd_copy_client() {
+	python3 - "$@" <<'PY'
+import array, os, socket, sys, time
+path, out, req, nfds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(30)
+s.connect(path)
+dr, dw = os.pipe()
+sr, sw = os.pipe()
+fds = [dw, sw][:nfds]
+anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+s.sendmsg([req.encode()], anc)
+os.close(dw)
+os.close(sw)
+open(out + "/reply", "w").write(s.recv(1 << 16).decode())
+if nfds == 2:
+    deadline = time.time() + 30
+    while not os.path.exists(out + "/go") and time.time() < deadline:
+        time.sleep(0.05)
+    n = 0
+    while True:
+        b = os.read(dr, 1 << 16)
+        if not b:
+            break
+        n += len(b)
+    st = b""
+    while True:
+        b = os.read(sr, 4096)
+        if not b:
+            break
+        st += b
+    open(out + "/result", "w").write("%d %s" % (n, st.decode()))
+PY
+}
+
+@test "wshd copy op: bad requests get an error and wshd stays; the child keeps no descriptor of wshd's and runs unprivileged" {
+	local p sock wpid child
+	p=$(w --json info c | jq -r .container_path)
+	sock=$p/run/wshd.sock
+	wpid=$(cat "$p/run/wshd.pid")
+	mkdir "$T/c1"
+	local bad=('{"op":"copy"}|0|direction: must be \"in\" or \"out\"'
+		'{"op":"copy","direction":"up","path":"/x"}|2|direction: must be \"in\" or \"out\"'
+		'{"op":"copy","direction":"in","path":""}|2|path: must be a non-empty path'
+		'{"op":"copy","direction":"in","path":7}|2|path: must be a non-empty path'
+		'{"op":"copy","direction":"in","path":"/x","user":"nobody-here"}|2|unknown user nobody-here'
+		'{"op":"copy","direction":"in","path":"/x","user":5}|2|user: must be a string'
+		'{"op":"copy","direction":"in","path":"/x"}|0|copy needs 2 descriptors (data, status), got 0'
+		'{"op":"copy","direction":"out","path":"/x"}|1|copy needs 2 descriptors (data, status), got 1')
+	local b req n want
+	for b in "${bad[@]}"; do
+		IFS='|' read -r req n want <<<"$b"
+		rm -f "$T/c1/reply"
+		wshd_copy_client "$sock" "$T/c1" "$req" "$n" || true
+		[[ $(cat "$T/c1/reply") == "{\"error\":\"$want\"}" ]] || _explain "$req -> $(cat "$T/c1/reply")"
+	done
+	kill -0 "$wpid"
+	# A copy out of a file bigger than the pipe: the child blocks writing, so it can be seen.
+	w run c 'dd if=/dev/zero of=t/big bs=1M count=4 2>/dev/null' >/dev/null
+	mkdir "$T/c2"
+	wshd_copy_client "$sock" "$T/c2" '{"op":"copy","direction":"out","path":"t/big"}' 2 &
+	local cl=$!
+	wait_for 20 test -s "$T/c2/reply"
+	[[ $(cat "$T/c2/reply") == '{"ok":true,"pid":'* ]] || _explain "reply $(cat "$T/c2/reply")"
+	wait_for 20 eval "pgrep -P $wpid -u $VUID >/dev/null"
+	child=$(pgrep -P "$wpid" -u "$VUID" | head -1)
+	# Its own: 0-2, the data (3) and status (4) pipes, and what the walk opened (the
+	# directory of t/big and the file), inside the container's root.
+	local fds="" f
+	for f in $(ls "/proc/$child/fd"); do
+		fds+="$f $(readlink "/proc/$child/fd/$f" | sed 's/pipe:.*/pipe/')"$'\n'
+	done
+	run_cmd grep -E '^(Uid|Gid|NoNewPrivs|CapEff):' "/proc/$child/status"
+	local st=$output
+	touch "$T/c2/go"
+	wait "$cl"
+	[[ $fds == "$(printf '%s\n' '0 /dev/null' '1 /dev/null' '2 /dev/null' '3 pipe' '4 pipe' \
+		'5 /home/vcap/t' '6 /home/vcap/t/big')"$'\n' ]] || _explain "fds: $fds"
+	[[ $st == *"Uid:	$VUID	$VUID	$VUID	$VUID"* && $st == *"NoNewPrivs:	1"* && $st == *"CapEff:	0000000000000000"* ]] ||
+		_explain "status: $st"
+	# 4 MiB of data plus headers, then "ok".
+	run_cmd cat "$T/c2/result"
+	[[ $output == "$((4 * 1024 * 1024 + 2 * 32 + 3)) ok" ]] || _explain "result"
+	run_w run c 'echo alive'
+	assert_output alive
+}

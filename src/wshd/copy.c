@@ -68,17 +68,21 @@ static void __attribute__((noreturn)) child(const struct copy_req *c, const int 
     struct copy_unpack_opts uo = {.uid = (uid_t)-1, .gid = (gid_t)-1};
     struct w_error err;
     sigset_t none;
-    int data, st, rc;
+    int data, st, rc, nul;
 
     for (int s = 1; s < NSIG; s++)
         signal(s, SIG_DFL);
     signal(SIGPIPE, SIG_IGN); /* a closed pipe is an error we report, not a death */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The container's own /dev/null when it has one (wshd's is the host's, opened before
+     * pivot_root: harmless, but nothing of the host's need stay). */
+    if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+        nul = devnull;
     /* Up high first, so no dup2 below clobbers one; then 0-2, 3 (data), 4 (status). */
     if ((data = fcntl(fds[0], F_DUPFD_CLOEXEC, 10)) < 0 ||
-        (st = fcntl(fds[1], F_DUPFD_CLOEXEC, 10)) < 0 || dup2(devnull, 0) < 0 ||
-        dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0 || dup2(data, 3) < 0 || dup2(st, 4) < 0)
+        (st = fcntl(fds[1], F_DUPFD_CLOEXEC, 10)) < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+        dup2(nul, 2) < 0 || dup2(data, 3) < 0 || dup2(st, 4) < 0)
         _exit(1);
     /* Nothing of wshd's may stay open: no host-side directory, no socket. */
     if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0)
