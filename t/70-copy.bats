@@ -14,9 +14,8 @@
 
 load helpers
 
-# The instance given by the caller (a private one when several sessions test at once),
-# else this file's own; pools apart from the other suites'.
-[[ ${WINSTANCE:-tw} == tw ]] && WINSTANCE=t70
+# Instance and pools of this file, apart from the other suites' (they may run at once).
+WINSTANCE=${WPREFIX}70
 export WINSTANCE
 CONF='{"network":{"pool_start_address":"10.253.192.0","pool_size":8},"user":{"pool_start_uid":61400,"pool_size":8},"port":{"pool_start_port":63400,"pool_size":10}}'
 
@@ -535,8 +534,8 @@ PY
 	# Its own: 0-2, the data (3) and status (4) pipes, and what the walk opened (the
 	# directory of t/big and the file), inside the container's root.
 	local fds="" f
-	for f in $(ls "/proc/$child/fd"); do
-		fds+="$f $(readlink "/proc/$child/fd/$f" | sed 's/pipe:.*/pipe/')"$'\n'
+	for f in "/proc/$child/fd"/*; do
+		fds+="${f##*/} $(readlink "$f" | sed 's/pipe:.*/pipe/')"$'\n'
 	done
 	run_cmd grep -E '^(Uid|Gid|NoNewPrivs|CapEff):' "/proc/$child/status"
 	local st=$output
