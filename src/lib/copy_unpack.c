@@ -195,21 +195,43 @@ static int recv_data(struct unpack *u, int fd, uint64_t size, const char *name, 
     return 0;
 }
 
-/* Owner first: chown clears setuid bits, chmod sets them again where kept. */
+static mode_t file_mode(const struct unpack *u, const struct copy_hdr *h)
+{
+    mode_t mode = h->mode & 07777;
+
+    return u->o->strip_suid ? mode & ~(mode_t)(S_ISUID | S_ISGID) : mode;
+}
+
+/* The file was created with its permission bits (the umask is 0 meanwhile). Owner before
+ * the setuid/setgid/sticky bits: chown clears the former, chmod sets them again. */
 static int set_attrs(struct unpack *u, int fd, const struct copy_hdr *h, const char *name,
                      struct w_error *err)
 {
     struct timespec ts[2] = {{0, UTIME_OMIT}, {h->mtime_sec, h->mtime_nsec}};
-    mode_t mode = h->mode & 07777;
+    mode_t mode = file_mode(u, h);
 
-    if (u->o->strip_suid)
-        mode &= ~(mode_t)(S_ISUID | S_ISGID);
     if (u->o->uid != (uid_t)-1 && fchown(fd, u->o->uid, u->o->gid) < 0)
         return fail(u, err, errno, "cannot chown", name);
-    if (fchmod(fd, mode) < 0)
+    if ((mode & 07000) && fchmod(fd, mode) < 0)
         return fail(u, err, errno, "cannot chmod", name);
     (void)!futimens(fd, ts);
     return 0;
+}
+
+/* A new file: O_EXCL never opens what is there (a link, a hard link, a fifo); whatever is
+ * there is removed and the create tried once more. */
+static int create_file(struct unpack *u, int pfd, const char *leaf, const struct copy_hdr *h)
+{
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC;
+    mode_t mode = file_mode(u, h) & 0777;
+    long fd = sys_openat2(pfd, leaf, flags, mode);
+
+    if (fd < 0 && errno == EEXIST) {
+        if (unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT)
+            return -1;
+        fd = sys_openat2(pfd, leaf, flags, mode);
+    }
+    return (int)fd;
 }
 
 static int make_file(struct unpack *u, char *name, const struct copy_hdr *h, struct w_error *err)
@@ -219,10 +241,7 @@ static int make_file(struct unpack *u, char *name, const struct copy_hdr *h, str
 
     if ((pfd = parent_of(u, name, &leaf, err)) < 0)
         return -1;
-    if (unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT && errno != EISDIR)
-        return fail(u, err, errno, "cannot create", name);
-    fd = (int)sys_openat2(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0600);
-    if (fd < 0)
+    if ((fd = create_file(u, pfd, leaf, h)) < 0)
         return fail(u, err, errno == EEXIST ? EISDIR : errno, "cannot create", name);
     ret = recv_data(u, fd, h->size, name, err);
     if (ret == 0)
@@ -248,10 +267,10 @@ static int make_link(struct unpack *u, char *name, const struct copy_hdr *h, str
         return fail(u, err, EINVAL, "bad link target for", name);
     if ((pfd = parent_of(u, name, &leaf, err)) < 0)
         return -1;
-    if (unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT && errno != EISDIR)
-        return fail(u, err, errno, "cannot create", name);
-    if (symlinkat(target, pfd, leaf) < 0)
-        return fail(u, err, errno, "cannot create link", name);
+    if (symlinkat(target, pfd, leaf) < 0 &&
+        (errno != EEXIST || (unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT) ||
+         symlinkat(target, pfd, leaf) < 0))
+        return fail(u, err, errno == EEXIST ? EISDIR : errno, "cannot create link", name);
     if (u->o->uid != (uid_t)-1 &&
         fchownat(pfd, leaf, u->o->uid, u->o->gid, AT_SYMLINK_NOFOLLOW) < 0)
         return fail(u, err, errno, "cannot chown", name);
@@ -435,12 +454,15 @@ int copy_unpack(int in, const char *dst, const struct copy_unpack_opts *o, struc
 {
     struct unpack u = {.in = in, .o = o, .root = -1, .pfd = -1};
     struct stat st;
+    mode_t old_umask;
     int ret;
 
     u.in_is_pipe = fstat(in, &st) == 0 && S_ISFIFO(st.st_mode);
     if ((u.buf = malloc(BUF_LEN)) == NULL)
         return w_err(err, "out of memory");
+    old_umask = umask(0); /* every mode below is explicit */
     ret = run(&u, dst, err);
+    umask(old_umask);
     if (u.pfd >= 0)
         close(u.pfd);
     if (u.root >= 0)
