@@ -273,39 +273,40 @@ static int parse_args(struct req *r, struct copy_args *a, struct w_error *err)
     return 0;
 }
 
-static void start(struct req *r, struct container *ct, struct copy_args *a)
+static int start(struct req *r, struct container *ct, struct copy_args *a, struct w_error *err)
 {
-    struct w_error err;
     struct copy_job *j;
     int rp[2];
     pid_t pid;
 
     snprintf(a->sock, sizeof(a->sock), "%.*s/run/wshd.sock", PATH_MAX - 16, ct->path);
-    if ((j = calloc(1, sizeof(*j))) == NULL) {
-        req_error(r, "out of memory");
-        return;
-    }
+    if ((j = calloc(1, sizeof(*j))) == NULL)
+        return w_err(err, "out of memory");
     strlcpy(j->what, a->in ? "copy in" : "copy out", sizeof(j->what));
     if (pipe2(rp, O_CLOEXEC) < 0) {
-        req_error(r, "%s: pipe: %s", j->what, strerror(errno));
         free(j);
-        return;
+        return w_errno(err, errno, "%s: pipe2 for the worker's result",
+                       a->in ? "copy in" : "copy out");
     }
     pid = fork();
     if (pid == 0)
         worker(a, rp[1]);
     close(rp[1]);
     j->fd = rp[0];
-    if (pid < 0 || loop_add_fd(g_loop, j->fd, LOOP_READ, on_result, j, &err) < 0) {
-        req_error(r, "%s: %s", j->what, pid < 0 ? strerror(errno) : err.msg);
+    if (pid < 0 || loop_add_fd(g_loop, j->fd, LOOP_READ, on_result, j, err) < 0) {
+        if (pid < 0)
+            w_errno(err, errno, "%s: fork of the worker", j->what);
+        else
+            w_err_prefix(err, "%s", j->what);
         if (pid > 0)
             kill(pid, SIGKILL);
         close(j->fd);
         free(j);
-        return;
+        return -1;
     }
     j->req = r;
     req_set_cancel(r, on_cancel, j);
+    return 0;
 }
 
 int copy_check(struct req *r, struct w_error *err)
@@ -315,20 +316,15 @@ int copy_check(struct req *r, struct w_error *err)
     return parse_args(r, &a, err);
 }
 
-void cmd_copy(struct req *r, struct container *ct)
+int cmd_copy(struct req *r, struct container *ct, struct w_error *err)
 {
     struct copy_args a;
-    struct w_error err;
 
-    if (parse_args(r, &a, &err) < 0) { /* checked already: cannot fail but stays safe */
-        req_error(r, "%s", err.msg);
-        return;
-    }
+    if (parse_args(r, &a, err) < 0) /* checked already: cannot fail, but stays safe */
+        return -1;
     /* The states column allows stopped for copy out; copy in needs the container running. */
-    if (a.in && ct->state != CT_ACTIVE) {
-        req_error(r, "Container state must be one of 'active', current state is '%s'",
-                  ct_state_name(ct->state));
-        return;
-    }
-    start(r, ct, &a);
+    if (a.in && ct->state != CT_ACTIVE)
+        return w_err(err, "Container state must be one of 'active', current state is '%s'",
+                     ct_state_name(ct->state));
+    return start(r, ct, &a, err);
 }

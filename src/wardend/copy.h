@@ -9,7 +9,7 @@ struct container;
 
 /* The check column of the command table: direction, paths, OWNER (PROTOCOL.md's errors). */
 int copy_check(struct req *r, struct w_error *err);
-/* Start the copy; it replies when the worker is done. */
-void cmd_copy(struct req *r, struct container *ct);
+/* Start the copy (it replies when the worker is done); -1 with err if it cannot start. */
+int cmd_copy(struct req *r, struct container *ct, struct w_error *err);
 
 #endif
