@@ -106,14 +106,6 @@ static int cmd_list(struct req *r, struct container *unused, struct w_error *err
     return 0;
 }
 
-/* Commands of later issues: their argument, handle and state errors are already right. */
-static int not_yet(struct req *r, struct container *ct, struct w_error *err)
-{
-    (void)ct;
-    return w_err(err, "command \"%s\" is not supported by this server yet",
-                 json_object_get_string(req_arg(r, 0)));
-}
-
 #define ACTIVE CT_MASK(CT_ACTIVE)
 #define LIVE (CT_MASK(CT_ACTIVE) | CT_MASK(CT_STOPPED))
 
