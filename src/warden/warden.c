@@ -458,8 +458,19 @@ static int cmd_copy(struct client *c, int argc, char **argv)
     if (argc - optind < 4 || argc - optind > 5)
         return cli_usage_error(cmd, "expected a handle, in|out, SRC and DST");
     req = cli_request("copy");
-    for (int i = optind; i < argc; i++)
-        cli_add_str(req, argv[i]);
+    for (int i = optind; i < argc; i++) {
+        /* The host path (SRC in, DST out) is the caller's: relative to our directory. */
+        int host = i - optind == (strcmp(argv[optind + 1], "out") == 0 ? 3 : 2);
+        char cwd[PATH_MAX], *abs = NULL;
+
+        if (host && argv[i][0] != '/' && argv[i][0] != '\0' && getcwd(cwd, sizeof(cwd)) &&
+            asprintf(&abs, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, argv[i]) >= 0) {
+            cli_add_str(req, abs);
+            free(abs);
+        } else {
+            cli_add_str(req, argv[i]);
+        }
+    }
     return cli_simple(c, req);
 }
 

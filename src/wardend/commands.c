@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cgroup.h"
+#include "copy.h"
 #include "create.h"
 #include "env.h"
 #include "job.h"
@@ -105,14 +106,6 @@ static int cmd_list(struct req *r, struct container *unused, struct w_error *err
     return 0;
 }
 
-/* Commands of later issues: their argument, handle and state errors are already right. */
-static int not_yet(struct req *r, struct container *ct, struct w_error *err)
-{
-    (void)ct;
-    return w_err(err, "command \"%s\" is not supported by this server yet",
-                 json_object_get_string(req_arg(r, 0)));
-}
-
 #define ACTIVE CT_MASK(CT_ACTIVE)
 #define LIVE (CT_MASK(CT_ACTIVE) | CT_MASK(CT_STOPPED))
 
@@ -139,7 +132,7 @@ static const struct command {
     {"stream", 2, 3, 1, CT_ANY, NULL, cmd_stream},
     {"limit", 2, 4, 1, LIVE, limits_check, cmd_limit},
     {"net", 2, 4, 1, ACTIVE, net_check, cmd_net},
-    {"copy", 4, 5, 1, ACTIVE, NULL, not_yet},
+    {"copy", 4, 5, 1, LIVE, copy_check, cmd_copy}, /* copy in: active only (copy.c) */
     {"info", 1, 1, 1, CT_ANY, NULL, cmd_info},
     {"list", 0, 1, 0, 0, check_list, cmd_list},
 };

@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "fdpass.h"
 #include "job.h"
 #include "jsonh.h"
@@ -333,6 +334,13 @@ static int dispatch(struct client *c, struct json_object *req, int *fds, int nfd
     op = json_object_get_string(opv);
     if (strcmp(op, "exec") == 0)
         return handle_exec(c, req, fds, nfds, err);
+    if (strcmp(op, "copy") == 0) {
+        pid_t pid = copy_start(g_ctx, req, fds, nfds, err);
+        if (pid < 0)
+            return -1;
+        reply_ok_pid(c, pid, NULL, 0);
+        return 0;
+    }
     if (nfds != 0)
         return w_err(err, "%.32s takes no descriptors", op);
     if (strcmp(op, "ping") == 0)
