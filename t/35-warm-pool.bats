@@ -7,6 +7,8 @@
 
 # jq programs are single-quoted on purpose.
 # shellcheck disable=SC2016
+# WARDEND_BIN comes from helpers.bash (SC2153).
+# shellcheck disable=SC2153
 
 load helpers
 
@@ -208,19 +210,18 @@ assert_gone() {
 	assert_output 10
 	run_w --json list
 	json 'length == 10' || _explain "not 10 listed"
-	for i in $(cat "$out"/*); do
+	while read -r i; do
 		! pooled_ids | grep -qx "$i" || _explain "$i is listed and still pooled"
 		run_w run "$i" 'hostname'
 		assert_output "$i"
-	done
+	done < <(cat "$out"/*)
 	wait_pool 2
 }
 
 @test "a pooled container behaves as a cold one: info, isolation, jobs" {
 	wait_pool 2
-	local warm cold
-	warm=$(w create --handle warm)
-	cold=$(w create --handle cold --network "$POOL.40")
+	w create --handle warm >/dev/null
+	w create --handle cold --network "$POOL.40" >/dev/null
 	run_w --json info warm
 	local wi=$output
 	run_w --json info cold
@@ -292,8 +293,8 @@ assert_gone() {
 	own_daemon_prepare
 	own_daemon_start '"warm_pool":2'
 	wait_pool 2
-	local a pool
-	a=$(w create --handle a)
+	local pool
+	w create --handle a >/dev/null
 	wait_pool 2
 	pool=$(pooled_ids)
 	run_w spawn a 'echo kept'
@@ -334,17 +335,17 @@ assert_gone() {
 	own_daemon_prepare
 	own_daemon_start '"warm_pool":3'
 	wait_pool 3
-	local a pool aid pid=$WARDEND_PID id
+	local pool aid pid=$WARDEND_PID id d
 	pool=$(pooled_ids)
-	a=$(w create --handle a)
+	w create --handle a >/dev/null
 	aid=$(id_of a)
 	# The refill of the one just handed out is under way or about to be.
 	kill -TERM "$pid"
 	wait_for 60 eval "! kill -0 $pid 2>/dev/null" || _explain "wardend did not exit after TERM"
 	wait "$pid"
 	[[ $(pool_count) == 0 ]] || _explain "still pooled: $(pooled_ids)"
-	for id in $(ls "$WTMP/depot"); do
-		[[ $id == "$aid" ]] || _explain "depot still holds $id"
+	for d in "$WTMP"/depot/*; do
+		[[ ${d##*/} == "$aid" ]] || _explain "depot still holds ${d##*/}"
 	done
 	for id in $pool; do
 		[[ $id == "$aid" ]] || assert_gone "$id"

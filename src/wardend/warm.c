@@ -22,9 +22,9 @@
 #include "wshd_watch.h"
 
 enum {
-    IDLE_POLL_MS = 5,     /* how often a due refill looks again for idle hooks */
-    IDLE_WAIT_MS = 1000,  /* after this long it goes anyway, so load cannot starve it */
-    RETRY_MIN_MS = 1000,  /* after a failed refill; doubles up to RETRY_MAX_MS */
+    IDLE_POLL_MS = 5,    /* how often a due refill looks again for idle hooks */
+    IDLE_WAIT_MS = 1000, /* after this long it goes anyway, so load cannot starve it */
+    RETRY_MIN_MS = 1000, /* after a failed refill; doubles up to RETRY_MAX_MS */
     RETRY_MAX_MS = 60000,
 };
 
