@@ -331,6 +331,33 @@ assert_gone() {
 	assert_output "$(printf 'a\nb')"
 }
 
+@test "kill -9 in the middle of a refill: the half-made container is torn down at restart" {
+	own_daemon_prepare
+	# A slow start.sh, so the kill lands while a refill's hooks run.
+	cp -a "$WARDEN_SRC/hooks" "$WTMP/hooks"
+	sed -i '2i sleep 1' "$WTMP/hooks/start.sh"
+	wardend_start "{\"server\":{\"warm_pool\":1,\"hooks_path\":\"$WTMP/hooks\"},$OWN_CONF_NET}"
+	wait_for 30 eval 'compgen -G "$WTMP/depot/*/etc/config" >/dev/null'
+	local half
+	half=$(compgen -G "$WTMP/depot/*/etc/config" | head -n 1)
+	half=${half%/etc/config} half=${half##*/}
+	[[ ! -e $WTMP/depot/$half/snapshot.json ]] || _explain "the refill ended before the kill"
+	kill -KILL "$WARDEND_PID"
+	wait "$WARDEND_PID" || true
+	wardend_start "{\"server\":{\"warm_pool\":1,\"hooks_path\":\"$WTMP/hooks\"},$OWN_CONF_NET}"
+	run_cmd grep -F "container $half: not adopted" "$WTMP/wardend.log"
+	assert_success
+	wait_pool 1
+	local d n=0
+	for d in "$WTMP"/depot/*; do
+		n=$((n + 1))
+		jq -e '.pooled == true' "$d/snapshot.json" >/dev/null || _explain "${d##*/} is not a pooled container"
+	done
+	((n == 1)) || _explain "depot holds $n containers, not the 1 pooled"
+	run_w list
+	assert_output ''
+}
+
 @test "stop drains the pool (also with a refill in flight); handed-out containers keep running" {
 	own_daemon_prepare
 	own_daemon_start '"warm_pool":3'
