@@ -412,7 +412,7 @@ static int create_assign(struct container *ct, int net_index, struct w_error *er
 }
 
 /* The options a warm pool container can serve: it was made with the defaults, and
- * these three are only wardend's bookkeeping (doc/warm-pool.md). */
+ * these three are only wardend's bookkeeping (wardend(8), WARM POOL). */
 static int poolable(struct json_object *cfg)
 {
     static const char *const ok[] = {"handle", "grace_time", "properties"};
