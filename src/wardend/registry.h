@@ -44,7 +44,7 @@ struct container {
     char network_address[24]; /* create's network_address "A.B.C.D/LEN", or "" */
     int (*ports)[2];          /* net in (net.c): host port, container port; owned */
     int nports, ports_cap;
-    int pooled;               /* warm.c: in the warm pool, so in no registry list */
+    int pooled; /* warm.c: in the warm pool, so in no registry list */
     struct container *next;
 };
 
