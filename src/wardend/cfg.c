@@ -69,6 +69,7 @@ static const struct key keys[] = {
     {"server", "container_rlimits", K_RLIMITS, F(server.container_rlimits), 0, 0},
     {"server", "container_capabilities", K_CAPS, F(server.container_capabilities), 0, 0},
     {"server", "seccomp", K_BOOL, F(server.seccomp), 0, 0},
+    {"server", "warm_pool", K_INT, F(server.warm_pool), 0, 1 << 20},
     {"network", "pool_start_address", K_IPV4, F(network.pool_start_address), 0, 0},
     {"network", "pool_size", K_INT, F(network.pool_size), 1, 1 << 20},
     {"network", "release_delay_ms", K_INT, F(network.release_delay_ms), 0, 600000},
@@ -375,6 +376,15 @@ int config_load_json(struct w_config *cfg, const char *text, size_t len, struct 
     if ((uint64_t)cfg->network.pool_start_address + 4ULL * (uint64_t)cfg->network.pool_size >
         0x100000000ULL) {
         w_err(err, "config key network.pool_size: the pool runs past 255.255.255.255");
+        goto out;
+    }
+    /* Each pooled container holds a /30 and a uid: leave at least one for a cold create. */
+    if (cfg->server.warm_pool >= cfg->network.pool_size ||
+        cfg->server.warm_pool >= cfg->user.pool_size) {
+        w_err(err,
+              "config key server.warm_pool: %d leaves no room for a cold create "
+              "(network.pool_size %d, user.pool_size %d; it must be smaller than both)",
+              cfg->server.warm_pool, cfg->network.pool_size, cfg->user.pool_size);
         goto out;
     }
     if (cfg->port.pool_start_port + cfg->port.pool_size > 65536) {

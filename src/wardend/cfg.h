@@ -32,6 +32,7 @@ struct w_config {
         struct json_object *container_rlimits;   /* object name -> int; owned */
         char container_capabilities[CONFIG_STR]; /* comma-separated names, no CAP_ */
         int seccomp;                             /* wshd loads its filter in every job */
+        int warm_pool; /* containers kept prepared for create (warm.c); 0: none */
     } server;
     struct {
         uint32_t pool_start_address; /* host byte order */

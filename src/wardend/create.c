@@ -20,6 +20,7 @@
 #include "snapshot.h"
 #include "util.h"
 #include "wardend.h"
+#include "warm.h"
 #include "wshd_watch.h"
 
 enum { STEP_SETUP, STEP_START, STEP_LIMITS, STEP_DONE };
@@ -33,6 +34,8 @@ static void create_fail_done(void *data, const char *error)
 
     if (error)
         log_msg(LOG_ERR, "container %s: cleanup after failed create: %s", ct->handle, error);
+    if (op->done)
+        op->done(ct, op->error);
     op_error(op, op->error);
     op_done_remove(ct);
 }
@@ -120,6 +123,13 @@ static void create_next(struct container *ct)
             return;
         }
         ct_watch_wshd(ct);
+        if (op->done) { /* for the warm pool: no reply, no grace timer */
+            log_msg(LOG_INFO, "container %s: created for the warm pool (uid %u)", ct->id,
+                    (unsigned)ct->uid);
+            op->done(ct, NULL);
+            op_done(ct);
+            return;
+        }
         log_msg(LOG_INFO, "container %s: created (id %s, uid %u)", ct->handle, ct->id,
                 (unsigned)ct->uid);
         op_reply(op, json_object_new_string(ct->handle));
@@ -405,6 +415,74 @@ static int create_assign(struct container *ct, int net_index, struct w_error *er
     return -1;
 }
 
+/* The options a warm pool container can serve: it was made with the defaults, and
+ * these three are only wardend's bookkeeping (wardend(8), WARM POOL). */
+static int poolable(struct json_object *cfg)
+{
+    static const char *const ok[] = {"handle", "grace_time", "properties"};
+
+    if (g_cfg->server.warm_pool == 0)
+        return 0;
+    if (cfg == NULL)
+        return 1;
+    json_object_object_foreach(cfg, key, val)
+    {
+        size_t i;
+        (void)val;
+        for (i = 0; i < sizeof(ok) / sizeof(ok[0]) && strcmp(key, ok[i]) != 0; i++)
+            ;
+        if (i == sizeof(ok) / sizeof(ok[0]))
+            return 0;
+    }
+    return 1;
+}
+
+/* Hand out a pooled container with want's handle, grace time and properties; 0 when
+ * the pool had none (the caller goes the cold way). */
+static int create_from_pool(struct container *want, struct req *r)
+{
+    struct container *ct = warm_take(want->handle[0] ? want->handle : NULL);
+    struct json_object *props;
+
+    if (ct == NULL)
+        return 0;
+    ct->grace_time = want->grace_time;
+    props = ct->properties;
+    ct->properties = want->properties;
+    want->properties = props;
+    ct_register(ct);
+    ct_ref(ct, r);
+    snapshot_save(ct);
+    log_msg(LOG_INFO, "container %s: created from the warm pool (id %s, uid %u)", ct->handle,
+            ct->id, (unsigned)ct->uid);
+    req_reply(r, json_object_new_string(ct->handle));
+    return 1;
+}
+
+int create_pooled(void (*done)(struct container *ct, const char *error), struct w_error *err)
+{
+    struct container *ct = ct_alloc();
+    struct ct_op *op;
+
+    if (ct == NULL)
+        return w_err(err, "out of memory");
+    ct->grace_time = g_cfg->server.container_grace_time;
+    ct->pooled = 1;
+    if (create_assign(ct, -1, err) < 0) {
+        ct_free(ct);
+        return -1;
+    }
+    op = op_new(op_create, NULL);
+    if (op == NULL) {
+        ct_release_pools(ct);
+        ct_free(ct);
+        return w_err(err, "out of memory");
+    }
+    op->done = done;
+    op_submit(ct, op);
+    return 0;
+}
+
 int cmd_create(struct req *r, struct w_error *err)
 {
     struct create_args a = {ct_alloc(), -1, 0};
@@ -414,7 +492,15 @@ int cmd_create(struct req *r, struct w_error *err)
     if (a.ct == NULL)
         return w_err(err, "out of memory");
     a.ct->grace_time = g_cfg->server.container_grace_time;
-    if (parse_create_config(cfg, &a, err) < 0 || create_assign(a.ct, a.net_index, err) < 0) {
+    if (parse_create_config(cfg, &a, err) < 0) {
+        ct_free(a.ct);
+        return -1;
+    }
+    if (poolable(cfg) && create_from_pool(a.ct, r)) {
+        ct_free(a.ct);
+        return 0;
+    }
+    if (create_assign(a.ct, a.net_index, err) < 0) {
         ct_free(a.ct);
         return -1;
     }

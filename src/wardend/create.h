@@ -11,4 +11,9 @@ struct req;
  * CONFIG is bad or a pool is empty, else the op replies when it ends. */
 int cmd_create(struct req *r, struct w_error *err);
 
+/* warm.h's warm_prepare_fn: start the create of a warm pool container (default options,
+ * handle = id, not registered); done runs once when it ended. */
+struct container;
+int create_pooled(void (*done)(struct container *ct, const char *error), struct w_error *err);
+
 #endif

@@ -180,6 +180,15 @@ static void on_timer(struct loop *loop, long long id, void *data)
     kill(-h->pid, SIGKILL);
 }
 
+int hook_running(void)
+{
+    int n = 0;
+
+    for (struct hook *h = running; h; h = h->next)
+        n++;
+    return n;
+}
+
 void hook_reap(void)
 {
     for (;;) {

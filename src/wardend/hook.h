@@ -17,6 +17,8 @@ int hook_run(const char *name, const char *const *args, char *const *env, const 
 /* Synchronous variant for start-up work; returns 0 or -1 with err set as above. */
 int hook_run_sync(const char *name, const char *const *args, char *const *env, const char *log_path,
                   struct w_error *err);
+/* How many hooks are running now (the warm pool waits for 0 before a refill). */
+int hook_running(void);
 /* Reap exited children and complete their hooks: call on every SIGCHLD. */
 void hook_reap(void);
 

@@ -20,6 +20,8 @@ struct ct_op {
     int step;         /* create: the next step to run */
     int pending;      /* create: hooks of the current step still running */
     char error[1024]; /* first error of a multi-step op */
+    /* create of a warm pool container: runs instead of the reply (error NULL: it is up) */
+    void (*done)(struct container *ct, const char *error);
     struct ct_op *next;
 };
 

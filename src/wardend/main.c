@@ -13,6 +13,7 @@
 
 #include "cfg.h"
 #include "commands.h"
+#include "create.h"
 #include "env.h"
 #include "hook.h"
 #include "job.h"
@@ -26,6 +27,7 @@
 #include "snapshot.h"
 #include "spawnp.h"
 #include "wardend.h"
+#include "warm.h"
 #include "wshd_watch.h"
 
 #define EXIT_USAGE 100
@@ -44,11 +46,16 @@ static void usage(FILE *f)
                "Exit status: 0 after SIGTERM/SIGINT, 100 usage, 111 start-up failure.\n");
 }
 
+static void drained(void)
+{
+    loop_stop(g_loop);
+}
+
 static void on_signal(struct loop *loop, int fd, int mask, void *data)
 {
     struct signalfd_siginfo si;
 
-    (void)mask, (void)data;
+    (void)loop, (void)mask, (void)data;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         switch (si.ssi_signo) {
         case SIGCHLD:
@@ -68,8 +75,9 @@ static void on_signal(struct loop *loop, int fd, int mask, void *data)
             log_msg(LOG_INFO, "signal %d: shutting down (containers keep running)",
                     (int)si.ssi_signo);
             server_shutdown();
-            loop_stop(loop);
-            return;
+            /* The loop goes on until the warm pool is destroyed, to reap its hooks. */
+            warm_drain(drained);
+            break;
         default:
             break;
         }
@@ -105,6 +113,8 @@ static int start(struct w_error *err)
     if (job_init(err) < 0 || registry_init(err) < 0 || host_setup(err) < 0)
         return -1;
     restore_all();
+    if (warm_init(create_pooled, err) < 0)
+        return -1;
     return server_listen(commands_dispatch, err);
 }
 

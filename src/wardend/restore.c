@@ -22,6 +22,7 @@
 #include "oom.h"
 #include "snapshot.h"
 #include "wardend.h"
+#include "warm.h"
 #include "wshd_proto.h"
 #include "wshd_watch.h"
 
@@ -255,6 +256,11 @@ static void restore_one(const char *name)
     if (adoptable(ct, ni, &snap, now, &why) == 0) {
         if (ct_make_env(ct) < 0)
             log_msg(LOG_ERR, "container %s: hook environment: out of memory", ct->handle);
+        if (ct->pooled) { /* not a client's: back into the pool, or torn down */
+            json_object_put(snap);
+            warm_adopt(ct);
+            return;
+        }
         ct_register(ct);
         restore_net(ct);
         job_restore(ct, jsonh_get(snap, "jobs"));

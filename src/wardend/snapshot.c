@@ -114,6 +114,8 @@ static int snapshot_write(struct container *ct, const char *state, struct w_erro
     json_object_object_add(o, "events", json_object_get(ct->events));
     json_object_object_add(o, "jobs", jobs_of ? jobs_of(ct) : json_object_new_object());
     json_object_object_add(o, "net", net_snapshot(ct));
+    if (ct->pooled) /* only then, so other snapshots read as before */
+        json_object_object_add(o, "pooled", json_object_new_boolean(1));
     s = jsonh_str(o, &len);
     snprintf(path, sizeof(path), "%s/snapshot.json", ct->path);
     ret = util_write_file_atomic(AT_FDCWD, path, s, len, err);
@@ -246,6 +248,7 @@ int snapshot_load(struct container *ct, struct json_object **snap, struct w_erro
     replace(&ct->limits, jsonh_get(o, "limits"));
     replace(&ct->events, jsonh_get(o, "events"));
     net_load(ct, jsonh_get(o, "net"));
+    ct->pooled = jsonh_get_bool(o, "pooled", 0);
     *snap = o;
     return 0;
 }
