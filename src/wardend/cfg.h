@@ -11,6 +11,8 @@
 #include "error.h"
 
 #define CONFIG_STR 512
+/* Container uids (and gids) 0..USERNS_SIZE-1 are mapped in a user namespace. */
+#define USERNS_SIZE 65536
 
 struct w_config {
     struct {
@@ -32,6 +34,7 @@ struct w_config {
         struct json_object *container_rlimits;   /* object name -> int; owned */
         char container_capabilities[CONFIG_STR]; /* comma-separated names, no CAP_ */
         int seccomp;                             /* wshd loads its filter in every job */
+        int user_namespaces; /* containers get a user namespace (doc/security.md) */
     } server;
     struct {
         uint32_t pool_start_address; /* host byte order */
@@ -50,6 +53,11 @@ struct w_config {
     struct {
         uid_t pool_start_uid;
         int pool_size;
+        /* With server.user_namespaces: container N of the uid pool (uid pool_start_uid + N)
+         * has container uids 0..USERNS_SIZE-1 at host uids
+         * subordinate_start_uid + N * USERNS_SIZE and on. */
+        uid_t subordinate_start_uid;
+        int subordinate_size;
     } user;
     struct {
         int level;
