@@ -23,13 +23,22 @@ fstab_path() {
 	local p=${2// /\\040}
 	printf -v "$1" '%s' "${p//$'\t'/\\011}"
 }
-lower='' upper='' work='' m=''
-fstab_path lower "$rootfs_path"
+lower='' upper='' work='' m='' ovl_opts=''
+userns=${user_namespaces:-false}
+if [[ $userns == true ]]; then
+	# We are root of the container's user namespace, an unprivileged host uid: wshd put
+	# the rootfs, idmapped for it, on overlay/lower; the overlay is ours, so its own
+	# xattrs are user.overlay.* (userxattr).
+	fstab_path lower "$container_path/overlay/lower"
+	ovl_opts=,userxattr
+else
+	fstab_path lower "$rootfs_path"
+fi
 fstab_path upper "$container_path/overlay/upper"
 fstab_path work "$container_path/overlay/work"
 fstab_path m "$mnt"
 printf '%s\n' \
-	"overlay $m overlay lowerdir=$lower,upperdir=$upper,workdir=$work 0 0" \
+	"overlay $m overlay lowerdir=$lower,upperdir=$upper,workdir=$work$ovl_opts 0 0" \
 	"proc $m/proc proc nosuid,nodev,noexec,X-mount.mkdir 0 0" \
 	"sysfs $m/sys sysfs ro,nosuid,nodev,noexec,X-mount.mkdir 0 0" \
 	"tmpfs $m/dev tmpfs nosuid,noexec,mode=0755,size=64k,X-mount.mkdir 0 0" \
@@ -58,9 +67,19 @@ for p in /proc/kcore /proc/keys /proc/timer_list /proc/timer_stats /proc/latency
 done >>"$container_path/etc/fstab"
 mount -a -T "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
 # Device nodes copied from the host's (null zero full random urandom tty) and the
-# skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr).
-cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty \
-	"$container_path/dev/." "$dev/" || die "cannot populate $dev"
+# skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr). In a user
+# namespace mknod is refused: the host's nodes are bound onto empty files instead.
+nodes=(null zero full random urandom tty)
+if [[ $userns == true ]]; then
+	cp -a "$container_path/dev/." "$dev/" || die "cannot populate $dev"
+	for n in "${nodes[@]}"; do
+		: >"$dev/$n" || die "cannot create $dev/$n"
+		printf '%s\n' "/dev/$n $m/dev/$n none bind 0 0"
+	done >"$container_path/etc/fstab.dev"
+	mount -a -T "$container_path/etc/fstab.dev" || die "cannot bind the device nodes (etc/fstab.dev)"
+else
+	cp -a "${nodes[@]/#//dev/}" "$container_path/dev/." "$dev/" || die "cannot populate $dev"
+fi
 
 # Bind mounts, in order (setup.sh validated the lines).
 if [[ -s $container_path/etc/bind_mounts ]]; then
@@ -80,7 +99,12 @@ if [[ -s $container_path/etc/bind_mounts ]]; then
 	done <"$container_path/etc/bind_mounts"
 fi
 
-printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
+if [[ $userns == true ]]; then
+	# /proc/sys/kernel/hostname is writable only by the host's root.
+	hostname "$id" || die "cannot set the hostname"
+else
+	printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
+fi
 if [[ -n ${network_address:-} ]]; then
 	# The given address and prefix only; the host side is reached on the link (its
 	# /30 address is not in our subnet) and is the gateway. Peers of the subnet are
