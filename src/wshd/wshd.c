@@ -1,8 +1,10 @@
 /* wshd: starts on the host (run by the start.sh hook), clones the container's init
  * and becomes it. Roles:
- *   parent  host namespaces: parent-before-clone.sh, clone, parent-after-clone.sh,
+ *   parent  host namespaces: parent-before-clone.sh, clone, (--userns: the child's
+ *           uid_map and gid_map, the idmapped rootfs sent to it), parent-after-clone.sh,
  *           waits for the child's "ready", writes <run>/wshd.pid, exits 0.
- *   child   new namespaces, pid 1: waits for "go", child-before-pivot.sh, opens what it
+ *   child   new namespaces, pid 1: waits for "go", (--userns: becomes root of its user
+ *           namespace, attaches the idmapped rootfs), child-before-pivot.sh, opens what it
  *           needs from the host (jobs dir, socket, log, /dev/null, the after-pivot hook),
  *           pivot_root, drops the old root and the capabilities outside --caps,
  *           child-after-pivot.sh, detaches, says "ready", serves.
