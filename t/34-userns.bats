@@ -23,18 +23,27 @@ setup_file() {
 	mkdir -m 0777 "$WTMP/shared"
 	mkdir -m 0755 "$WTMP/hostonly"
 	echo host >"$WTMP/hostonly/file"
-	wardend_start "{\"server\":{\"user_namespaces\":true},
-		\"network\":{\"pool_start_address\":\"$POOL.0\",\"pool_size\":4},
-		\"user\":{\"pool_start_uid\":$UID0,\"pool_size\":4,
-			\"subordinate_start_uid\":$SUB0,\"subordinate_size\":$((4 * 65536))}}"
+	mkdir -m 0777 "$WTMP/ro"
+	wardend_start "$(conf)"
 	# A first container takes uid index 0, so the one under test is index 1: the range
 	# really is derived from the index.
 	w create --handle first --network "$POOL.4" >/dev/null
 	w create --handle u --network "$POOL.0" \
-		--bind-mount "$WTMP/shared:/shared:rw" --bind-mount "$WTMP/hostonly:/hostonly:rw" >/dev/null
+		--bind-mount "$WTMP/shared:/shared:rw" --bind-mount "$WTMP/hostonly:/hostonly:rw" \
+		--bind-mount "$WTMP/ro:/ro:ro" >/dev/null
+}
+
+conf() {
+	echo "{\"server\":{\"user_namespaces\":true},
+		\"network\":{\"pool_start_address\":\"$POOL.0\",\"pool_size\":4},
+		\"user\":{\"pool_start_uid\":$UID0,\"pool_size\":4,
+			\"subordinate_start_uid\":$SUB0,\"subordinate_size\":$((4 * 65536))}}"
 }
 
 teardown_file() {
+	# The restart test started a new wardend: stop that one.
+	[[ -n ${WTMP:-} && -f $WTMP/wardend.pid ]] && WARDEN_PID_FILE=$(cat "$WTMP/wardend.pid") &&
+		export WARDEND_PID=$WARDEN_PID_FILE
 	wardend_stop
 }
 
@@ -146,6 +155,51 @@ host_uid() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
 	d=$(find "$CT/jobs" -mindepth 1 -maxdepth 1 -type d | head -n 1)
 	[[ -n $d ]] || _explain "no job directory"
 	assert_equal "$(stat -c %u "$d")" "$ROOT"
+}
+
+@test "a read-only bind mount stays read-only to root; the network is up" {
+	prun 'touch /ro/x'
+	assert_failure
+	assert_output_contains "Read-only file system"
+	refute_exists "$WTMP/ro/x"
+	# The container's end of the veth is up and addressed: the host reaches it (the
+	# other way, to the host itself, the instance's input chain refuses).
+	local ping=(ping)
+	command -v ping >/dev/null || ping=(busybox ping)
+	run_cmd "${ping[@]}" -c 1 -W 5 "$POOL.2"
+	assert_success
+	prun 'ip -o -4 addr show | grep -c "inet '"$POOL.2"'/30"'
+	assert_output 1
+}
+
+@test "kill -9 of wardend: the container is adopted with its mapping, its job's output kept" {
+	local job pid
+	run_w spawn u 'echo before; while [ ! -e /shared/go ]; do sleep 0.1; done; echo after' \
+		--privileged
+	assert_success
+	job=$output
+	wait_for 20 grep -q before "$CT/jobs/$job/stdout"
+	pid=$(cat "$WTMP/wardend.pid")
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || true
+	touch "$WTMP/shared/go"
+	wardend_start "$(conf)"
+	run_w list
+	assert_success
+	assert_output_contains u
+	run_w --json link u "$job"
+	assert_success
+	assert_output '[0,"before\nafter\n",""]'
+	prun 'cat /proc/self/uid_map; id -u'
+	assert_success
+	[[ $(tr -s ' ' <<<"$output") == " 0 $ROOT 65536"$'\n0' ]] || _explain "mapping changed"
+	# A new container after the restart still gets a range of its own.
+	run_w create --handle after --network "$POOL.8"
+	assert_success
+	run_w run after --privileged 'cat /proc/self/uid_map'
+	[[ $(tr -s ' ' <<<"$output") == " 0 $((SUB0 + 2 * 65536)) 65536" ]] || _explain "not index 2"
+	run_w destroy after
+	assert_success
 }
 
 @test "a user namespace inside is still refused (seccomp), and mknod too" {
