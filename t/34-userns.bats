@@ -217,6 +217,21 @@ host_uid() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
 	refute_output_contains "not ok"
 }
 
+@test "wshd: --userns takes a host uid, --idmap-lower needs --userns" {
+	local wshd=$WARDEN_BUILD/src/wshd/wshd
+	run_cmd "$wshd" --run /nonexistent/run --hooks /nonexistent --root /nonexistent --userns abc
+	assert_failure 100
+	assert_output_contains "--userns: 'abc' is not a host uid"
+	run_cmd "$wshd" --run /nonexistent/run --hooks /nonexistent --root /nonexistent --userns 0
+	assert_failure 100
+	run_cmd "$wshd" --run /nonexistent/run --hooks /nonexistent --root /nonexistent \
+		--userns 4294967295
+	assert_failure 100
+	run_cmd "$wshd" --run /nonexistent/run --hooks /nonexistent --root /nonexistent --idmap-lower /
+	assert_failure 100
+	assert_output_contains "--idmap-lower needs --userns"
+}
+
 # bad_config JSON: wardend with it fails at start; its output is in $output.
 bad_config() {
 	local dir
