@@ -37,11 +37,22 @@ fi
 fstab_path upper "$container_path/overlay/upper"
 fstab_path work "$container_path/overlay/work"
 fstab_path m "$mnt"
+nodes=(null zero full random urandom tty)
+dev_lines=("tmpfs $m/dev tmpfs nosuid,noexec,mode=0755,size=64k,X-mount.mkdir 0 0")
+if [[ $userns == true ]]; then
+	# mknod is refused in a user namespace: /dev is the container directory's dev/
+	# (setup.sh left the skeleton's links and an empty file per node there), the host's
+	# nodes bound onto those files.
+	cdev=''
+	fstab_path cdev "$container_path/dev"
+	dev_lines=("$cdev $m/dev none bind,nosuid,noexec,X-mount.mkdir 0 0")
+	for n in "${nodes[@]}"; do dev_lines+=("/dev/$n $m/dev/$n none bind 0 0"); done
+fi
 printf '%s\n' \
 	"overlay $m overlay lowerdir=$lower,upperdir=$upper,workdir=$work$ovl_opts 0 0" \
 	"proc $m/proc proc nosuid,nodev,noexec,X-mount.mkdir 0 0" \
 	"sysfs $m/sys sysfs ro,nosuid,nodev,noexec,X-mount.mkdir 0 0" \
-	"tmpfs $m/dev tmpfs nosuid,noexec,mode=0755,size=64k,X-mount.mkdir 0 0" \
+	"${dev_lines[@]}" \
 	"devpts $m/dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec,X-mount.mkdir 0 0" \
 	"shm $m/dev/shm tmpfs nosuid,nodev,mode=1777,X-mount.mkdir 0 0" \
 	>"$container_path/etc/fstab"
@@ -67,17 +78,9 @@ for p in /proc/kcore /proc/keys /proc/timer_list /proc/timer_stats /proc/latency
 done >>"$container_path/etc/fstab"
 mount -a -T "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
 # Device nodes copied from the host's (null zero full random urandom tty) and the
-# skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr). In a user
-# namespace mknod is refused: the host's nodes are bound onto empty files instead.
-nodes=(null zero full random urandom tty)
-if [[ $userns == true ]]; then
-	cp -a "$container_path/dev/." "$dev/" || die "cannot populate $dev"
-	for n in "${nodes[@]}"; do
-		: >"$dev/$n" || die "cannot create $dev/$n"
-		printf '%s\n' "/dev/$n $m/dev/$n none bind 0 0"
-	done >"$container_path/etc/fstab.dev"
-	mount -a -T "$container_path/etc/fstab.dev" || die "cannot bind the device nodes (etc/fstab.dev)"
-else
+# skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr); with a user
+# namespace they are already there (above).
+if [[ $userns != true ]]; then
 	cp -a "${nodes[@]/#//dev/}" "$container_path/dev/." "$dev/" || die "cannot populate $dev"
 fi
 
