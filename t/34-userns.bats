@@ -41,9 +41,9 @@ conf() {
 }
 
 teardown_file() {
-	# The restart test started a new wardend: stop that one.
-	[[ -n ${WTMP:-} && -f $WTMP/wardend.pid ]] && WARDEN_PID_FILE=$(cat "$WTMP/wardend.pid") &&
-		export WARDEND_PID=$WARDEN_PID_FILE
+	# The restart test started a new wardend: wardend_stop finds that one's pid in
+	# $WTMP/wardend.pid when it is not given one.
+	unset WARDEND_PID
 	wardend_stop
 }
 
