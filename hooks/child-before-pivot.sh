@@ -23,16 +23,36 @@ fstab_path() {
 	local p=${2// /\\040}
 	printf -v "$1" '%s' "${p//$'\t'/\\011}"
 }
-lower='' upper='' work='' m=''
-fstab_path lower "$rootfs_path"
+lower='' upper='' work='' m='' ovl_opts=''
+userns=${user_namespaces:-false}
+if [[ $userns == true ]]; then
+	# We are root of the container's user namespace, an unprivileged host uid: wshd put
+	# the rootfs, idmapped for it, on overlay/lower; the overlay is ours, so its own
+	# xattrs are user.overlay.* (userxattr).
+	fstab_path lower "$container_path/overlay/lower"
+	ovl_opts=,userxattr
+else
+	fstab_path lower "$rootfs_path"
+fi
 fstab_path upper "$container_path/overlay/upper"
 fstab_path work "$container_path/overlay/work"
 fstab_path m "$mnt"
+nodes=(null zero full random urandom tty)
+dev_lines=("tmpfs $m/dev tmpfs nosuid,noexec,mode=0755,size=64k,X-mount.mkdir 0 0")
+if [[ $userns == true ]]; then
+	# mknod is refused in a user namespace: /dev is the container directory's dev/
+	# (setup.sh left the skeleton's links and an empty file per node there), the host's
+	# nodes bound onto those files.
+	cdev=''
+	fstab_path cdev "$container_path/dev"
+	dev_lines=("$cdev $m/dev none bind,nosuid,noexec,X-mount.mkdir 0 0")
+	for n in "${nodes[@]}"; do dev_lines+=("/dev/$n $m/dev/$n none bind 0 0"); done
+fi
 printf '%s\n' \
-	"overlay $m overlay lowerdir=$lower,upperdir=$upper,workdir=$work 0 0" \
+	"overlay $m overlay lowerdir=$lower,upperdir=$upper,workdir=$work$ovl_opts 0 0" \
 	"proc $m/proc proc nosuid,nodev,noexec,X-mount.mkdir 0 0" \
 	"sysfs $m/sys sysfs ro,nosuid,nodev,noexec,X-mount.mkdir 0 0" \
-	"tmpfs $m/dev tmpfs nosuid,noexec,mode=0755,size=64k,X-mount.mkdir 0 0" \
+	"${dev_lines[@]}" \
 	"devpts $m/dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec,X-mount.mkdir 0 0" \
 	"shm $m/dev/shm tmpfs nosuid,nodev,mode=1777,X-mount.mkdir 0 0" \
 	>"$container_path/etc/fstab"
@@ -58,9 +78,11 @@ for p in /proc/kcore /proc/keys /proc/timer_list /proc/timer_stats /proc/latency
 done >>"$container_path/etc/fstab"
 mount -a -T "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
 # Device nodes copied from the host's (null zero full random urandom tty) and the
-# skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr).
-cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty \
-	"$container_path/dev/." "$dev/" || die "cannot populate $dev"
+# skeleton's dev/ symlinks (ptmx -> pts/ptmx, fd, stdin, stdout, stderr); with a user
+# namespace they are already there (above).
+if [[ $userns != true ]]; then
+	cp -a "${nodes[@]/#//dev/}" "$container_path/dev/." "$dev/" || die "cannot populate $dev"
+fi
 
 # Bind mounts, in order (setup.sh validated the lines).
 if [[ -s $container_path/etc/bind_mounts ]]; then
@@ -80,7 +102,12 @@ if [[ -s $container_path/etc/bind_mounts ]]; then
 	done <"$container_path/etc/bind_mounts"
 fi
 
-printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
+if [[ $userns == true ]]; then
+	# /proc/sys/kernel/hostname is writable only by the host's root.
+	hostname "$id" || die "cannot set the hostname"
+else
+	printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
+fi
 if [[ -n ${network_address:-} ]]; then
 	# The given address and prefix only; the host side is reached on the link (its
 	# /30 address is not in our subnet) and is the gateway. Peers of the subnet are

@@ -66,7 +66,7 @@ for v in instance id handle container_path rootfs_path skeleton_path hooks_path 
 	network_host_iface network_container_iface network_pool mtu allow_networks \
 	deny_networks allow_host_access dns_servers user_name user_uid cgroup_root \
 	cgroup_version iptables stop_timeout bind_mounts disk_size_mb container_capabilities \
-	seccomp; do
+	seccomp user_namespaces userns_root_uid; do
 	printf '%s=%q\n' "$v" "${!v-}"
 done >"$container_path/etc/config"
 
@@ -113,3 +113,21 @@ copy_without_user "$rootfs_path/etc/passwd" "$upper/etc/passwd" \
 	"$user_name:x:$user_uid:$user_uid::/home/$user_name:/bin/sh"
 copy_without_user "$rootfs_path/etc/group" "$upper/etc/group" "$user_name:x:$user_uid:"
 
+# server.user_namespaces: the container's root is host uid $userns_root_uid (its user
+# $user_uid is that + $user_uid). What wshd and child-before-pivot.sh write as that root
+# (jobs/, log/wshd.log, run/wshd.sock, etc/fstab, dev/, the overlay's upper and work layers)
+# and what the container sees as its own (the upper layer) become its; etc/config stays
+# the host root's.
+if [[ ${user_namespaces:-false} == true ]]; then
+	r=${userns_root_uid:?}
+	[[ $r =~ ^[0-9]+$ ]] || die "userns_root_uid must be a number: '$r'"
+	: >"$container_path/etc/fstab"
+	# dev/ becomes the container's /dev: an empty file for each node the host's is
+	# bound onto (child-before-pivot.sh).
+	for n in null zero full random urandom tty; do : >"$container_path/dev/$n"; done
+	chown -R "$r:$r" "$container_path/overlay" "$container_path/jobs" "$container_path/log" \
+		"$container_path/run" "$container_path/dev" "$container_path/etc/fstab" ||
+		die "cannot give the container's files to uid $r"
+	u=$((r + user_uid))
+	chown "$u:$u" "$upper/home/$user_name" || die "cannot give the home directory to uid $u"
+fi

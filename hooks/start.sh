@@ -13,5 +13,11 @@ fi
 confine=()
 [[ -n ${container_capabilities+set} ]] && confine+=(--caps "$container_capabilities")
 [[ ${seccomp:-true} == false ]] && confine+=(--no-seccomp)
+# server.user_namespaces: root in the container is host uid $userns_root_uid; the rootfs
+# is shifted for it with an idmapped mount (child-before-pivot.sh's overlay/lower).
+if [[ ${user_namespaces:-false} == true ]]; then
+	: "${userns_root_uid:?}" "${rootfs_path:?}"
+	confine+=(--userns "$userns_root_uid" --idmap-lower "$rootfs_path")
+fi
 exec "$wshd_path" --run "$container_path/run" --hooks "$hooks_path" \
 	--root "$container_path/mnt" --title "wshd: $id" "${confine[@]}"

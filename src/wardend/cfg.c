@@ -70,6 +70,7 @@ static const struct key keys[] = {
     {"server", "container_capabilities", K_CAPS, F(server.container_capabilities), 0, 0},
     {"server", "seccomp", K_BOOL, F(server.seccomp), 0, 0},
     {"server", "warm_pool", K_INT, F(server.warm_pool), 0, 1 << 20},
+    {"server", "user_namespaces", K_BOOL, F(server.user_namespaces), 0, 0},
     {"network", "pool_start_address", K_IPV4, F(network.pool_start_address), 0, 0},
     {"network", "pool_size", K_INT, F(network.pool_size), 1, 1 << 20},
     {"network", "release_delay_ms", K_INT, F(network.release_delay_ms), 0, 600000},
@@ -82,6 +83,8 @@ static const struct key keys[] = {
     {"port", "pool_size", K_INT, F(port.pool_size), 0, 65535},
     {"user", "pool_start_uid", K_INT, F(user.pool_start_uid), 1, 0x7fffffff},
     {"user", "pool_size", K_INT, F(user.pool_size), 1, 1 << 20},
+    {"user", "subordinate_start_uid", K_INT, F(user.subordinate_start_uid), 1, 0x7fffffff},
+    {"user", "subordinate_size", K_INT, F(user.subordinate_size), USERNS_SIZE, 0x7fffffff},
     {"logging", "level", K_LEVEL, F(logging.level), 0, 0},
     {"logging", "file", K_STR, F(logging.file), 0, 0},
 };
@@ -118,6 +121,8 @@ void config_defaults(struct w_config *cfg)
     cfg->port.pool_size = 4000;
     cfg->user.pool_start_uid = 10000;
     cfg->user.pool_size = 256;
+    cfg->user.subordinate_start_uid = 1U << 30;
+    cfg->user.subordinate_size = 256 * USERNS_SIZE;
     cfg->logging.level = LOG_INFO;
 }
 
@@ -389,6 +394,27 @@ int config_load_json(struct w_config *cfg, const char *text, size_t len, struct 
     }
     if (cfg->port.pool_start_port + cfg->port.pool_size > 65536) {
         w_err(err, "config key port.pool_size: the pool runs past port 65535");
+        goto out;
+    }
+    if (cfg->user.subordinate_size % USERNS_SIZE != 0) {
+        w_err(err, "config key user.subordinate_size: must be a multiple of %d", USERNS_SIZE);
+        goto out;
+    }
+    if (cfg->server.user_namespaces &&
+        cfg->user.subordinate_size / USERNS_SIZE < cfg->user.pool_size) {
+        w_err(err,
+              "config key user.subordinate_size: %d uids hold %d containers of %d, fewer than "
+              "user.pool_size (%d)",
+              cfg->user.subordinate_size, cfg->user.subordinate_size / USERNS_SIZE, USERNS_SIZE,
+              cfg->user.pool_size);
+        goto out;
+    }
+    if (cfg->server.user_namespaces &&
+        (long long)cfg->user.pool_start_uid + cfg->user.pool_size > USERNS_SIZE) {
+        w_err(err,
+              "config key user.pool_size: with server.user_namespaces the uid pool must lie "
+              "inside the container's mapped uids 0..%d",
+              USERNS_SIZE - 1);
         goto out;
     }
     ret = 0;

@@ -11,6 +11,8 @@
 #include "error.h"
 
 #define CONFIG_STR 512
+/* Container uids (and gids) 0..USERNS_SIZE-1 are mapped in a user namespace. */
+#define USERNS_SIZE 65536
 
 struct w_config {
     struct {
@@ -33,6 +35,7 @@ struct w_config {
         char container_capabilities[CONFIG_STR]; /* comma-separated names, no CAP_ */
         int seccomp;                             /* wshd loads its filter in every job */
         int warm_pool; /* containers kept prepared for create (warm.c); 0: none */
+        int user_namespaces; /* containers get a user namespace (doc/security.md) */
     } server;
     struct {
         uint32_t pool_start_address; /* host byte order */
@@ -51,6 +54,11 @@ struct w_config {
     struct {
         uid_t pool_start_uid;
         int pool_size;
+        /* With server.user_namespaces: container N of the uid pool (uid pool_start_uid + N)
+         * has container uids 0..USERNS_SIZE-1 at host uids
+         * subordinate_start_uid + N * USERNS_SIZE and on. */
+        uid_t subordinate_start_uid;
+        int subordinate_size;
     } user;
     struct {
         int level;

@@ -111,6 +111,13 @@ char **env_container(const struct env_ct *ct)
     bad |= env_add(&env, &n, "disk_size_mb", "%d", ct->disk_size_mb);
     bad |= env_add(&env, &n, "container_capabilities", "%s", c->server.container_capabilities);
     bad |= env_add(&env, &n, "seccomp", "%s", c->server.seccomp ? "true" : "false");
+    bad |= env_add(&env, &n, "user_namespaces", "%s", c->server.user_namespaces ? "true" : "false");
+    if (c->server.user_namespaces)
+        bad |= env_add(&env, &n, "userns_root_uid", "%llu",
+                       (unsigned long long)c->user.subordinate_start_uid +
+                           (unsigned long long)(ct->uid - c->user.pool_start_uid) * USERNS_SIZE);
+    else
+        bad |= env_add(&env, &n, "userns_root_uid", "%s", "");
     if (getenv("DEBUG"))
         bad |= env_add(&env, &n, "DEBUG", "%s", getenv("DEBUG"));
     if (bad) {

@@ -3,11 +3,15 @@
 #include "registry.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cgroup.h"
 #include "env.h"
@@ -240,9 +244,105 @@ static int check_port_pool(struct w_error *err)
     return 0;
 }
 
+/* With user namespaces, the host uids the containers get, [lo, hi), must belong to no
+ * one else: not the uid pool, no host user or group, no range of /etc/subuid or
+ * /etc/subgid (another user's subordinate ids). */
+static int check_sub_file(const char *path, uint64_t lo, uint64_t hi, struct w_error *err)
+{
+    char line[512];
+    FILE *f = fopen(path, "re");
+    int ret = 0;
+
+    if (f == NULL)
+        return errno == ENOENT ? 0 : w_errno(err, errno, "open %s", path);
+    while (ret == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        unsigned long long start, count;
+
+        if (c2 == NULL || sscanf(c1 + 1, "%llu", &start) != 1 ||
+            sscanf(c2 + 1, "%llu", &count) != 1)
+            continue;
+        *c1 = '\0';
+        if (start < hi && start + count > lo)
+            ret = w_err(
+                err, "user.subordinate_start_uid: %llu..%llu overlaps %s's range %llu..%llu in %s",
+                (unsigned long long)lo, (unsigned long long)hi - 1, line, start, start + count - 1,
+                path);
+    }
+    fclose(f);
+    return ret;
+}
+
+static int check_subordinate(struct w_error *err)
+{
+    uint64_t lo = g_cfg->user.subordinate_start_uid,
+             hi = lo + (uint64_t)g_cfg->user.subordinate_size;
+    uint64_t plo = g_cfg->user.pool_start_uid, phi = plo + (uint64_t)g_cfg->user.pool_size;
+    struct passwd *pw;
+    struct group *gr;
+    int ret = 0;
+
+    if (!g_cfg->server.user_namespaces)
+        return 0;
+    if (hi > 0xffffffffULL)
+        return w_err(err, "user.subordinate_size: the range runs past uid 4294967294");
+    if (plo < hi && phi > lo)
+        return w_err(err, "user.subordinate_start_uid: %llu..%llu overlaps the uid pool %llu..%llu",
+                     (unsigned long long)lo, (unsigned long long)hi - 1, (unsigned long long)plo,
+                     (unsigned long long)phi - 1);
+    setpwent();
+    while (ret == 0 && (pw = getpwent()) != NULL)
+        if (pw->pw_uid >= lo && pw->pw_uid < hi)
+            ret =
+                w_err(err, "user.subordinate_start_uid: %llu..%llu overlaps host user %s (uid %u)",
+                      (unsigned long long)lo, (unsigned long long)hi - 1, pw->pw_name,
+                      (unsigned)pw->pw_uid);
+    endpwent();
+    setgrent();
+    while (ret == 0 && (gr = getgrent()) != NULL)
+        if (gr->gr_gid >= lo && gr->gr_gid < hi)
+            ret =
+                w_err(err, "user.subordinate_start_uid: %llu..%llu overlaps host group %s (gid %u)",
+                      (unsigned long long)lo, (unsigned long long)hi - 1, gr->gr_name,
+                      (unsigned)gr->gr_gid);
+    endgrent();
+    if (ret < 0)
+        return ret;
+    if (check_sub_file("/etc/subuid", lo, hi, err) < 0 ||
+        check_sub_file("/etc/subgid", lo, hi, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* With user namespaces, wshd and its hooks reach the container's directory and the
+ * hooks as the container's root, an unprivileged host uid: every directory on the way
+ * must let others through. */
+static int check_reachable(const char *dir, struct w_error *err)
+{
+    char path[CONFIG_STR], *slash;
+    struct stat st;
+
+    if (!g_cfg->server.user_namespaces)
+        return 0;
+    strlcpy(path, dir, sizeof(path));
+    for (;;) {
+        if (stat(path[0] ? path : "/", &st) < 0)
+            return w_errno(err, errno, "stat %s", path[0] ? path : "/");
+        if ((st.st_mode & S_IXOTH) == 0)
+            return w_err(err,
+                         "server.user_namespaces: %s (mode %04o) must be searchable by others: "
+                         "a container's root is an unprivileged host user",
+                         path[0] ? path : "/", (unsigned)(st.st_mode & 07777));
+        if ((slash = strrchr(path, '/')) == NULL || path[0] == '\0')
+            break;
+        *slash = '\0';
+    }
+    return 0;
+}
+
 int registry_init(struct w_error *err)
 {
-    if (check_uid_pool(err) < 0 || check_port_pool(err) < 0)
+    if (check_uid_pool(err) < 0 || check_port_pool(err) < 0 || check_subordinate(err) < 0)
         return -1;
     if (pool_init(&net_pool, g_cfg->network.pool_size, g_cfg->network.release_delay_ms) < 0 ||
         pool_init(&uid_pool, g_cfg->user.pool_size, 0) < 0 ||
@@ -250,6 +350,9 @@ int registry_init(struct w_error *err)
         return w_err(err, "pool_init: out of memory");
     if (util_mkdir_p(g_cfg->server.container_depot_path, 0755, err) < 0)
         return w_err_prefix(err, "container depot");
+    if (check_reachable(g_cfg->server.container_depot_path, err) < 0 ||
+        check_reachable(g_cfg->server.hooks_path, err) < 0)
+        return -1;
     cgroup_init();
     return 0;
 }

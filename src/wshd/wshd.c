@@ -1,8 +1,10 @@
 /* wshd: starts on the host (run by the start.sh hook), clones the container's init
  * and becomes it. Roles:
- *   parent  host namespaces: parent-before-clone.sh, clone, parent-after-clone.sh,
+ *   parent  host namespaces: parent-before-clone.sh, clone, (--userns: the child's
+ *           uid_map and gid_map, the idmapped rootfs sent to it), parent-after-clone.sh,
  *           waits for the child's "ready", writes <run>/wshd.pid, exits 0.
- *   child   new namespaces, pid 1: waits for "go", child-before-pivot.sh, opens what it
+ *   child   new namespaces, pid 1: waits for "go", (--userns: becomes root of its user
+ *           namespace, attaches the idmapped rootfs), child-before-pivot.sh, opens what it
  *           needs from the host (jobs dir, socket, log, /dev/null, the after-pivot hook),
  *           pivot_root, drops the old root and the capabilities outside --caps,
  *           child-after-pivot.sh, detaches, says "ready", serves.
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sched.h>
@@ -34,6 +37,7 @@
 #include "confine.h"
 #include "devfilter.h"
 #include "error.h"
+#include "fdpass.h"
 #include "serve.h"
 #include "spawnp.h"
 #include "unixsock.h"
@@ -41,9 +45,13 @@
 
 #define EXIT_USAGE 100
 #define EXIT_SYSTEM 111
+/* Container uids and gids 0..USERNS_SIZE-1 are mapped (--userns). */
+#define USERNS_SIZE 65536
 
 struct opts {
     const char *run, *hooks, *root, *title, *devfilter;
+    const char *idmap_lower; /* with userns: DIR, idmapped onto <container>/overlay/lower */
+    long long userns_root;   /* host uid (and gid) of the container's root; -1: no userns */
     char container[PATH_MAX];
     uint64_t caps; /* the container's bounding set */
     int seccomp;   /* load the default filter in every job */
@@ -52,7 +60,7 @@ struct opts {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: wshd --run DIR --hooks DIR --root DIR [--title STR] [--caps LIST]\n"
-               "            [--no-seccomp]\n"
+               "            [--no-seccomp] [--userns HOST_UID [--idmap-lower DIR]]\n"
                "       wshd --device-filter CGROUP_DIR\n"
                "       wshd --help | --version\n");
 }
@@ -67,6 +75,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"caps", required_argument, NULL, 'c'},
         {"no-seccomp", no_argument, NULL, 'S'},
         {"device-filter", required_argument, NULL, 'D'},
+        {"userns", required_argument, NULL, 'U'},
+        {"idmap-lower", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -77,6 +87,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
     int c;
 
     o->seccomp = 1;
+    o->userns_root = -1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -100,6 +111,21 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'D':
             o->devfilter = optarg;
             break;
+        case 'U': {
+            char *end;
+            errno = 0;
+            o->userns_root = strtoll(optarg, &end, 10);
+            if (errno || *optarg < '0' || *optarg > '9' || *end || o->userns_root < 1 ||
+                o->userns_root + USERNS_SIZE - 1 > 0xfffffffeLL) {
+                fprintf(stderr, "wshd: --userns: '%s' is not a host uid 1..%lld\n", optarg,
+                        0xfffffffeLL - USERNS_SIZE + 1);
+                exit(EXIT_USAGE);
+            }
+            break;
+        }
+        case 'L':
+            o->idmap_lower = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -115,6 +141,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
         return;
     if (optind != argc || !o->run || !o->hooks || !o->root || o->devfilter) {
         usage(stderr);
+        exit(EXIT_USAGE);
+    }
+    if (o->idmap_lower != NULL && o->userns_root < 0) {
+        fprintf(stderr, "wshd: --idmap-lower needs --userns\n");
         exit(EXIT_USAGE);
     }
     if (caps_parse_list(caps, &o->caps, &err) < 0) {
@@ -295,8 +325,48 @@ static int run_after_pivot(struct child_res *r, struct w_error *err)
     return run_and_wait("/bin/sh", argv, "child-after-pivot.sh", NULL, r->devnull, err);
 }
 
+/* With --userns, once the parent has written our uid_map and gid_map: become root of the
+ * namespace (we are still the host's uid 0, which it does not map), so that what we and
+ * the hooks create belongs to the container's root, an unprivileged host uid. The
+ * capabilities stay (they are the namespace's own). */
+static int become_userns_root(struct w_error *err)
+{
+    if (setresgid(0, 0, 0) < 0)
+        return w_errno(err, errno, "setresgid 0 in the user namespace");
+    if (setgroups(0, NULL) < 0)
+        return w_errno(err, errno, "setgroups in the user namespace");
+    if (setresuid(0, 0, 0) < 0)
+        return w_errno(err, errno, "setresuid 0 in the user namespace");
+    return 0;
+}
+
+/* The idmapped rootfs the parent made (only the host's root may): attach it at
+ * <container>/overlay/lower in our mount namespace, for child-before-pivot.sh. */
+static int attach_idmapped_lower(const struct opts *o, int sock, struct w_error *err)
+{
+    char path[PATH_MAX], c;
+    int fd = -1, nfds = 1, ret;
+
+    if (fdpass_recv(sock, &c, 1, &fd, &nfds, err) != 1 || nfds != 1) {
+        if (fd >= 0)
+            close(fd);
+        return nfds == 1 ? w_err_prefix(err, "receive the idmapped rootfs")
+                         : w_err(err, "receive the idmapped rootfs: no descriptor");
+    }
+    if (snprintf(path, sizeof(path), "%s/overlay/lower", o->container) >= (int)sizeof(path)) {
+        close(fd);
+        return w_err(err, "container path too long");
+    }
+    ret = move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+    if (ret < 0)
+        w_errno(err, errno, "move_mount the idmapped %s on %s", o->idmap_lower, path);
+    close(fd);
+    return ret;
+}
+
 /* Everything the child does before "ready"; any failure goes back to the parent. */
-static int child_setup(const struct opts *o, int go_fd, struct child_res *r, struct w_error *err)
+static int child_setup(const struct opts *o, int go_fd, int idmap_sock, struct child_res *r,
+                       struct w_error *err)
 {
     char c;
     ssize_t n;
@@ -307,6 +377,8 @@ static int child_setup(const struct opts *o, int go_fd, struct child_res *r, str
     if (n != 1)
         return w_err(err, "parent died before the child could go on");
     close(go_fd);
+    if (o->userns_root >= 0 && become_userns_root(err) < 0)
+        return -1;
     /* No ptrace, no /proc/1/fd, /proc/1/environ or /proc/1/mem for anyone in the
      * container, root included (it lacks CAP_SYS_PTRACE); exec resets it in jobs. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -314,6 +386,10 @@ static int child_setup(const struct opts *o, int go_fd, struct child_res *r, str
     /* Nothing we mount may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return w_errno(err, errno, "make / rprivate");
+    if (o->idmap_lower != NULL && attach_idmapped_lower(o, idmap_sock, err) < 0)
+        return -1;
+    if (idmap_sock >= 0)
+        close(idmap_sock);
     if (run_named_hook(o, "child-before-pivot.sh", NULL, err) < 0)
         return -1;
     if (open_host_side(o, r, err) < 0 || listen_socket(o, r, err) < 0)
@@ -332,13 +408,14 @@ static int child_setup(const struct opts *o, int go_fd, struct child_res *r, str
     return 0;
 }
 
-static void __attribute__((noreturn)) child_main(const struct opts *o, int go_fd, int ready_fd)
+static void __attribute__((noreturn))
+child_main(const struct opts *o, int go_fd, int ready_fd, int idmap_sock)
 {
     struct child_res r = {-1, -1, -1, -1, NULL};
     struct wshd_ctx ctx;
     struct w_error err;
 
-    if (child_setup(o, go_fd, &r, &err) < 0) {
+    if (child_setup(o, go_fd, idmap_sock, &r, &err) < 0) {
         char sock[PATH_MAX];
         if (r.listen_fd >= 0 && snprintf(sock, sizeof(sock), "%s/wshd.sock", o->run) > 0)
             unlink(sock); /* the host still sees it unless pivot_root succeeded */
@@ -413,6 +490,57 @@ static void wait_ready(pid_t child, int ready_fd)
     }
 }
 
+/* --userns: the child's uid_map and gid_map, container 0..USERNS_SIZE-1 at the host's
+ * userns_root..; written by us, the host's root, so setgroups stays allowed inside. */
+static int write_maps(const struct opts *o, pid_t child, struct w_error *err)
+{
+    static const char *const files[] = {"uid_map", "gid_map"};
+    char path[64], line[64];
+    int len = snprintf(line, sizeof(line), "0 %lld %d\n", o->userns_root, USERNS_SIZE);
+
+    for (int i = 0; i < 2; i++) {
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)child, files[i]);
+        if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+            return w_errno(err, errno, "open %s", path);
+        if (write(fd, line, (size_t)len) != len) {
+            int e = errno;
+            close(fd);
+            return w_errno(err, e, "write %s", path);
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+/* --idmap-lower: a detached clone of DIR whose owners are shifted by the child's user
+ * namespace (host uid 0 shows as the container's 0), handed to the child, which attaches
+ * it (see attach_idmapped_lower). Making it needs CAP_SYS_ADMIN over DIR's file system,
+ * which only we have. */
+static int send_idmapped_lower(const struct opts *o, pid_t child, int sock, struct w_error *err)
+{
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+    char path[64];
+    int tree, ret = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)child);
+    attr.userns_fd = (uint64_t)open(path, O_RDONLY | O_CLOEXEC);
+    if ((int)attr.userns_fd < 0)
+        return w_errno(err, errno, "open %s", path);
+    tree = open_tree(AT_FDCWD, o->idmap_lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0)
+        w_errno(err, errno, "open_tree %s", o->idmap_lower);
+    else if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+        w_errno(err, errno, "mount_setattr MOUNT_ATTR_IDMAP on %s", o->idmap_lower);
+    else if (fdpass_send(sock, "L", 1, &tree, 1, err) == 0)
+        ret = 0;
+    if (tree >= 0)
+        close(tree);
+    close((int)attr.userns_fd);
+    return ret;
+}
+
 static void write_pidfile(const struct opts *o, pid_t child)
 {
     char path[PATH_MAX], buf[32];
@@ -429,7 +557,7 @@ int main(int argc, char **argv, char **envp)
 {
     struct opts o = {0};
     struct w_error err;
-    int go[2], ready[2];
+    int go[2], ready[2], idmap[2] = {-1, -1};
     char pidenv[32];
     pid_t child;
 
@@ -455,9 +583,13 @@ int main(int argc, char **argv, char **envp)
         w_errno(&err, errno, "pipe2 for the child's go and ready");
         fail(0, err.msg);
     }
+    if (o.idmap_lower != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, idmap) < 0) {
+        w_errno(&err, errno, "socketpair for the idmapped rootfs");
+        fail(0, err.msg);
+    }
     child = (pid_t)syscall(SYS_clone,
                            CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET |
-                               SIGCHLD,
+                               (o.userns_root >= 0 ? CLONE_NEWUSER : 0) | SIGCHLD,
                            NULL, NULL, NULL, 0);
     if (child < 0) {
         w_errno(&err, errno, "clone the container's init");
@@ -467,10 +599,20 @@ int main(int argc, char **argv, char **envp)
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* until ready: the parent's death is ours */
         close(go[1]);
         close(ready[0]);
-        child_main(&o, go[0], ready[1]);
+        if (idmap[0] >= 0)
+            close(idmap[0]);
+        child_main(&o, go[0], ready[1], idmap[1]);
     }
     close(go[0]);
     close(ready[1]);
+    if (idmap[1] >= 0)
+        close(idmap[1]);
+    if (o.userns_root >= 0 && write_maps(&o, child, &err) < 0)
+        fail(child, err.msg);
+    if (o.idmap_lower != NULL && send_idmapped_lower(&o, child, idmap[0], &err) < 0)
+        fail(child, err.msg);
+    if (idmap[0] >= 0)
+        close(idmap[0]);
     snprintf(pidenv, sizeof(pidenv), "PID=%d", (int)child);
     if (run_named_hook(&o, "parent-after-clone.sh", pidenv, &err) < 0)
         fail(child, err.msg);
