@@ -585,6 +585,8 @@ static const struct cli_cmd cmds[] = {
      "       [--network-address ADDR[/LEN]] [--bind SRC:DST[:ro|rw]]... [--env K=V]...\n"
      "       [--privileged] -- PROG [ARG...]",
      "run PROG in a throwaway container as if it ran here (--help: details)"},
+    {"bulk_info", cli_cmd_bulk_info, "[HANDLE...]", "info of many containers (all by default)"},
+    {"events", cli_cmd_events, "[--count N]", "print one line per event until interrupted (or N)"},
     {"raw", cmd_raw, "'[\"COMMAND\",ARG...]'", "send one request line as-is, print the payload(s)"},
     {"help", cmd_help, "[COMMAND]", "list commands, or show one command's usage"},
 };
