@@ -695,6 +695,8 @@ int main(int argc, char **argv)
      * next one instead of mapping and faulting in fresh pages each time. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    if (optind < argc && strcmp(argv[optind], "oci") == 0)
+        return cli_exec_oci(argc - optind, argv + optind);
     client_init(&c, sock);
     if (optind == argc) {
         r = repl_run(&c);
