@@ -242,7 +242,7 @@ exited 7"
 		c["linux"]["namespaces"].pop(1)|config.json linux.namespaces: warden always makes a new network namespace
 		c["linux"]["namespaces"].append({"type":"user"})|config.json linux.namespaces[5]: a user namespace is not supported
 		c["linux"]["namespaces"][0]["path"]="/proc/1/ns/pid"|config.json linux.namespaces[0].path: joining an existing namespace
-		c["linux"]["resources"]={"pids":{"limit":10}}|config.json linux.resources.pids: not supported by warden-oci
+		c["linux"]["resources"]={"pids":{"limit":10}}|config.json linux.resources.pids.limit: not supported
 		c["linux"]["uidMappings"]=[]|config.json linux.uidMappings: not supported by warden-oci
 		c["hooks"]={"prestart":[{"path":"/bin/true"}]}|config.json hooks: OCI hooks are not supported
 		c["process"]["args"]=[]|config.json process.args: must be a non-empty array of strings

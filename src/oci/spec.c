@@ -349,7 +349,7 @@ static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
 
 static int do_resources(struct ctx *c, struct json_object *r, struct json_object *limits)
 {
-    static const char *const keys[] = {"memory", "cpu", "devices", NULL};
+    static const char *const keys[] = {"memory", "cpu", "devices", "pids", NULL};
     static const char *const mkeys[] = {"limit", NULL};
     static const char *const ckeys[] = {"shares", "cpus", NULL};
     struct json_object *v;
@@ -359,6 +359,10 @@ static int do_resources(struct ctx *c, struct json_object *r, struct json_object
         return -1;
     if (!is_empty(jsonh_get(r, "devices")))
         warn_field(c, "linux.resources.devices");
+    /* No pids limit is what warden gives: only "unlimited" (0 or less) is honoured. */
+    if ((v = jsonh_get(r, "pids")) != NULL && jsonh_get_int(v, "limit", 0) > 0)
+        return w_err(c->err, "config.json linux.resources.pids.limit: not supported (warden "
+                             "sets no pids limit; 0 or -1 is accepted)");
     if ((v = jsonh_get(r, "memory")) != NULL) {
         if (only_keys(c, v, "linux.resources.memory", mkeys) < 0)
             return -1;
@@ -419,6 +423,41 @@ static int do_namespaces(struct ctx *c, struct json_object *ns)
     return 0;
 }
 
+/* Sysctls of the container's own namespaces (network, ipc, uts), written by the job's
+ * root before the program starts; a host-wide one would change the host. */
+static int do_sysctl(struct ctx *c, struct json_object *sc)
+{
+    static const char *const ns_prefixes[] = {"net.",       "kernel.shm", "kernel.msg",
+                                              "kernel.sem", "fs.mqueue.", NULL};
+
+    if (want_type(c, sc, json_type_object, "linux.sysctl", "an object of strings") < 0)
+        return -1;
+    json_object_object_foreach(sc, k, v)
+    {
+        int ok = 0;
+        for (int i = 0; ns_prefixes[i]; i++)
+            ok |= strncmp(k, ns_prefixes[i], strlen(ns_prefixes[i])) == 0;
+        if (!ok || strstr(k, "..") || strchr(k, '/'))
+            return w_err(c->err,
+                         "config.json linux.sysctl.%s: not a sysctl of the "
+                         "container's own namespaces",
+                         k);
+        if (!json_object_is_type(v, json_type_string))
+            return w_err(c->err, "config.json linux.sysctl.%s: must be a string", k);
+        fputs("printf %s ", c->script);
+        sh_quote(c->script, json_object_get_string(v));
+        fputs(" >", c->script);
+        char path[512];
+        snprintf(path, sizeof(path), "/proc/sys/%s", k);
+        for (char *p = path; *p; p++)
+            if (*p == '.')
+                *p = '/';
+        sh_quote(c->script, path);
+        fputs(" || exit 126\n", c->script);
+    }
+    return 0;
+}
+
 static int do_linux(struct ctx *c, struct json_object *l, struct spec *s)
 {
     static const char *const keys[] = {
@@ -440,9 +479,9 @@ static int do_linux(struct ctx *c, struct json_object *l, struct spec *s)
             snprintf(f, sizeof(f), "linux.%s", policy[i]);
             warn_field(c, f);
         }
-    if (!is_empty(jsonh_get(l, "sysctl"))) {
+    if ((v = jsonh_get(l, "sysctl")) != NULL && do_sysctl(c, v) < 0) {
         json_object_put(limits);
-        return w_err(c->err, "config.json linux.sysctl: not supported by warden-oci");
+        return -1;
     }
     if ((v = jsonh_get(l, "namespaces")) != NULL && do_namespaces(c, v) < 0) {
         json_object_put(limits);
