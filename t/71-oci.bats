@@ -110,9 +110,9 @@ err"
 	assert_failure $((128 + 10))
 }
 
-@test "config.json: args, env exactly, cwd, hostname, rlimits, umask" {
-	bundle '["/bin/sh","-c","env | sort; pwd; hostname; ulimit -n; umask"]' \
-		'c["process"].update(cwd="/tmp", env=["PATH=/bin", "A=b c"], rlimits=[{"type":"RLIMIT_NOFILE","hard":333,"soft":333}]); c["process"]["user"]["umask"]=0o27'
+@test "config.json: args, env exactly, cwd, hostname, rlimits, umask, sysctl" {
+	bundle '["/bin/sh","-c","env | sort; pwd; hostname; ulimit -n; umask; cat /proc/sys/net/ipv4/ping_group_range"]' \
+		'c["process"].update(cwd="/tmp", env=["PATH=/bin", "A=b c"], rlimits=[{"type":"RLIMIT_NOFILE","hard":333,"soft":333}]); c["process"]["user"]["umask"]=0o27; c["linux"]["sysctl"]={"net.ipv4.ping_group_range":"0 7"}'
 	run_oci run --bundle "$BUNDLE" c1
 	assert_success
 	assert_output "A=b c
@@ -122,7 +122,8 @@ SHLVL=1
 /tmp
 ocibox
 333
-0027"
+0027
+0	7"
 }
 
 @test "config.json: bind mounts read-only and read-write; root.readonly" {
@@ -249,6 +250,7 @@ exited 7"
 		c["process"]["cwd"]="tmp"|config.json process.cwd: must be an absolute path
 		c["root"]["path"]="/nonexistent"|config.json root.path: /nonexistent is not a directory
 		c["ociVersion"]="0.9"|config.json ociVersion: must be a string 1.x
+		c["linux"]["sysctl"]={"kernel.panic":"1"}|config.json linux.sysctl.kernel.panic: not a sysctl of the container's own namespaces
 		c["frobnicate"]=1|config.json frobnicate: not supported by warden-oci
 		c["process"]["env"]=["NOEQUALS"]|config.json process.env[0]: must be a string KEY=VALUE
 	EOF
