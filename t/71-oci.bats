@@ -126,14 +126,17 @@ ocibox
 0	7"
 }
 
-@test "config.json: bind mounts read-only and read-write; root.readonly" {
+@test "config.json: bind mounts read-only and read-write, a tmpfs, root.readonly" {
 	mkdir -p "$WTMP/ro-$BATS_TEST_NUMBER" "$WTMP/rw-$BATS_TEST_NUMBER"
 	echo data >"$WTMP/ro-$BATS_TEST_NUMBER/f"
-	bundle '["/bin/sh","-c","cat /in/f; touch /in/g 2>/dev/null && echo wrote-ro; echo new >/out/h; touch /x 2>/dev/null && echo wrote-root; echo done"]' \
-		'c["root"]["readonly"]=True; c["mounts"] += [{"destination":"/in","type":"bind","source":"'"$WTMP/ro-$BATS_TEST_NUMBER"'","options":["rbind","ro"]},{"destination":"/out","type":"none","source":"'"$WTMP/rw-$BATS_TEST_NUMBER"'","options":["bind"]}]'
+	bundle '["/bin/sh","-c","cat /in/f; touch /in/g 2>/dev/null && echo wrote-ro; echo new >/out/h; touch /x 2>/dev/null && echo wrote-root; grep \" /run/t tmpfs\" /proc/mounts | cut -d\" \" -f4 | tr , \"\\n\" | grep -E \"^(size|mode)=\"; touch /run/t/y && echo wrote-tmpfs; echo done"]' \
+		'c["root"]["readonly"]=True; c["mounts"] += [{"destination":"/run/t","type":"tmpfs","source":"tmpfs","options":["nosuid","size=1024k","mode=700"]},{"destination":"/in","type":"bind","source":"'"$WTMP/ro-$BATS_TEST_NUMBER"'","options":["rbind","ro"]},{"destination":"/out","type":"none","source":"'"$WTMP/rw-$BATS_TEST_NUMBER"'","options":["bind"]}]'
 	run_oci run --bundle "$BUNDLE" m1
 	assert_success
 	assert_output "data
+size=1024k
+mode=700
+wrote-tmpfs
 done"
 	assert_equal "$(cat "$WTMP/rw-$BATS_TEST_NUMBER/h")" new
 }
@@ -240,6 +243,7 @@ exited 7"
 		c["process"]["user"]["uid"]=1000|config.json process.user.uid: only 0 is supported
 		c["process"]["rlimits"]=[{"type":"RLIMIT_NOFILE","hard":10,"soft":5}]|config.json process.rlimits[0] (RLIMIT_NOFILE): soft 5 != hard 10
 		c["mounts"].append({"destination":"/mnt","type":"nfs","source":"x:/y"})|config.json mounts[4]: a nfs mount on /mnt is not supported
+		c["mounts"].append({"destination":"/run","type":"tmpfs","source":"tmpfs","options":["exec,suid"]})|config.json mounts[4].options: exec,suid is not a tmpfs option
 		c["linux"]["namespaces"].pop(1)|config.json linux.namespaces: warden always makes a new network namespace
 		c["linux"]["namespaces"].append({"type":"user"})|config.json linux.namespaces[5]: a user namespace is not supported
 		c["linux"]["namespaces"][0]["path"]="/proc/1/ns/pid"|config.json linux.namespaces[0].path: joining an existing namespace
@@ -262,10 +266,14 @@ exited 7"
 
 @test "fields of warden's own policy are accepted and named in a warning" {
 	bundle '["/bin/true"]' 'c["process"]["capabilities"]={"bounding":["CAP_KILL"]}; c["linux"]["maskedPaths"]=["/proc/kcore"]'
-	run_oci --log "$WTMP/w.log" --log-format json run --bundle "$BUNDLE" p1
+	run_oci run --bundle "$BUNDLE" p1
 	assert_success
 	assert_output_contains "warning: config.json process.capabilities: not applied, warden's own policy is in force"
 	assert_output_contains "config.json linux.maskedPaths"
+	# With --log, warnings go only there: stderr is the container's.
+	run_oci --log "$WTMP/w.log" --log-format json run --bundle "$BUNDLE" p2
+	assert_success
+	assert_output ""
 	run python3 -c 'import json,sys; [print(e["level"], e["msg"]) for e in map(json.loads, open(sys.argv[1]))]' "$WTMP/w.log"
 	assert_output_contains "warning config.json process.capabilities"
 }

@@ -39,15 +39,18 @@ static void stamp(char *buf, size_t cap)
     snprintf(buf + n, cap - n, ".%09ldZ", ts.tv_nsec);
 }
 
-/* One message to stderr and to --log (text, or runc's JSON lines). */
+/* One message to --log (text, or runc's JSON lines) and errors to stderr too; without
+ * --log, warnings go to stderr. With --log they do not: an engine hands create the
+ * container's own stderr, and a warning there would become the program's output. */
 static void log_line(const char *level, const char *msg)
 {
     char t[64];
     FILE *f;
 
-    if (strcmp(level, "error") == 0 || strcmp(level, "warning") == 0)
-        fprintf(stderr, "warden-oci: %s%s\n", strcmp(level, "warning") == 0 ? "warning: " : "",
-                msg);
+    if (strcmp(level, "error") == 0)
+        fprintf(stderr, "warden-oci: %s\n", msg);
+    else if (strcmp(level, "warning") == 0 && g_log == NULL)
+        fprintf(stderr, "warden-oci: warning: %s\n", msg);
     if (g_log == NULL || (f = fopen(g_log, "ae")) == NULL)
         return;
     stamp(t, sizeof(t));
@@ -359,11 +362,16 @@ static int do_create(int argc, char **argv, int run)
         spec_free(&s);
         return fail(1, "--console-socket given, but config.json process.terminal is false");
     }
-    if ((mkdir(g_root, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0) {
+    if (util_mkdir_p(g_root, 0700, &err) < 0) {
+        spec_free(&s);
+        return fail(1, "--root %s: %s", g_root, err.msg);
+    }
+    if (mkdir(dir, 0700) < 0) {
         r = errno;
         spec_free(&s);
-        return fail(1, r == EEXIST ? "container \"%s\" already exists" : "mkdir %s: %s", id,
-                    strerror(r));
+        if (r == EEXIST)
+            return fail(1, "container \"%s\" already exists", id);
+        return fail(1, "mkdir %s: %s", dir, strerror(r));
     }
     if ((r = make_container(id, bundle, &s)) != 0) {
         rm_state_dir(dir);

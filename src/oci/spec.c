@@ -24,6 +24,7 @@ struct ctx {
     void (*warn)(const char *msg);
     struct w_error *err;
     FILE *script;
+    int readonly; /* root.readonly: remount / once the mounts are made */
 };
 
 static void warn_field(struct ctx *c, const char *field)
@@ -117,8 +118,7 @@ static int do_root(struct ctx *c, struct json_object *root, const char *bundle, 
         return w_err(c->err, "config.json root.readonly: must be a boolean");
     /* Warden's rootfs is a shared read-only base under a private writable layer: a
      * read-only root is that layer remounted read-only before the program starts. */
-    if (jsonh_get_bool(root, "readonly", 0))
-        fputs("mount -o remount,ro / || exit 126\n", c->script);
+    c->readonly = jsonh_get_bool(root, "readonly", 0);
     return 0;
 }
 
@@ -255,6 +255,8 @@ static int do_process(struct ctx *c, struct json_object *p, struct spec *s)
     if (want_type(c, cwd, json_type_string, "process.cwd", "an absolute path") < 0 ||
         json_object_get_string(cwd)[0] != '/')
         return w_err(c->err, "config.json process.cwd: must be an absolute path");
+    if (c->readonly)
+        fputs("mount -o remount,ro / || exit 126\n", c->script);
     fputs("cd ", c->script);
     sh_quote(c->script, json_object_get_string(cwd));
     fputs(" || exit 126\n", c->script);
@@ -297,6 +299,42 @@ static int standard_mount(const char *type, const char *dst)
     return 0;
 }
 
+/* A tmpfs elsewhere than warden's own: mounted by the job's root before the program
+ * starts, in the container's mount namespace. Only tmpfs's own options are taken. */
+static int tmpfs_mount(struct ctx *c, size_t i, const char *dst, struct json_object *opts)
+{
+    static const char *const flags[] = {"nosuid",  "nodev", "noexec", "strictatime", "relatime",
+                                        "noatime", "ro",    "rw",     NULL};
+    static const char *const prefixed[] = {"size=", "mode=", "uid=", "gid=", "nr_inodes=", NULL};
+    char o[1024] = "";
+
+    for (size_t j = 0; opts && j < json_object_array_length(opts); j++) {
+        const char *op = json_object_get_string(json_object_array_get_idx(opts, j));
+        int ok = 0;
+        for (int k = 0; op && flags[k]; k++)
+            ok |= strcmp(op, flags[k]) == 0;
+        for (int k = 0; op && prefixed[k]; k++)
+            ok |= strncmp(op, prefixed[k], strlen(prefixed[k])) == 0 && !strchr(op, ',');
+        if (!ok)
+            return w_err(c->err,
+                         "config.json mounts[%zu].options: %s is not a tmpfs option "
+                         "warden-oci passes on",
+                         i, op ? op : "(not a string)");
+        if (o[0])
+            strlcat(o, ",", sizeof(o));
+        strlcat(o, op, sizeof(o));
+    }
+    fputs("mkdir -p ", c->script);
+    sh_quote(c->script, dst);
+    fprintf(c->script, " && mount -t tmpfs%s", o[0] ? " -o " : "");
+    if (o[0])
+        sh_quote(c->script, o);
+    fputs(" tmpfs ", c->script);
+    sh_quote(c->script, dst);
+    fputs(" || exit 126\n", c->script);
+    return 0;
+}
+
 static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
 {
     static const char *const keys[] = {"destination", "type", "source", "options", NULL};
@@ -329,6 +367,11 @@ static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
         if (!bind) {
             if (standard_mount(type, dst))
                 continue; /* warden mounts it in every container */
+            if (strcmp(type, "tmpfs") == 0) {
+                if (tmpfs_mount(c, i, dst, opts) < 0)
+                    return -1;
+                continue;
+            }
             return w_err(c->err,
                          "config.json mounts[%zu]: a %s mount on %s is not supported "
                          "(bind mounts and warden's own proc, sysfs, /dev, devpts, "
@@ -373,7 +416,8 @@ static int do_resources(struct ctx *c, struct json_object *r, struct json_object
     if ((v = jsonh_get(r, "cpu")) != NULL) {
         if (only_keys(c, v, "linux.resources.cpu", ckeys) < 0)
             return -1;
-        if (jsonh_get_int(v, "shares", 0) > 0)
+        /* 1024 is the kernel's default share, which every container has already. */
+        if (jsonh_get_int(v, "shares", 0) > 0 && jsonh_get_int(v, "shares", 0) != 1024)
             json_object_object_add(limits, "cpu",
                                    json_object_new_int64(jsonh_get_int(v, "shares", 0)));
         if (jsonh_get_str(v, "cpus", "")[0])
