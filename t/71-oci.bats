@@ -198,7 +198,7 @@ exited 7"
 	BG+=($!)
 	wait_for 20 test -e "$WTMP/k2.pid.waiting"
 	oci start k2
-	oci kill k2 9
+	oci kill --all k2 9
 	wait_for 20 grep -q '^signaled' "$WTMP/k2.out"
 	run_cmd tail -n 1 "$WTMP/k2.out"
 	assert_output "signaled 9"

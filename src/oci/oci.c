@@ -499,13 +499,15 @@ static int cmd_kill(int argc, char **argv)
     struct oci_state st;
     char dir[PATH_MAX];
     enum oci_status s;
-    int sig = SIGTERM, r, ch;
+    int sig = SIGTERM, r, ch, all = 0;
     pid_t pid;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "+a", lo, NULL)) != -1)
-        if (ch != 'a') /* --all: the container's processes are the job's tree */
+    while ((ch = getopt_long(argc, argv, "+a", lo, NULL)) != -1) {
+        if (ch != 'a')
             return usage_error("kill", "unknown option");
+        all = 1; /* the job's process group: wshd starts each job as a group leader */
+    }
     if (argc - optind < 1 || argc - optind > 2)
         return usage_error("kill", "expected a container id and an optional signal");
     if (argc - optind == 2 && (sig = parse_signal(argv[optind + 1])) < 0)
@@ -521,6 +523,8 @@ static int cmd_kill(int argc, char **argv)
     pid = s == OCI_RUNNING ? state_job_pid(dir) : st.pid;
     if (pid <= 0)
         pid = st.pid; /* the job has ended; the keeper is passing on its last output */
+    else if (all && s == OCI_RUNNING)
+        pid = -pid;
     state_free(&st);
     if (kill(pid, sig) < 0 && errno != ESRCH)
         return fail(1, "kill %d: %s", (int)pid, strerror(errno));
