@@ -112,10 +112,11 @@ err"
 
 @test "config.json: args, env exactly, cwd, hostname, rlimits, umask, sysctl" {
 	bundle '["/bin/sh","-c","env | sort; pwd; hostname; ulimit -n; umask; cat /proc/sys/net/ipv4/ping_group_range"]' \
-		'c["process"].update(cwd="/tmp", env=["PATH=/bin", "A=b c"], rlimits=[{"type":"RLIMIT_NOFILE","hard":333,"soft":333}]); c["process"]["user"]["umask"]=0o27; c["linux"]["sysctl"]={"net.ipv4.ping_group_range":"0 7"}'
+		'c["process"].update(cwd="/tmp", env=["PATH=/bin", "A=b c", "BASH_FUNC_f%%=() { :; }"], rlimits=[{"type":"RLIMIT_NOFILE","hard":333,"soft":333}]); c["process"]["user"]["umask"]=0o27; c["linux"]["sysctl"]={"net.ipv4.ping_group_range":"0 7"}'
 	run_oci run --bundle "$BUNDLE" c1
 	assert_success
-	assert_output "A=b c
+	assert_output "warden-oci: warning: config.json process.env[2]: BASH_FUNC_f%% is not a name /bin/sh passes on; the program will not have it
+A=b c
 PATH=/bin
 PWD=/tmp
 SHLVL=1
@@ -257,6 +258,7 @@ exited 7"
 		c["linux"]["sysctl"]={"kernel.panic":"1"}|config.json linux.sysctl.kernel.panic: not a sysctl of the container's own namespaces
 		c["frobnicate"]=1|config.json frobnicate: not supported by warden-oci
 		c["process"]["env"]=["NOEQUALS"]|config.json process.env[0]: must be a string KEY=VALUE
+		c["process"]["env"]=["=x"]|config.json process.env[0]: must be a string KEY=VALUE
 	EOF
 	echo '{not json' >"$BUNDLE/config.json"
 	run_oci run --bundle "$BUNDLE" bad

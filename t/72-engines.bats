@@ -40,6 +40,7 @@ setup() {
 teardown() {
 	local d
 	ctd_stop
+	slurm_stop
 	if [[ -n ${P:-} && -d $P ]] && command -v podman >/dev/null; then
 		pod rm --all --force >/dev/null 2>&1 || true
 	fi
@@ -107,9 +108,91 @@ oops"
 	assert_output ""
 }
 
-@test "slurm: srun --container runs through warden-oci" {
-	command -v srun >/dev/null || skip "slurm (slurm-wlm) is not installed"
-	skip "slurm is installed, but its oci.conf test is not written (doc/scale-out.md)"
+# Slurm 22.05 (Debian's slurm-wlm): slurmctld and slurmd of a private cluster on this
+# host (auth/none, no munge, no cgroup plugins, spool and state in the test's temp dir),
+# an oci.conf whose RunTime* lines call warden-oci in RunTimeRun mode. Slurm resolves
+# with AI_ADDRCONFIG, which needs a non-loopback address: in a network namespace with
+# only lo, the test adds a veth pair of its own there (removed in teardown).
+slurm_start() {
+	S=$WTMP/slurm-$BATS_TEST_NUMBER
+	mkdir -p "$S/state" "$S/spool" "$S/bundle"
+	if [[ -z $(ip -4 -o addr show scope global 2>/dev/null) ]]; then
+		SLURM_VETH=${WINSTANCE}-sl0
+		ip link add "$SLURM_VETH" type veth peer name "${WINSTANCE}-sl1"
+		ip addr add 10.253.99.1/30 dev "$SLURM_VETH"
+		ip link set "$SLURM_VETH" up
+	fi
+	cat >"$S/slurm.conf" <<-EOF
+		ClusterName=wtest
+		SlurmctldHost=localhost(127.0.0.1)
+		SlurmctldPort=6917
+		SlurmdPort=6918
+		AuthType=auth/none
+		CredType=cred/none
+		SlurmUser=root
+		SlurmdUser=root
+		StateSaveLocation=$S/state
+		SlurmdSpoolDir=$S/spool
+		SlurmctldPidFile=$S/ctld.pid
+		SlurmdPidFile=$S/d.pid
+		ProctrackType=proctrack/pgid
+		TaskPlugin=task/none
+		JobCompType=jobcomp/none
+		AccountingStorageType=accounting_storage/none
+		JobAcctGatherType=jobacct_gather/none
+		SchedulerType=sched/builtin
+		SelectType=select/linear
+		ReturnToService=2
+		MpiDefault=none
+		SlurmctldLogFile=$S/ctld.log
+		SlurmdLogFile=$S/d.log
+		NodeName=wnode NodeAddr=127.0.0.1 CPUs=1 State=UNKNOWN
+		PartitionName=p Nodes=wnode Default=YES MaxTime=INFINITE State=UP
+	EOF
+	local o="$OCI_BIN --root $S/oci --socket $WSOCK --log $S/oci.log"
+	cat >"$S/oci.conf" <<-EOF
+		RunTimeRun="$o run --bundle %b %n.%u.%j.%s.%t"
+		RunTimeQuery="$o state %n.%u.%j.%s.%t"
+		RunTimeKill="$o kill --all %n.%u.%j.%s.%t"
+		RunTimeDelete="$o delete --force %n.%u.%j.%s.%t"
+	EOF
+	# Slurm uses <bundle>/rootfs whatever root.path says.
+	ln -s "$WARDEN_TEST_ROOTFS" "$S/bundle/rootfs"
+	cat >"$S/bundle/config.json" <<-EOF
+		{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+		 "process":{"args":["/bin/true"],"cwd":"/","env":["PATH=/bin:/usr/bin"],"user":{"uid":0,"gid":0}},
+		 "linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]}}
+	EOF
+	export SLURM_CONF=$S/slurm.conf
+	slurmctld -D -i -f "$S/slurm.conf" >"$S/ctld.out" 2>&1 &
+	SLURMCTLD_PID=$!
+	slurmd -D -N wnode -f "$S/slurm.conf" >"$S/d.out" 2>&1 &
+	SLURMD_PID=$!
+	wait_for 30 eval 'timeout 2 sinfo -h -o %t 2>/dev/null | grep -q idle'
+}
+
+slurm_stop() {
+	local p
+	for p in ${SLURMD_PID:-} ${SLURMCTLD_PID:-}; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	SLURMD_PID='' SLURMCTLD_PID=''
+	[[ -z ${SLURM_VETH:-} ]] || ip link del "$SLURM_VETH" 2>/dev/null || true
+}
+
+@test "slurm: srun --container=BUNDLE returns the program's status and output" {
+	command -v srun >/dev/null && command -v slurmd >/dev/null ||
+		skip "slurm (slurm-wlm) is not installed"
+	slurm_start
+	WLAST_CMD="srun --container=BUNDLE /bin/sh -c 'echo hi from \$(hostname); exit 3'"
+	run timeout 60 srun --container="$S/bundle" /bin/sh -c 'echo "hi from $(cat /proc/1/comm)"; exit 3'
+	assert_failure 3
+	assert_output_contains "hi from wshd"
+	run_w list
+	assert_output ""
+	run_cmd ls -A "$S/oci"
+	assert_output ""
 }
 
 # containerd 1.6 (Debian's): a private daemon (root, state and sockets in the test's

@@ -185,30 +185,70 @@ static int do_rlimits(struct ctx *c, struct json_object *a, struct json_object *
     return 0;
 }
 
-static int do_env(struct ctx *c, struct json_object *env)
+static int shell_name(const char *s)
 {
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* The config's environment goes in spawn's env; what wardend adds and the config does
+ * not have is unset by the script. A name no shell can hold (Slurm passes the caller's
+ * exported bash functions, BASH_FUNC_f%%) cannot survive the job's /bin/sh: a warning
+ * names it. */
+static int do_env(struct ctx *c, struct json_object *env, struct spec *s)
+{
+    static const char *const added[] = {"HOME", "USER", "LANG", "PATH", NULL};
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(s->spawn, "env", o);
     if (env == NULL)
         return 0;
     if (want_type(c, env, json_type_array, "process.env", "an array of strings") < 0)
         return -1;
-    /* Exactly the config's environment: what wardend adds goes first. */
-    fputs("unset HOME USER LANG PATH\n", c->script);
     for (size_t i = 0; i < json_object_array_length(env); i++) {
         struct json_object *e = json_object_array_get_idx(env, i);
         const char *kv = json_object_get_string(e), *eq;
-        if (!json_object_is_type(e, json_type_string) || (eq = strchr(kv, '=')) == NULL || eq == kv)
+        char name[256];
+        if (!json_object_is_type(e, json_type_string) || (eq = strchr(kv, '=')) == NULL ||
+            eq == kv || (size_t)(eq - kv) >= sizeof(name))
             return w_err(c->err, "config.json process.env[%zu]: must be a string KEY=VALUE", i);
-        for (const char *p = kv; p < eq; p++)
-            if (!(isalnum((unsigned char)*p) || *p == '_'))
-                return w_err(c->err,
-                             "config.json process.env[%zu]: %.*s is not a name a "
-                             "shell can export",
-                             i, (int)(eq - kv), kv);
-        fputs("export ", c->script);
-        sh_quote(c->script, kv);
-        fputc('\n', c->script);
+        memcpy(name, kv, (size_t)(eq - kv));
+        name[eq - kv] = '\0';
+        if (!shell_name(name)) {
+            /* The job's /bin/sh drops what it cannot hold before it execs the program. */
+            char msg[400];
+            snprintf(msg, sizeof(msg),
+                     "config.json process.env[%zu]: %.64s is not a name "
+                     "/bin/sh passes on; the program will not have it",
+                     i, name);
+            c->warn(msg);
+            continue;
+        }
+        json_object_object_add(o, name, json_object_new_string(eq + 1));
     }
+    for (int i = 0; added[i]; i++)
+        if (jsonh_get(o, added[i]) == NULL)
+            fprintf(c->script, "unset %s\n", added[i]);
     return 0;
+}
+
+/* After the script's cd: the shell's own OLDPWD, PWD and SHLVL are not the config's. */
+static void shell_vars(struct ctx *c, struct json_object *env)
+{
+    static const char *const own[] = {"OLDPWD", "PWD", "SHLVL", NULL};
+
+    for (int i = 0; own[i]; i++) {
+        const char *v = jsonh_get_str(env, own[i], NULL);
+        fprintf(c->script, v ? "export %s=" : "unset %s\n", own[i]);
+        if (v) {
+            sh_quote(c->script, v);
+            fputc('\n', c->script);
+        }
+    }
 }
 
 static int do_process(struct ctx *c, struct json_object *p, struct spec *s)
@@ -248,7 +288,7 @@ static int do_process(struct ctx *c, struct json_object *p, struct spec *s)
     if (s->terminal)
         return w_err(c->err, "config.json process.terminal: true is not supported yet (warden "
                              "jobs have no pty); use terminal false");
-    if (do_user(c, jsonh_get(p, "user")) < 0 || do_env(c, jsonh_get(p, "env")) < 0)
+    if (do_user(c, jsonh_get(p, "user")) < 0 || do_env(c, jsonh_get(p, "env"), s) < 0)
         return -1;
     if ((v = jsonh_get(p, "rlimits")) != NULL && do_rlimits(c, v, rl) < 0)
         return -1;
@@ -260,9 +300,8 @@ static int do_process(struct ctx *c, struct json_object *p, struct spec *s)
     fputs("cd ", c->script);
     sh_quote(c->script, json_object_get_string(cwd));
     fputs(" || exit 126\n", c->script);
-    /* What the shell itself exports (after the cd) is not the config's. */
     if (jsonh_get(p, "env"))
-        fputs("unset OLDPWD PWD SHLVL\n", c->script);
+        shell_vars(c, jsonh_get(s->spawn, "env"));
     if (want_type(c, args, json_type_array, "process.args", "a non-empty array of strings") < 0 ||
         json_object_array_length(args) == 0)
         return w_err(c->err, "config.json process.args: must be a non-empty array of strings");
