@@ -78,12 +78,12 @@ POD_RUN=(run --network none --cgroup-parent "/warden-${WPREFIX}g-podman" --pids-
 	assert_output ""
 }
 
-@test "podman: the exit status, stderr, env and hostname come through; rm deletes" {
+@test "podman: the exit status, stderr and env come through, in a warden container; rm deletes" {
 	command -v podman >/dev/null || skip "podman is not installed"
-	run pod "${POD_RUN[@]}" --name w1 --hostname boxy -e FOO=bar --rootfs "$WARDEN_TEST_ROOTFS" \
-		/bin/sh -c 'echo "$FOO $(hostname)"; echo oops >&2; exit 3'
+	run pod "${POD_RUN[@]}" --name w1 -e FOO=bar --rootfs "$WARDEN_TEST_ROOTFS" \
+		/bin/sh -c 'echo "$FOO $(cat /proc/1/comm)"; echo oops >&2; exit 3'
 	assert_failure 3
-	assert_output "bar boxy
+	assert_output "bar wshd
 oops"
 	# podman's cleanup deletes the runtime's container once it has exited.
 	run_w list

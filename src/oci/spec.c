@@ -24,7 +24,6 @@ struct ctx {
     void (*warn)(const char *msg);
     struct w_error *err;
     FILE *script;
-    int readonly; /* root.readonly: remount / once the mounts are made */
 };
 
 static void warn_field(struct ctx *c, const char *field)
@@ -118,7 +117,10 @@ static int do_root(struct ctx *c, struct json_object *root, const char *bundle, 
         return w_err(c->err, "config.json root.readonly: must be a boolean");
     /* Warden's rootfs is a shared read-only base under a private writable layer: a
      * read-only root is that layer remounted read-only before the program starts. */
-    c->readonly = jsonh_get_bool(root, "readonly", 0);
+    /* Making / read-only needs a mount by wardend's hooks (a job's root may not mount). */
+    if (jsonh_get_bool(root, "readonly", 0))
+        return w_err(c->err, "config.json root.readonly: true is not supported yet (warden's "
+                             "writable layer cannot be made read-only from inside)");
     return 0;
 }
 
@@ -295,8 +297,6 @@ static int do_process(struct ctx *c, struct json_object *p, struct spec *s)
     if (want_type(c, cwd, json_type_string, "process.cwd", "an absolute path") < 0 ||
         json_object_get_string(cwd)[0] != '/')
         return w_err(c->err, "config.json process.cwd: must be an absolute path");
-    if (c->readonly)
-        fputs("mount -o remount,ro / || exit 126\n", c->script);
     fputs("cd ", c->script);
     sh_quote(c->script, json_object_get_string(cwd));
     fputs(" || exit 126\n", c->script);
@@ -338,40 +338,17 @@ static int standard_mount(const char *type, const char *dst)
     return 0;
 }
 
-/* A tmpfs elsewhere than warden's own: mounted by the job's root before the program
- * starts, in the container's mount namespace. Only tmpfs's own options are taken. */
-static int tmpfs_mount(struct ctx *c, size_t i, const char *dst, struct json_object *opts)
+/* A tmpfs elsewhere than warden's own cannot be mounted by the job (its root may not
+ * mount): the directory is made on warden's writable layer, and a warning says so. */
+static void tmpfs_mount(struct ctx *c, size_t i, const char *dst)
 {
-    static const char *const flags[] = {"nosuid",  "nodev", "noexec", "strictatime", "relatime",
-                                        "noatime", "ro",    "rw",     NULL};
-    static const char *const prefixed[] = {"size=", "mode=", "uid=", "gid=", "nr_inodes=", NULL};
-    char o[1024] = "";
+    char f[64];
 
-    for (size_t j = 0; opts && j < json_object_array_length(opts); j++) {
-        const char *op = json_object_get_string(json_object_array_get_idx(opts, j));
-        int ok = 0;
-        for (int k = 0; op && flags[k]; k++)
-            ok |= strcmp(op, flags[k]) == 0;
-        for (int k = 0; op && prefixed[k]; k++)
-            ok |= strncmp(op, prefixed[k], strlen(prefixed[k])) == 0 && !strchr(op, ',');
-        if (!ok)
-            return w_err(c->err,
-                         "config.json mounts[%zu].options: %s is not a tmpfs option "
-                         "warden-oci passes on",
-                         i, op ? op : "(not a string)");
-        if (o[0])
-            strlcat(o, ",", sizeof(o));
-        strlcat(o, op, sizeof(o));
-    }
+    snprintf(f, sizeof(f), "mounts[%zu] (tmpfs)", i);
+    warn_field(c, f);
     fputs("mkdir -p ", c->script);
     sh_quote(c->script, dst);
-    fprintf(c->script, " && mount -t tmpfs%s", o[0] ? " -o " : "");
-    if (o[0])
-        sh_quote(c->script, o);
-    fputs(" tmpfs ", c->script);
-    sh_quote(c->script, dst);
     fputs(" || exit 126\n", c->script);
-    return 0;
 }
 
 static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
@@ -407,8 +384,7 @@ static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
             if (standard_mount(type, dst))
                 continue; /* warden mounts it in every container */
             if (strcmp(type, "tmpfs") == 0) {
-                if (tmpfs_mount(c, i, dst, opts) < 0)
-                    return -1;
+                tmpfs_mount(c, i, dst);
                 continue;
             }
             return w_err(c->err,
@@ -506,8 +482,9 @@ static int do_namespaces(struct ctx *c, struct json_object *ns)
     return 0;
 }
 
-/* Sysctls of the container's own namespaces (network, ipc, uts), written by the job's
- * root before the program starts; a host-wide one would change the host. */
+/* Sysctls: /proc/sys is read-only in a warden container, so even those of its own
+ * namespaces (network, ipc) are not set: each is named in a warning. One of the host's
+ * (anything else) is refused: a container never changes the host. */
 static int do_sysctl(struct ctx *c, struct json_object *sc)
 {
     static const char *const ns_prefixes[] = {"net.",       "kernel.shm", "kernel.msg",
@@ -518,25 +495,18 @@ static int do_sysctl(struct ctx *c, struct json_object *sc)
     json_object_object_foreach(sc, k, v)
     {
         int ok = 0;
+        char f[240];
         for (int i = 0; ns_prefixes[i]; i++)
             ok |= strncmp(k, ns_prefixes[i], strlen(ns_prefixes[i])) == 0;
-        if (!ok || strstr(k, "..") || strchr(k, '/'))
+        if (!ok)
             return w_err(c->err,
                          "config.json linux.sysctl.%s: not a sysctl of the "
                          "container's own namespaces",
                          k);
         if (!json_object_is_type(v, json_type_string))
             return w_err(c->err, "config.json linux.sysctl.%s: must be a string", k);
-        fputs("printf %s ", c->script);
-        sh_quote(c->script, json_object_get_string(v));
-        fputs(" >", c->script);
-        char path[512];
-        snprintf(path, sizeof(path), "/proc/sys/%s", k);
-        for (char *p = path; *p; p++)
-            if (*p == '.')
-                *p = '/';
-        sh_quote(c->script, path);
-        fputs(" || exit 126\n", c->script);
+        snprintf(f, sizeof(f), "linux.sysctl.%.180s", k);
+        warn_field(c, f);
     }
     return 0;
 }
@@ -581,15 +551,14 @@ static int do_linux(struct ctx *c, struct json_object *l, struct spec *s)
     return 0;
 }
 
+/* A job cannot set the hostname (its root has no CAP_SYS_ADMIN and /proc/sys is
+ * read-only in the container): the container's hostname is its warden id. */
 static int do_hostname(struct ctx *c, struct json_object *h)
 {
     if (want_type(c, h, json_type_string, "hostname", "a string") < 0)
         return -1;
-    if (json_object_get_string_len(h) == 0)
-        return 0;
-    fputs("printf %s ", c->script);
-    sh_quote(c->script, json_object_get_string(h));
-    fputs(" >/proc/sys/kernel/hostname || exit 126\n", c->script);
+    if (json_object_get_string_len(h) > 0)
+        warn_field(c, "hostname");
     return 0;
 }
 
