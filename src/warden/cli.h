@@ -52,6 +52,11 @@ int cli_simple(struct client *c, struct json_object *req);
 int cli_cmd_spawn(struct client *c, int argc, char **argv);
 int cli_cmd_run(struct client *c, int argc, char **argv);
 int cli_cmd_link_or_stream(struct client *c, int argc, char **argv);
+/* events.c: events and bulk_info. */
+int cli_cmd_events(struct client *c, int argc, char **argv);
+int cli_cmd_bulk_info(struct client *c, int argc, char **argv);
+/* oci_exec.c: `warden oci ARGS` runs warden-oci ARGS (returns only on failure). */
+int cli_exec_oci(int argc, char **argv);
 
 /* contain.c: warden contain; seed_name: invoked as `contain` (messages say so). */
 int cli_contain(struct client *c, int argc, char **argv, int seed_name);

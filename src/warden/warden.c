@@ -596,6 +596,8 @@ static const struct cli_cmd cmds[] = {
      "       [--network-address ADDR[/LEN]] [--bind SRC:DST[:ro|rw]]... [--env K=V]...\n"
      "       [--privileged] -- PROG [ARG...]",
      "run PROG in a throwaway container as if it ran here (--help: details)"},
+    {"bulk_info", cli_cmd_bulk_info, "[HANDLE...]", "info of many containers (all by default)"},
+    {"events", cli_cmd_events, "[--count N]", "print one line per event until interrupted (or N)"},
     {"raw", cmd_raw, "'[\"COMMAND\",ARG...]'", "send one request line as-is, print the payload(s)"},
     {"help", cmd_help, "[COMMAND]", "list commands, or show one command's usage"},
 };
@@ -704,6 +706,8 @@ int main(int argc, char **argv)
      * next one instead of mapping and faulting in fresh pages each time. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    if (optind < argc && strcmp(argv[optind], "oci") == 0)
+        return cli_exec_oci(argc - optind, argv + optind);
     client_init(&c, sock);
     if (optind == argc) {
         r = repl_run(&c);

@@ -10,6 +10,7 @@
 #include "copy.h"
 #include "create.h"
 #include "env.h"
+#include "events.h"
 #include "job.h"
 #include "jsonh.h"
 #include "lifecycle.h"
@@ -39,12 +40,11 @@ static int create_entry(struct req *r, struct container *ct, struct w_error *err
     return cmd_create(r, err);
 }
 
-static int cmd_info(struct req *r, struct container *ct, struct w_error *err)
+static struct json_object *info_of(struct container *ct)
 {
     struct json_object *o = json_object_new_object(), *stats = json_object_new_object();
     char ip[32];
 
-    (void)err;
     json_object_object_add(o, "state", json_object_new_string(ct_state_name(ct->state)));
     json_object_object_add(o, "handle", json_object_new_string(ct->handle));
     json_object_object_add(o, "id", json_object_new_string(ct->id));
@@ -62,7 +62,54 @@ static int cmd_info(struct req *r, struct container *ct, struct w_error *err)
     json_object_object_add(o, "properties", json_object_get(ct->properties));
     json_object_object_add(o, "grace_time",
                            ct->grace_time < 0 ? NULL : json_object_new_double(ct->grace_time));
-    req_reply(r, o);
+    return o;
+}
+
+static int cmd_info(struct req *r, struct container *ct, struct w_error *err)
+{
+    (void)err;
+    req_reply(r, info_of(ct));
+    return 0;
+}
+
+static int check_bulk_info(struct req *r, struct w_error *err)
+{
+    for (size_t i = 1; i < req_nargs(r); i++)
+        if (!json_object_is_type(req_arg(r, i), json_type_string))
+            return w_err(err, "Expected handle %zu to be a string.", i);
+    return 0;
+}
+
+/* {handle: info} for the handles asked for (all active and stopped ones when none is
+ * given); an unknown handle maps to {"error":"unknown handle"} instead of failing the
+ * whole request. Unlike info it takes no reference: a monitor polling every container
+ * must not keep them all from their grace time. */
+static int cmd_bulk_info(struct req *r, struct container *unused, struct w_error *err)
+{
+    struct json_object *out = json_object_new_object();
+
+    (void)unused, (void)err;
+    if (req_nargs(r) == 1)
+        for (struct container *ct = ct_first(); ct; ct = ct->next) {
+            if (ct->state == CT_ACTIVE || ct->state == CT_STOPPED)
+                json_object_object_add(out, ct->handle, info_of(ct));
+        }
+    for (size_t i = 1; i < req_nargs(r); i++) {
+        const char *h = json_object_get_string(req_arg(r, i));
+        struct container *ct = ct_lookup(h);
+        struct json_object *v = ct ? info_of(ct) : json_object_new_object();
+        if (ct == NULL)
+            json_object_object_add(v, "error", json_object_new_string("unknown handle"));
+        json_object_object_add(out, h, v);
+    }
+    req_reply(r, out);
+    return 0;
+}
+
+static int cmd_events(struct req *r, struct container *unused, struct w_error *err)
+{
+    (void)unused, (void)err;
+    events_subscribe(r);
     return 0;
 }
 
@@ -135,6 +182,8 @@ static const struct command {
     {"copy", 4, 5, 1, LIVE, copy_check, cmd_copy}, /* copy in: active only (copy.c) */
     {"info", 1, 1, 1, CT_ANY, NULL, cmd_info},
     {"list", 0, 1, 0, 0, check_list, cmd_list},
+    {"bulk_info", 0, 4096, 0, 0, check_bulk_info, cmd_bulk_info},
+    {"events", 0, 0, 0, 0, NULL, cmd_events},
 };
 
 void commands_dispatch(struct req *r)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "jsonh.h"
 #include "log.h"
 #include "proto.h"
@@ -97,6 +98,7 @@ int job_read_status(struct job *j)
         json_object_put(st);
     }
     j->done = 1;
+    events_job_exited(j->ct->handle, j->id, j->exit_status);
     if (j->wd >= 0) {
         inotify_rm_watch(inotify_fd, j->wd);
         j->wd = -1;
@@ -485,8 +487,9 @@ struct json_object *job_running_ids(struct container *ct)
 void job_container_stopping(struct container *ct)
 {
     for (struct job *j = ct->jobs; j; j = j->next) {
-        job_read_status(j);
         /* Whatever has not ended by now never will: it ends as killed. */
+        if (!job_read_status(j) && j->spawned)
+            events_job_exited(ct->handle, j->id, -1);
         j->done = 1;
         job_notify(j);
     }

@@ -15,6 +15,7 @@
 
 #include "cgroup.h"
 #include "env.h"
+#include "events.h"
 #include "jsonh.h"
 #include "log.h"
 #include "spawnp.h"
@@ -65,6 +66,8 @@ int ct_set_state(struct container *ct, enum ct_state s)
     }
     log_msg(LOG_DEBUG, "container %s: %s -> %s", ct->handle, state_names[ct->state],
             state_names[s]);
+    if (ct->state != CT_BORN || s == CT_ACTIVE) /* a create that failed was never created */
+        events_publish(ct->handle, s == CT_ACTIVE ? "created" : state_names[s]);
     ct->state = s;
     return 0;
 }
@@ -110,6 +113,7 @@ struct container *ct_lookup_serial(uint64_t serial)
 void ct_add_event(struct container *ct, const char *event)
 {
     json_object_array_add(ct->events, json_object_new_string(event));
+    events_publish(ct->handle, event);
 }
 
 struct container *ct_alloc(void)
