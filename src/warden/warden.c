@@ -19,7 +19,10 @@
 #include "jsonh.h"
 #include "util.h"
 
-#define DEFAULT_SOCKET "/tmp/warden.sock"
+#ifndef WARDEN_SOCKET
+#define WARDEN_SOCKET "/run/warden/warden.sock"
+#endif
+#define DEFAULT_SOCKET WARDEN_SOCKET
 
 int cli_json; /* --json: print raw payloads */
 

@@ -25,6 +25,9 @@
 #ifndef WARDEN_LOCALSTATEDIR
 #define WARDEN_LOCALSTATEDIR "/var"
 #endif
+#ifndef WARDEN_SOCKET
+#define WARDEN_SOCKET "/run/warden/warden.sock"
+#endif
 
 enum kind {
     K_STR,
@@ -89,7 +92,7 @@ static const struct key keys[] = {
 void config_defaults(struct w_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    strlcpy(cfg->server.unix_domain_path, "/tmp/warden.sock", sizeof(cfg->server.unix_domain_path));
+    strlcpy(cfg->server.unix_domain_path, WARDEN_SOCKET, sizeof(cfg->server.unix_domain_path));
     cfg->server.unix_domain_permissions = 0755;
     strlcpy(cfg->server.container_rootfs_path, WARDEN_LOCALSTATEDIR "/lib/warden/rootfs",
             CONFIG_STR);

@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "oom.h"
 #include "registry.h"
 #include "restore.h"
@@ -44,6 +45,15 @@ static void usage(FILE *f)
                "Exit status: 0 after SIGTERM/SIGINT, 100 usage, 111 start-up failure.\n");
 }
 
+/* systemd's Type=notify (etc/warden.service); nothing when not under a manager. */
+static void tell_manager(const char *msg)
+{
+    struct w_error err;
+
+    if (notify_send(msg, &err) < 0)
+        log_msg(LOG_WARNING, "%s", err.msg);
+}
+
 static void on_signal(struct loop *loop, int fd, int mask, void *data)
 {
     struct signalfd_siginfo si;
@@ -67,6 +77,7 @@ static void on_signal(struct loop *loop, int fd, int mask, void *data)
         case SIGINT:
             log_msg(LOG_INFO, "signal %d: shutting down (containers keep running)",
                     (int)si.ssi_signo);
+            tell_manager("STOPPING=1");
             server_shutdown();
             loop_stop(loop);
             return;
@@ -166,6 +177,8 @@ int main(int argc, char **argv)
     }
     log_msg(LOG_INFO, "wardend %s ready on %s (instance %s)", PACKAGE_VERSION,
             cfg.server.unix_domain_path, cfg.server.instance);
+    /* The socket listens and the depot is restored: clients may come. */
+    tell_manager("READY=1");
     if (loop_run(g_loop, &err) < 0) {
         log_msg(LOG_ERR, "%s", err.msg);
         return EXIT_SYSTEM;

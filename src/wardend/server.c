@@ -5,6 +5,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,11 +496,29 @@ static void on_sweep(struct loop *loop, long long id, void *data)
     sweep_timer = loop_add_timer(loop, 1000, on_sweep, NULL);
 }
 
+static int make_parent(const char *path, struct w_error *err)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+        return w_err(err, "socket path too long: %s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    return util_mkdir_p(dir, 0755, err);
+}
+
 int server_listen(void (*dispatcher)(struct req *r), struct w_error *err)
 {
     int fd;
 
     dispatch = dispatcher;
+    /* Under systemd RuntimeDirectory= made it; by hand, the default /run/warden may not
+     * exist yet. */
+    if (make_parent(g_cfg->server.unix_domain_path, err) < 0)
+        return -1;
     fd = unixsock_listen(g_cfg->server.unix_domain_path, SOCK_STREAM | SOCK_NONBLOCK,
                          (mode_t)g_cfg->server.unix_domain_permissions, 512, err);
     if (fd < 0)

@@ -15,7 +15,7 @@ static void test_defaults(void)
     struct w_config c;
 
     config_defaults(&c);
-    TAP_IS_STR(c.server.unix_domain_path, "/tmp/warden.sock", "default socket path");
+    TAP_IS_STR(c.server.unix_domain_path, WARDEN_SOCKET, "default socket path");
     TAP_IS_INT(c.server.unix_domain_permissions, 0755, "default socket permissions 0755");
     TAP_OK(c.server.container_grace_time == 300, "default grace time 300 s");
     TAP_IS_INT(c.server.job_output_limit, 10 * 1024 * 1024, "default output limit 10 MiB");
@@ -136,7 +136,7 @@ static void test_values(void)
     config_free(&c);
 
     TAP_IS_INT(load("{}", &c, &err), 0, "an empty document loads");
-    TAP_IS_STR(c.server.unix_domain_path, "/tmp/warden.sock", "an empty document keeps defaults");
+    TAP_IS_STR(c.server.unix_domain_path, WARDEN_SOCKET, "an empty document keeps defaults");
     config_free(&c);
 
     TAP_IS_INT(load("{\"logging\":{\"file\":null}}", &c, &err), 0, "logging.file null loads");
