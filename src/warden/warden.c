@@ -600,6 +600,21 @@ const struct cli_cmd *cli_find_cmd(const char *name)
     return NULL;
 }
 
+const struct cli_cmd *cli_cmd_at(size_t i)
+{
+    return i < sizeof(cmds) / sizeof(cmds[0]) ? &cmds[i] : NULL;
+}
+
+const char *cli_cmd_name(const struct cli_cmd *cmd)
+{
+    return cmd->name;
+}
+
+const char *cli_cmd_usage(const struct cli_cmd *cmd)
+{
+    return cmd->usage;
+}
+
 void warden_print_commands(void)
 {
     puts("commands:");
