@@ -120,3 +120,30 @@ teardown() {
 	assert_success
 	assert_output ''
 }
+
+@test "mkrootfs-debootstrap: usage, refuses a foreign non-empty dir and an unknown suite (no download)" {
+	requires root
+	command -v debootstrap >/dev/null || skip "no debootstrap"
+	WTMP=$(mktemp -d /tmp/wt.XXXXXX)
+	run_cmd "$WARDEN_SRC/scripts/mkrootfs-debootstrap"
+	assert_failure 100
+	run_cmd "$WARDEN_SRC/scripts/mkrootfs-debootstrap" --help
+	assert_success
+	assert_output_contains "DIR [SUITE] [MIRROR]"
+	mkdir "$WTMP/foreign"
+	echo precious >"$WTMP/foreign/file"
+	run_cmd "$WARDEN_SRC/scripts/mkrootfs-debootstrap" "$WTMP/foreign" bookworm http://127.0.0.1:9/none
+	assert_failure 1
+	assert_output_contains "is not empty and not a rootfs built by mkrootfs-debootstrap"
+	[[ $(cat "$WTMP/foreign/file") == precious ]]
+	run_cmd "$WARDEN_SRC/scripts/mkrootfs-debootstrap" "$WTMP/new" no-such-suite http://127.0.0.1:9/none
+	assert_failure 1
+	assert_output_contains "debootstrap knows no suite 'no-such-suite'"
+	[[ ! -e $WTMP/new ]] || _explain "left $WTMP/new"
+	# A mirror that does not answer: a precise failure and nothing left behind.
+	run_cmd "$WARDEN_SRC/scripts/mkrootfs-debootstrap" "$WTMP/new" bookworm http://127.0.0.1:9/none
+	assert_failure 1
+	assert_output_contains "debootstrap failed"
+	run_cmd ls -A "$WTMP"
+	assert_output foreign
+}
