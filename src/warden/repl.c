@@ -225,8 +225,8 @@ static char **complete(const char *text, int start, int end)
     } else if (nword == 1 && strncmp(usage, "HANDLE", 6) == 0) {
         comp_add_handles();
     } else if (nword == 2 && strcmp(first, "limit") == 0) {
-        for (const char *const *k = (const char *const[]){"mem", "disk", "cpu", "cpuset",
-                                                           "bandwidth", NULL};
+        for (const char *const *k =
+                 (const char *const[]){"mem", "disk", "cpu", "cpuset", "bandwidth", NULL};
              *k; k++)
             comp_add(*k);
     } else if (nword == 2 && (strcmp(first, "net") == 0 || strcmp(first, "copy") == 0)) {
