@@ -32,7 +32,12 @@ struct w_config {
         struct json_object *container_rlimits;   /* object name -> int; owned */
         char container_capabilities[CONFIG_STR]; /* comma-separated names, no CAP_ */
         int seccomp;                             /* wshd loads its filter in every job */
+        char pidfile[CONFIG_STR];                /* "" none */
+        char syslog_socket[108];                 /* where log_tag jobs' output goes */
     } server;
+    struct {
+        int port; /* 127.0.0.1:port answers HTTP 200; 0 off */
+    } health_check_server;
     struct {
         uint32_t pool_start_address; /* host byte order */
         int pool_size;               /* number of /30 networks */
