@@ -565,13 +565,13 @@ static const struct cli_cmd cmds[] = {
     {"destroy", cmd_handle, "HANDLE", "stop and remove a container"},
     {"spawn", cli_cmd_spawn,
      "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
-     "       [--discard-output] [--output base64]",
+     "       [--discard-output] [--output base64] [--log-tag TAG]",
      "start SCRIPT with /bin/sh in the container, print the job id"},
     {"link", cli_cmd_link_or_stream, "HANDLE JOB",
      "wait for a job, print its output, exit with its status"},
     {"run", cli_cmd_run,
      "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
-     "       [--discard-output] [--output base64]",
+     "       [--discard-output] [--output base64] [--log-tag TAG]",
      "spawn, print the output live, exit with the job's status (255: none)"},
     {"stream", cli_cmd_link_or_stream, "HANDLE JOB", "print a job's output as it arrives"},
     {"limit", cmd_limit,
