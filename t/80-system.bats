@@ -3,6 +3,7 @@
 # answers, STOPPING=1 on SIGTERM) sent to a socket this test binds, the <N> priority
 # prefixes on stderr under journald, and etc/warden.service checked by systemd-analyze.
 
+# shellcheck disable=SC2030,SC2031,SC2016 # bats subshells; literal $MAINPID
 load helpers
 
 NOTIFY_LISTENER='

@@ -19,6 +19,7 @@ opts_of() {
 }
 
 mancheck() {
+	# shellcheck disable=SC2034 # read by the assert helpers
 	WLAST_CMD="mancheck $*"
 	run python3 "$WARDEN_SRC/t/lib/mancheck.py" "$@"
 	[[ $status == 0 ]] || _explain "the man page lacks what the code has"
@@ -82,11 +83,11 @@ PY
 }
 
 @test "warden-hooks(7): every hook, and every variable setup.sh writes to etc/config" {
-	mapfile -t hooks < <(cd "$WARDEN_SRC/hooks" && ls ./*.sh | sed 's|^\./||')
+	mapfile -t hooks < <(cd "$WARDEN_SRC/hooks" && find . -maxdepth 1 -name '*.sh' | sed 's|^\./||' | sort)
 	((${#hooks[@]} >= 10)) || _explain "found too few hooks: ${hooks[*]}"
 	mancheck "$MAN/warden-hooks.7" "WHEN EACH HOOK RUNS" --tags "${hooks[@]}"
 	mapfile -t vars < <(sed -n '/^for v in /,/; do$/p' "$WARDEN_SRC/hooks/setup.sh" |
-		sed -e 's/^for v in //' -e 's/; do$//' -e 's/\\$//' | tr ' \t' '\n\n' | grep -E '^[a-z_]+$')
+		sed -e 's/^for v in //' -e 's/; do$//' -e 's/\\$//' | tr -s ' \t' '\n' | grep -E '^[a-z_]+$')
 	((${#vars[@]} >= 20)) || _explain "parsed too few variables from setup.sh: ${vars[*]}"
 	mancheck "$MAN/warden-hooks.7" ENVIRONMENT --tags "${vars[@]}" PID
 }

@@ -5,6 +5,7 @@
 # ~/.warden_history. And bash completion (etc/bash-completion/warden) driven the way
 # bash drives it, against the same daemon.
 
+# shellcheck disable=SC2016 # eval strings expanded later
 load helpers
 
 setup_file() {
@@ -94,7 +95,7 @@ wait_screen() {
 
 # complete_words LINE: what bash completion offers at the end of LINE.
 complete_words() {
-	# shellcheck disable=SC2016 # expanded by the inner bash
+	# shellcheck disable=SC2034 # read by the assert helpers
 	WLAST_CMD="complete: $1"
 	run bash -c '
 		. "$1"

@@ -4,6 +4,7 @@
 # link/stream connections; finish the request in flight elsewhere; write every
 # snapshot; exit 0 leaving containers and jobs running for the next wardend).
 
+# shellcheck disable=SC2030,SC2031,SC2016 # bats subshells; scripts for the container
 load helpers
 
 teardown() {

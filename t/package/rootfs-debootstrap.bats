@@ -9,6 +9,7 @@
 # Without WARDEN_DEBIAN_ROOTFS the test builds one itself (then it must reach the
 # mirror) and also checks the build's progress output.
 
+# shellcheck disable=SC2016 # scripts for the container
 load ../helpers
 
 setup_file() {
