@@ -123,8 +123,14 @@ if [[ ${user_namespaces:-false} == true ]]; then
 	[[ $r =~ ^[0-9]+$ ]] || die "userns_root_uid must be a number: '$r'"
 	: >"$container_path/etc/fstab"
 	# dev/ becomes the container's /dev: an empty file for each node the host's is
-	# bound onto (child-before-pivot.sh).
+	# bound onto (child-before-pivot.sh), and the usual links (not shipped in the
+	# skeleton: `make dist` would follow fd -> /proc/self/fd).
+	mkdir -p "$container_path/dev" || die "cannot make $container_path/dev"
 	for n in null zero full random urandom tty; do : >"$container_path/dev/$n"; done
+	for l in fd:/proc/self/fd stdin:/proc/self/fd/0 stdout:/proc/self/fd/1 \
+		stderr:/proc/self/fd/2 ptmx:pts/ptmx; do
+		ln -sfn "${l#*:}" "$container_path/dev/${l%%:*}" || die "cannot link dev/${l%%:*}"
+	done
 	chown -R "$r:$r" "$container_path/overlay" "$container_path/jobs" "$container_path/log" \
 		"$container_path/run" "$container_path/dev" "$container_path/etc/fstab" ||
 		die "cannot give the container's files to uid $r"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +49,26 @@ int log_set_file(const char *path)
     return 0;
 }
 
+/* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it gave us as stderr; trust it
+ * only while stderr is still that stream (not when a child inherited the variable and
+ * was given another stderr). Decided once per process. */
+static int journal_stderr(void)
+{
+    static int cached = -1;
+
+    if (cached < 0) {
+        const char *js = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        char end;
+
+        cached = js != NULL && sscanf(js, "%llu:%llu%c", &dev, &ino, &end) == 2 &&
+                 fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                 (unsigned long long)st.st_ino == ino;
+    }
+    return cached;
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
     char line[2048];
@@ -57,8 +78,8 @@ void log_msg(int level, const char *fmt, ...)
 
     if (level > log_level)
         return;
-    if (getenv("JOURNAL_STREAM") != NULL && log_fd == STDERR_FILENO) {
-        n = snprintf(line, sizeof(line), "<%d>", level);
+    if (log_fd == STDERR_FILENO && journal_stderr()) {
+        n = snprintf(line, sizeof(line), "<%d>", level & 7);
     } else {
         struct timespec ts;
         struct tm tm;

@@ -1,5 +1,6 @@
-/* One log sink: stderr (or a file), with a level filter. Under systemd
- * (JOURNAL_STREAM set) lines carry <N> priority prefixes instead of a timestamp. */
+/* One log sink: stderr (or a file), with a level filter. Under systemd (JOURNAL_STREAM
+ * names the stream that is our stderr) lines carry <N> priority prefixes (sd-daemon(3))
+ * instead of a timestamp and level name: journald adds the time and keeps the priority. */
 #ifndef W_LOG_H
 #define W_LOG_H
 

@@ -15,6 +15,10 @@ extern int cli_json;
 /* warden.c: one entry of the command table. */
 struct cli_cmd;
 const struct cli_cmd *cli_find_cmd(const char *name);
+/* The i-th entry of the table, NULL past the end (the prompt's completion). */
+const struct cli_cmd *cli_cmd_at(size_t i);
+const char *cli_cmd_name(const struct cli_cmd *cmd);
+const char *cli_cmd_usage(const struct cli_cmd *cmd);
 /* Print the command's usage and help to stdout; returns 0. */
 int cli_show_help(const struct cli_cmd *cmd);
 /* Print why (when not NULL) and the command's usage to stderr; returns EXIT_USAGE. */

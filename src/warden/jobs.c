@@ -369,13 +369,14 @@ static char *read_stdin(void)
  * printing a usage error. */
 static struct json_object *job_request(const char *name, int argc, char **argv, int *status)
 {
-    enum { ENV = CLI_O_FIRST, RLIMIT, DISCARD, OUTPUT, PRIV };
+    enum { ENV = CLI_O_FIRST, RLIMIT, DISCARD, OUTPUT, PRIV, LOGTAG };
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
                                        {"privileged", no_argument, NULL, PRIV},
                                        {"env", required_argument, NULL, ENV},
                                        {"rlimit", required_argument, NULL, RLIMIT},
                                        {"discard-output", no_argument, NULL, DISCARD},
                                        {"output", required_argument, NULL, OUTPUT},
+                                       {"log-tag", required_argument, NULL, LOGTAG},
                                        {0}};
     const struct cli_cmd *cmd = cli_find_cmd(name);
     struct json_object *opts = json_object_new_object(), *req;
@@ -397,6 +398,9 @@ static struct json_object *job_request(const char *name, int argc, char **argv, 
             break;
         case OUTPUT:
             json_object_object_add(opts, "output", json_object_new_string(optarg));
+            break;
+        case LOGTAG:
+            json_object_object_add(opts, "log_tag", json_object_new_string(optarg));
             break;
         case ENV:
             if (cli_add_kv(cli_sub_object(opts, "env"), optarg, 0) < 0)

@@ -19,7 +19,10 @@
 #include "jsonh.h"
 #include "util.h"
 
-#define DEFAULT_SOCKET "/tmp/warden.sock"
+#ifndef WARDEN_SOCKET
+#define WARDEN_SOCKET "/run/warden/warden.sock"
+#endif
+#define DEFAULT_SOCKET WARDEN_SOCKET
 
 int cli_json; /* --json: print raw payloads */
 
@@ -573,13 +576,13 @@ static const struct cli_cmd cmds[] = {
     {"destroy", cmd_handle, "HANDLE", "stop and remove a container"},
     {"spawn", cli_cmd_spawn,
      "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
-     "       [--discard-output] [--output base64]",
+     "       [--discard-output] [--output base64] [--log-tag TAG]",
      "start SCRIPT with /bin/sh in the container, print the job id"},
     {"link", cli_cmd_link_or_stream, "HANDLE JOB",
      "wait for a job, print its output, exit with its status"},
     {"run", cli_cmd_run,
      "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
-     "       [--discard-output] [--output base64]",
+     "       [--discard-output] [--output base64] [--log-tag TAG]",
      "spawn, print the output live, exit with the job's status (255: none)"},
     {"stream", cli_cmd_link_or_stream, "HANDLE JOB", "print a job's output as it arrives"},
     {"limit", cmd_limit,
@@ -608,6 +611,21 @@ const struct cli_cmd *cli_find_cmd(const char *name)
         if (strcmp(cmds[i].name, name) == 0)
             return &cmds[i];
     return NULL;
+}
+
+const struct cli_cmd *cli_cmd_at(size_t i)
+{
+    return i < sizeof(cmds) / sizeof(cmds[0]) ? &cmds[i] : NULL;
+}
+
+const char *cli_cmd_name(const struct cli_cmd *cmd)
+{
+    return cmd->name;
+}
+
+const char *cli_cmd_usage(const struct cli_cmd *cmd)
+{
+    return cmd->usage;
 }
 
 void warden_print_commands(void)

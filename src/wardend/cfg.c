@@ -25,6 +25,9 @@
 #ifndef WARDEN_LOCALSTATEDIR
 #define WARDEN_LOCALSTATEDIR "/var"
 #endif
+#ifndef WARDEN_SOCKET
+#define WARDEN_SOCKET "/run/warden/warden.sock"
+#endif
 
 enum kind {
     K_STR,
@@ -39,7 +42,8 @@ enum kind {
     K_LEVEL,
     K_RLIMITS,
     K_INSTANCE,
-    K_CAPS
+    K_CAPS,
+    K_STR_OR_NULL
 };
 
 struct key {
@@ -71,6 +75,9 @@ static const struct key keys[] = {
     {"server", "seccomp", K_BOOL, F(server.seccomp), 0, 0},
     {"server", "warm_pool", K_INT, F(server.warm_pool), 0, 1 << 20},
     {"server", "user_namespaces", K_BOOL, F(server.user_namespaces), 0, 0},
+    {"server", "pidfile", K_STR_OR_NULL, F(server.pidfile), 0, 0},
+    {"server", "syslog_socket", K_STR, F(server.syslog_socket), 0, 0},
+    {"health_check_server", "port", K_INT, F(health_check_server.port), 0, 65535},
     {"network", "pool_start_address", K_IPV4, F(network.pool_start_address), 0, 0},
     {"network", "pool_size", K_INT, F(network.pool_size), 1, 1 << 20},
     {"network", "release_delay_ms", K_INT, F(network.release_delay_ms), 0, 600000},
@@ -93,7 +100,7 @@ static const struct key keys[] = {
 void config_defaults(struct w_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    strlcpy(cfg->server.unix_domain_path, "/tmp/warden.sock", sizeof(cfg->server.unix_domain_path));
+    strlcpy(cfg->server.unix_domain_path, WARDEN_SOCKET, sizeof(cfg->server.unix_domain_path));
     cfg->server.unix_domain_permissions = 0755;
     strlcpy(cfg->server.container_rootfs_path, WARDEN_LOCALSTATEDIR "/lib/warden/rootfs",
             CONFIG_STR);
@@ -113,6 +120,7 @@ void config_defaults(struct w_config *cfg)
     cfg->server.container_rlimits = json_object_new_object();
     strlcpy(cfg->server.container_capabilities, CAPS_DEFAULT, CONFIG_STR);
     cfg->server.seccomp = 1;
+    strlcpy(cfg->server.syslog_socket, "/dev/log", sizeof(cfg->server.syslog_socket));
     cfg->network.pool_start_address = 0x0afe0000; /* 10.254.0.0 */
     cfg->network.pool_size = 256;
     cfg->network.release_delay_ms = 250;
@@ -226,6 +234,16 @@ static int apply_key(struct w_config *cfg, const struct key *k, struct json_obje
 
     snprintf(what, sizeof(what), "%s.%s", k->section, k->name);
     switch (k->kind) {
+    case K_STR_OR_NULL:
+        if (v == NULL) {
+            *p = '\0';
+            return 0;
+        }
+        if (!json_object_is_type(v, json_type_string))
+            return w_err(err, "config key %s: expected a string or null", what);
+        if (strlcpy(p, json_object_get_string(v), k->size) >= k->size)
+            return w_err(err, "config key %s: longer than %zu bytes", what, k->size - 1);
+        return 0;
     case K_STR:
     case K_INSTANCE:
         if (!json_object_is_type(v, json_type_string))
@@ -345,7 +363,7 @@ static int apply_section(struct w_config *cfg, const char *section, struct json_
             cfg->logging.file[0] = '\0';
             continue;
         }
-        if (v == NULL && k->kind != K_SECONDS_OR_NULL)
+        if (v == NULL && k->kind != K_SECONDS_OR_NULL && k->kind != K_STR_OR_NULL)
             return w_err(err, "config key %s.%s: must not be null", section, name);
         if (apply_key(cfg, k, v, err) < 0)
             return -1;
@@ -355,7 +373,8 @@ static int apply_section(struct w_config *cfg, const char *section, struct json_
 
 int config_load_json(struct w_config *cfg, const char *text, size_t len, struct w_error *err)
 {
-    static const char *const sections[] = {"server", "network", "port", "user", "logging"};
+    static const char *const sections[] = {"server", "network", "port",
+                                           "user",   "logging", "health_check_server"};
     struct json_object *root = jsonh_parse(text, len, err);
     int ret = -1;
 

@@ -36,7 +36,12 @@ struct w_config {
         int seccomp;                             /* wshd loads its filter in every job */
         int warm_pool; /* containers kept prepared for create (warm.c); 0: none */
         int user_namespaces; /* containers get a user namespace (doc/security.md) */
+        char pidfile[CONFIG_STR];                /* "" none */
+        char syslog_socket[108];                 /* where log_tag jobs' output goes */
     } server;
+    struct {
+        int port; /* 127.0.0.1:port answers HTTP 200; 0 off */
+    } health_check_server;
     struct {
         uint32_t pool_start_address; /* host byte order */
         int pool_size;               /* number of /30 networks */

@@ -403,6 +403,7 @@ int job_add_waiter(struct job *j, struct req *r, int stream, int base64, int exi
     w->next = j->waiters;
     j->waiters = w;
     req_set_cancel(r, waiter_cancel, w);
+    req_set_parked(r, 1); /* it waits on the job: a drain may close it */
     if (stream)
         stream_pump(r, w);
     else if (job_read_status(j))

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -16,6 +17,7 @@
 #include "registry.h"
 #include "req.h"
 #include "snapshot.h"
+#include "unixsock.h"
 #include "wardend.h"
 #include "wshd_proto.h"
 
@@ -137,6 +139,14 @@ int job_check_spawn(struct req *r, struct w_error *err)
                 (strcmp(json_object_get_string(val), "base64") != 0 &&
                  strcmp(json_object_get_string(val), "text") != 0))
                 return w_err(err, "Expected `output` to be \"base64\" or \"text\".");
+        } else if (strcmp(k, "log_tag") == 0) {
+            const char *t =
+                json_object_is_type(val, json_type_string) ? json_object_get_string(val) : "";
+            size_t n = strlen(t);
+            if (n == 0 || n > 64 ||
+                strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+                return w_err(err, "Expected `log_tag` to hold 1 to 64 letters, digits, '.', '_' "
+                                  "or '-'.");
         } else {
             return w_err(err, "Unknown spawn option `%s`.", k);
         }
@@ -159,7 +169,25 @@ static struct json_object *spawn_msg(struct req *r, const struct job *j, struct 
     json_object_object_add(msg, "output_limit",
                            json_object_new_int64(g_cfg->server.job_output_limit));
     json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
+    if (jsonh_get(opts, "log_tag") != NULL)
+        json_object_object_add(msg, "log_tag", json_object_get(jsonh_get(opts, "log_tag")));
     return msg;
+}
+
+/* log_tag: a datagram socket connected to server.syslog_socket, for wshd to keep. wshd
+ * sends the job's lines on it itself, so they go on when wardend restarts; a syslog
+ * daemon that replaces its socket (not journald's, which systemd holds) ends them.
+ * -2 when the job has no log_tag. */
+static int syslog_connect(struct json_object *opts, struct w_error *err)
+{
+    int fd;
+
+    if (jsonh_get(opts, "log_tag") == NULL)
+        return -2;
+    fd = unixsock_connect(g_cfg->server.syslog_socket, SOCK_DGRAM, err);
+    if (fd < 0)
+        return w_err_prefix(err, "log_tag: the syslog socket");
+    return fd;
 }
 
 static int spawn(struct req *r, struct container *ct, int link, struct w_error *err)
@@ -167,7 +195,7 @@ static int spawn(struct req *r, struct container *ct, int link, struct w_error *
     struct json_object *opts = req_nargs(r) > 3 ? req_arg(r, 3) : NULL, *msg;
     char sock[PATH_MAX + 32];
     struct job *j = calloc(1, sizeof(*j));
-    int fd, rc;
+    int fd, rc, logfd;
 
     if (j == NULL)
         return w_err(err, "out of memory");
@@ -188,9 +216,12 @@ static int spawn(struct req *r, struct container *ct, int link, struct w_error *
         return w_err_prefix(err, "could not spawn job");
     }
     msg = spawn_msg(r, j, opts);
-    rc = wshd_send(fd, msg, NULL, 0, err) < 0 ||
+    logfd = syslog_connect(opts, err);
+    rc = logfd == -1 || wshd_send(fd, msg, &logfd, logfd >= 0, err) < 0 ||
          loop_add_fd(g_loop, fd, LOOP_READ, spawn_reply, j, err) < 0;
     json_object_put(msg);
+    if (logfd >= 0)
+        close(logfd); /* wshd has its own */
     if (rc) {
         close(fd);
         free(j);

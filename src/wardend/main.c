@@ -15,12 +15,15 @@
 #include "commands.h"
 #include "create.h"
 #include "env.h"
+#include "health.h"
 #include "hook.h"
 #include "job.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "oom.h"
+#include "pidfile.h"
 #include "registry.h"
 #include "restore.h"
 #include "server.h"
@@ -43,12 +46,45 @@ static void usage(FILE *f)
                "  -c, --config FILE  JSON configuration (default: built-in defaults)\n"
                "  -h, --help         show this help\n"
                "  -V, --version      show the version\n\n"
-               "Exit status: 0 after SIGTERM/SIGINT, 100 usage, 111 start-up failure.\n");
+               "Exit status: 0 after SIGTERM/SIGINT or a drain (SIGUSR2), 100 usage,\n"
+               "111 start-up failure.\n");
 }
 
+/* systemd's Type=notify (etc/warden.service); nothing when not under a manager. */
+static void tell_manager(const char *msg)
+{
+    struct w_error err;
+
+    if (notify_send(msg, &err) < 0)
+        log_msg(LOG_WARNING, "%s", err.msg);
+}
+
+static int draining;
+
+/* The last step of every clean exit. */
+static void leave(struct loop *loop)
+{
+    if (g_cfg->server.pidfile[0] != '\0')
+        pidfile_unlink(g_cfg->server.pidfile);
+    loop_stop(loop);
+}
+
+/* SIGUSR2, once the server has no connection left: every snapshot, then exit 0; the
+ * next wardend adopts the containers and their jobs from the depot. */
+static void on_drained(void)
+{
+    int n = 0;
+
+    for (struct container *ct = ct_first(); ct; ct = ct->next, n++)
+        snapshot_save(ct);
+    log_msg(LOG_INFO, "drain: %d snapshots written; exiting", n);
+    leave(g_loop);
+}
+
+/* SIGTERM, once the warm pool is destroyed (containers handed out keep running). */
 static void drained(void)
 {
-    loop_stop(g_loop);
+    leave(g_loop);
 }
 
 static void on_signal(struct loop *loop, int fd, int mask, void *data)
@@ -74,9 +110,20 @@ static void on_signal(struct loop *loop, int fd, int mask, void *data)
         case SIGINT:
             log_msg(LOG_INFO, "signal %d: shutting down (containers keep running)",
                     (int)si.ssi_signo);
+            tell_manager("STOPPING=1");
+            health_close();
             server_shutdown();
             /* The loop goes on until the warm pool is destroyed, to reap its hooks. */
             warm_drain(drained);
+            break;
+        case SIGUSR2:
+            if (draining)
+                break;
+            draining = 1;
+            log_msg(LOG_INFO, "SIGUSR2: draining (containers and jobs keep running)");
+            tell_manager("STOPPING=1");
+            health_close();
+            server_drain(on_drained);
             break;
         default:
             break;
@@ -100,8 +147,8 @@ static int host_setup(struct w_error *err)
 /* Everything after the loop exists, in order; each step may use the ones before it. */
 static int start(struct w_error *err)
 {
-    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
-    int sfd = loop_signalfd(sigs, 4, err);
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2};
+    int sfd = loop_signalfd(sigs, 5, err);
 
     if (sfd < 0 || loop_add_fd(g_loop, sfd, LOOP_READ, on_signal, NULL, err) < 0)
         return -1;
@@ -115,7 +162,13 @@ static int start(struct w_error *err)
     restore_all();
     if (warm_init(create_pooled, err) < 0)
         return -1;
-    return server_listen(commands_dispatch, err);
+    if (server_listen(commands_dispatch, err) < 0 ||
+        health_listen(g_cfg->health_check_server.port, err) < 0)
+        return -1;
+    /* Last: a pidfile names a wardend that answers. */
+    if (g_cfg->server.pidfile[0] != '\0' && pidfile_create(g_cfg->server.pidfile, err) < 0)
+        return -1;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -176,6 +229,8 @@ int main(int argc, char **argv)
     }
     log_msg(LOG_INFO, "wardend %s ready on %s (instance %s)", PACKAGE_VERSION,
             cfg.server.unix_domain_path, cfg.server.instance);
+    /* The socket listens and the depot is restored: clients may come. */
+    tell_manager("READY=1");
     if (loop_run(g_loop, &err) < 0) {
         log_msg(LOG_ERR, "%s", err.msg);
         return EXIT_SYSTEM;

@@ -15,6 +15,7 @@ struct req {
     void *cancel_data;
     void (*drain)(struct req *, void *);
     void *drain_data;
+    int parked;
 };
 
 struct req *req_new(const struct req_host *host, void *conn, struct json_object *args)
@@ -67,6 +68,16 @@ size_t req_nargs(struct req *r)
 struct json_object *req_arg(struct req *r, size_t i)
 {
     return json_object_array_get_idx(r->args, i);
+}
+
+void req_set_parked(struct req *r, int parked)
+{
+    r->parked = parked;
+}
+
+int req_parked(const struct req *r)
+{
+    return r->parked;
 }
 
 void req_set_cancel(struct req *r, void (*cb)(struct req *, void *), void *data)

@@ -64,6 +64,12 @@ void req_set_cancel(struct req *r, void (*cb)(struct req *r, void *data), void *
 /* Called when the backlog falls below the low-water mark (after req_backlog was high). */
 void req_set_drain(struct req *r, void (*cb)(struct req *r, void *data), void *data);
 
+/* The request waits on something with no bound (a job's end or its output: link,
+ * stream, run), not on work of ours; a drain (SIGUSR2) may then close its connection,
+ * and the client asks again after the restart. */
+void req_set_parked(struct req *r, int parked);
+int req_parked(const struct req *r);
+
 /* Above this many unwritten bytes a connection reads no more requests and a stream
  * waits; below half of it they go on. */
 #define REQ_BACKLOG_HIGH (1u << 20)

@@ -5,6 +5,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +51,14 @@ static struct conn *dead; /* closed, freed from a timer once no caller holds the
 static long long reap_timer;
 static long long sweep_timer;
 static void (*closed_cb)(uint64_t serial);
+static int draining;             /* SIGUSR2: no new connections or requests */
+static void (*drained_cb)(void); /* once the last connection has closed */
+static long long drained_timer;
 static void (*dispatch)(struct req *r);
 
 static void conn_pump(struct conn *c);
 static void conn_close(struct conn *c);
+static void set_reading(struct conn *c, int on);
 
 static int buf_append(struct buf *b, const char *data, size_t len)
 {
@@ -386,6 +391,14 @@ static void reap_dead(struct loop *loop, long long id, void *data)
     }
 }
 
+static void on_drained(struct loop *loop, long long id, void *data)
+{
+    (void)loop, (void)id, (void)data;
+    drained_timer = 0;
+    log_msg(LOG_INFO, "drain: every connection is closed");
+    drained_cb();
+}
+
 static void conn_close(struct conn *c)
 {
     if (c->fd < 0)
@@ -405,8 +418,10 @@ static void conn_close(struct conn *c)
         conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    /* A drain leaves every container as it is, grace time included: the next wardend
+     * arms the grace timers of the containers nobody references. */
     for (size_t i = 0; i < c->nrefs; i++)
-        if (closed_cb)
+        if (closed_cb && !draining)
             closed_cb(c->refs[i]);
     free(c->refs);
     buf_free(&c->in);
@@ -417,6 +432,8 @@ static void conn_close(struct conn *c)
     dead = c;
     if (reap_timer == 0)
         reap_timer = loop_add_timer(g_loop, 0, reap_dead, NULL);
+    if (draining && conns == NULL && drained_timer == 0)
+        drained_timer = loop_add_timer(g_loop, 0, on_drained, NULL);
 }
 
 void server_on_conn_closed(void (*cb)(uint64_t serial))
@@ -495,11 +512,29 @@ static void on_sweep(struct loop *loop, long long id, void *data)
     sweep_timer = loop_add_timer(loop, 1000, on_sweep, NULL);
 }
 
+static int make_parent(const char *path, struct w_error *err)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+        return w_err(err, "socket path too long: %s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    return util_mkdir_p(dir, 0755, err);
+}
+
 int server_listen(void (*dispatcher)(struct req *r), struct w_error *err)
 {
     int fd;
 
     dispatch = dispatcher;
+    /* Under systemd RuntimeDirectory= made it; by hand, the default /run/warden may not
+     * exist yet. */
+    if (make_parent(g_cfg->server.unix_domain_path, err) < 0)
+        return -1;
     fd = unixsock_listen(g_cfg->server.unix_domain_path, SOCK_STREAM | SOCK_NONBLOCK,
                          (mode_t)g_cfg->server.unix_domain_permissions, 512, err);
     if (fd < 0)
@@ -513,7 +548,7 @@ int server_listen(void (*dispatcher)(struct req *r), struct w_error *err)
     return 0;
 }
 
-void server_shutdown(void)
+static void stop_listening(void)
 {
     if (listen_fd >= 0) {
         loop_del_fd(g_loop, listen_fd, LOOP_READ);
@@ -521,6 +556,39 @@ void server_shutdown(void)
         listen_fd = -1;
         unlink(g_cfg->server.unix_domain_path);
     }
+}
+
+void server_drain(void (*done)(void))
+{
+    int idle = 0, parked = 0, busy = 0;
+
+    draining = 1;
+    drained_cb = done;
+    stop_listening();
+    for (struct conn *c = conns, *next; c; c = next) {
+        next = c->next;
+        if (c->cur == NULL || req_parked(c->cur)) {
+            /* Idle, or waiting on a job (link, stream, run): the job goes on in wshd and
+             * the client asks the next wardend. */
+            c->cur ? parked++ : idle++;
+            conn_close(c);
+            continue;
+        }
+        /* The request in flight finishes and its reply goes out; nothing after it. */
+        busy++;
+        c->in.off = c->in.len = 0;
+        c->eof = 1;
+        set_reading(c, 0);
+    }
+    log_msg(LOG_INFO, "drain: closed %d idle and %d waiting connections, %d finishing", idle,
+            parked, busy);
+    if (conns == NULL && drained_timer == 0)
+        drained_timer = loop_add_timer(g_loop, 0, on_drained, NULL);
+}
+
+void server_shutdown(void)
+{
+    stop_listening();
     loop_del_timer(g_loop, sweep_timer);
     while (conns)
         conn_close(conns);

@@ -16,6 +16,11 @@ struct req;
 int server_listen(void (*dispatcher)(struct req *r), struct w_error *err);
 /* Stop accepting, close every client (SIGTERM/SIGINT path). */
 void server_shutdown(void);
+/* SIGUSR2: stop accepting; close idle connections and those whose request is parked
+ * (req_set_parked: link, stream, run waiting on a job); let every other request in
+ * flight finish and its reply go out, reading nothing more; then call done once (from
+ * the loop) when no connection is left. Closing them starts no grace timer. */
+void server_drain(void (*done)(void));
 /* When a connection closes, cb runs once for each container serial it referenced. */
 void server_on_conn_closed(void (*cb)(uint64_t serial));
 

@@ -3,7 +3,11 @@
  * output_limit, and writes jobs/<n>/status atomically once the job has been reaped AND
  * both pipes are done. A background child may keep the pipes open after the job's main
  * process exited: one second after the exit we drain what is there, close them and
- * write the status anyway. */
+ * write the status anyway. With log_tag, each line also goes to syslog (user.info for
+ * stdout, user.err for stderr, tag warden.<log_tag>) on the datagram socket wardend
+ * connected and passed with the request: wshd sends them itself, so they go on while
+ * wardend restarts. A line longer than LOG_LINE_MAX goes in pieces; a syslog that
+ * cannot take a line right now loses it (wshd never waits on syslog). */
 #include "config.h"
 
 #include "job.h"
@@ -15,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jsonh.h"
@@ -26,6 +33,8 @@
 
 #define SCRIPT_ARG_MAX 100000 /* longer scripts go to the shell's stdin */
 #define LINGER_MS 1000
+#define LOG_LINE_MAX 4096
+#define LOG_TAG_MAX 64
 
 struct job {
     struct wshd_ctx *ctx;
@@ -40,6 +49,11 @@ struct job {
     int script_fd; /* write end of the shell's stdin for long scripts, or -1 */
     char *script;
     size_t script_len, script_off;
+    int log_fd;     /* syslog datagram socket (log_tag), or -1 */
+    int log_failed; /* a send failed: said once in wshd's log */
+    char log_tag[LOG_TAG_MAX + 1];
+    char *line[2]; /* the unfinished line of stdout and stderr */
+    size_t line_len[2];
 };
 
 static void job_free(struct job *j)
@@ -58,14 +72,63 @@ static void job_free(struct job *j)
     }
     if (j->timer > 0)
         loop_del_timer(j->ctx->loop, j->timer);
+    if (j->log_fd >= 0)
+        close(j->log_fd);
+    free(j->line[0]);
+    free(j->line[1]);
     free(j->script);
     free(j);
+}
+
+/* One syslog datagram: <PRI>Mmm dd hh:mm:ss warden.TAG: LINE (RFC 3164, as syslog(3)). */
+static void log_send(struct job *j, int i, const char *line, size_t len)
+{
+    char head[LOG_TAG_MAX + 64], ts[32];
+    struct iovec iov[2];
+    struct tm tm;
+    time_t now = time(NULL);
+    int n;
+
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
+    n = snprintf(head, sizeof(head),
+                 "<%d>%s warden.%s: ", i == 0 ? LOG_USER | LOG_INFO : LOG_USER | LOG_ERR, ts,
+                 j->log_tag);
+    iov[0] = (struct iovec){head, (size_t)n};
+    iov[1] = (struct iovec){(void *)line, len};
+    if (writev(j->log_fd, iov, 2) < 0 && !j->log_failed) {
+        j->log_failed = 1;
+        log_msg(LOG_WARNING, "job %d: syslog: %s; lines that cannot be sent are lost", j->id,
+                strerror(errno));
+    }
+}
+
+/* Split what the job wrote on stream i into lines for syslog; at_eof flushes the rest. */
+static void log_lines(struct job *j, int i, const char *buf, size_t n, int at_eof)
+{
+    if (j->log_fd < 0)
+        return;
+    if (j->line[i] == NULL && (j->line[i] = malloc(LOG_LINE_MAX)) == NULL)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        if (buf[k] != '\n')
+            j->line[i][j->line_len[i]++] = buf[k];
+        if (buf[k] == '\n' || j->line_len[i] == LOG_LINE_MAX) {
+            log_send(j, i, j->line[i], j->line_len[i]);
+            j->line_len[i] = 0;
+        }
+    }
+    if (at_eof && j->line_len[i] > 0) {
+        log_send(j, i, j->line[i], j->line_len[i]);
+        j->line_len[i] = 0;
+    }
 }
 
 static void close_pipe(struct job *j, int i)
 {
     if (j->pipes[i] < 0)
         return;
+    log_lines(j, i, NULL, 0, 1);
     loop_del_fd(j->ctx->loop, j->pipes[i], LOOP_READ);
     close(j->pipes[i]);
     j->pipes[i] = -1;
@@ -128,7 +191,8 @@ static void drain_once(struct job *j, int i, int *again)
     size_t keep;
 
     *again = 0;
-    if (!j->discard && !(j->limit > 0 && j->written >= j->limit)) {
+    /* splice moves the bytes without wshd seeing them: not when syslog needs them. */
+    if (!j->discard && j->log_fd < 0 && !(j->limit > 0 && j->written >= j->limit)) {
         n = splice_once(j, i);
         if (n > 0) {
             j->written += n;
@@ -151,8 +215,10 @@ static void drain_once(struct job *j, int i, int *again)
         return;
     }
     *again = 1;
-    if (j->discard)
+    if (j->discard) {
+        log_lines(j, i, buf, (size_t)n, 0);
         return;
+    }
     keep = (size_t)n;
     if (j->limit > 0 && j->written + n > j->limit)
         keep = (size_t)(j->limit - j->written);
@@ -161,6 +227,7 @@ static void drain_once(struct job *j, int i, int *again)
             log_msg(LOG_ERR, "job %d: write output: %s", j->id, strerror(errno));
         j->off[i] += (off_t)keep;
         j->written += (long long)keep;
+        log_lines(j, i, buf, keep, 0);
     }
     if (keep < (size_t)n)
         hit_limit(j, again);
@@ -242,6 +309,7 @@ struct job_req {
     size_t script_len;
     long long limit;
     int discard;
+    const char *log_tag; /* NULL: none */
 };
 
 static int parse_job_req(struct json_object *req, struct job_req *r, struct w_error *err)
@@ -269,6 +337,13 @@ static int parse_job_req(struct json_object *req, struct job_req *r, struct w_er
     if (v && !json_object_is_type(v, json_type_boolean))
         return w_err(err, "discard_output: must be a boolean");
     r->discard = v ? json_object_get_boolean(v) : 0;
+    v = jsonh_get(req, "log_tag");
+    if (v && (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0 ||
+              json_object_get_string_len(v) > LOG_TAG_MAX ||
+              strchr(json_object_get_string(v), ' ') != NULL))
+        return w_err(err, "log_tag: must be a string of 1 to %d characters, no spaces",
+                     LOG_TAG_MAX);
+    r->log_tag = v ? json_object_get_string(v) : NULL;
     return 0;
 }
 
@@ -364,7 +439,8 @@ out:
     return rc;
 }
 
-pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, struct w_error *err)
+pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, const int *fds, int nfds,
+                struct w_error *err)
 {
     struct spawn_opts o = {0};
     struct job_req r = {0};
@@ -372,13 +448,27 @@ pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, struct w_error *e
 
     if (parse_job_req(req, &r, err) < 0 || spawn_parse_common(req, &o, err) < 0)
         return -1;
+    if (nfds != (r.log_tag != NULL))
+        return w_err(err, "spawn takes %s descriptor%s (got %d)",
+                     r.log_tag ? "one (the syslog socket of log_tag)" : "no", r.log_tag ? "" : "s",
+                     nfds);
     if ((j = calloc(1, sizeof(*j))) == NULL)
         return w_err(err, "out of memory");
     j->ctx = ctx;
     j->id = r.id;
     j->limit = r.limit;
     j->discard = r.discard;
-    j->pipes[0] = j->pipes[1] = j->files[0] = j->files[1] = j->script_fd = -1;
+    j->pipes[0] = j->pipes[1] = j->files[0] = j->files[1] = j->script_fd = j->log_fd = -1;
+    if (r.log_tag != NULL) {
+        strlcpy(j->log_tag, r.log_tag, sizeof(j->log_tag));
+        /* The caller closes the received descriptors: keep a copy of ours. */
+        if ((j->log_fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 3)) < 0) {
+            w_errno(err, errno, "log_tag: dup");
+            job_free(j);
+            return -1;
+        }
+        util_set_nonblock(j->log_fd, 1, NULL);
+    }
     if (make_job_dir(j, err) < 0) {
         job_free(j);
         return -1;

@@ -9,7 +9,9 @@
 #include "error.h"
 #include "serve.h"
 
-/* Validate a spawn request and start the job; returns its pid or -1. */
-pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, struct w_error *err);
+/* Validate a spawn request and start the job; returns its pid or -1. fds (borrowed):
+ * the request's descriptors, exactly one (the syslog socket) with log_tag, else none. */
+pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, const int *fds, int nfds,
+                struct w_error *err);
 
 #endif

@@ -15,7 +15,7 @@ static void test_defaults(void)
     struct w_config c;
 
     config_defaults(&c);
-    TAP_IS_STR(c.server.unix_domain_path, "/tmp/warden.sock", "default socket path");
+    TAP_IS_STR(c.server.unix_domain_path, WARDEN_SOCKET, "default socket path");
     TAP_IS_INT(c.server.unix_domain_permissions, 0755, "default socket permissions 0755");
     TAP_OK(c.server.container_grace_time == 300, "default grace time 300 s");
     TAP_IS_INT(c.server.job_output_limit, 10 * 1024 * 1024, "default output limit 10 MiB");
@@ -135,8 +135,21 @@ static void test_values(void)
     TAP_IS_INT(c.server.unix_domain_permissions, 0700, "permissions 448 is 0700");
     config_free(&c);
 
+    TAP_IS_INT(load("{\"server\":{\"pidfile\":\"/run/w.pid\"},"
+                    "\"health_check_server\":{\"port\":2345}}",
+                    &c, &err),
+               0, "pidfile and health_check_server.port load");
+    TAP_IS_STR(c.server.pidfile, "/run/w.pid", "server.pidfile");
+    TAP_IS_INT(c.health_check_server.port, 2345, "health_check_server.port");
+    config_free(&c);
+    TAP_IS_INT(load("{\"server\":{\"pidfile\":null}}", &c, &err), 0, "pidfile null loads");
+    TAP_IS_STR(c.server.pidfile, "", "pidfile null means none");
+    TAP_IS_STR(c.server.syslog_socket, "/dev/log", "syslog_socket defaults to /dev/log");
+    TAP_IS_INT(c.health_check_server.port, 0, "the health check is off by default");
+    config_free(&c);
+
     TAP_IS_INT(load("{}", &c, &err), 0, "an empty document loads");
-    TAP_IS_STR(c.server.unix_domain_path, "/tmp/warden.sock", "an empty document keeps defaults");
+    TAP_IS_STR(c.server.unix_domain_path, WARDEN_SOCKET, "an empty document keeps defaults");
     config_free(&c);
 
     TAP_IS_INT(load("{\"logging\":{\"file\":null}}", &c, &err), 0, "logging.file null loads");
@@ -174,6 +187,11 @@ static const struct {
     {"{\"bogus\":{}}", "bogus", "unknown top-level section"},
     {"{\"server\":{\"bogus\":1}}", "server.bogus", "unknown key in a section"},
     {"{\"logging\":{\"colour\":true}}", "logging.colour", "unknown key in logging"},
+    {"{\"health_check_server\":{\"port\":65536}}", "health_check_server.port",
+     "a health check port past 65535"},
+    {"{\"health_check_server\":{\"bogus\":1}}", "health_check_server.bogus",
+     "unknown key in health_check_server"},
+    {"{\"server\":{\"pidfile\":1}}", "server.pidfile", "a pidfile that is not a string"},
     {"{\"server\":[]}", "server", "a section that is not an object"},
     {"{\"server\":{\"job_output_limit\":\"10\"}}", "server.job_output_limit", "string for an int"},
     {"{\"server\":{\"unix_domain_path\":5}}", "server.unix_domain_path", "int for a string"},
