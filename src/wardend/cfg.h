@@ -34,10 +34,10 @@ struct w_config {
         struct json_object *container_rlimits;   /* object name -> int; owned */
         char container_capabilities[CONFIG_STR]; /* comma-separated names, no CAP_ */
         int seccomp;                             /* wshd loads its filter in every job */
-        int warm_pool; /* containers kept prepared for create (warm.c); 0: none */
-        int user_namespaces; /* containers get a user namespace (doc/security.md) */
-        char pidfile[CONFIG_STR];                /* "" none */
-        char syslog_socket[108];                 /* where log_tag jobs' output goes */
+        int warm_pool;            /* containers kept prepared for create (warm.c); 0: none */
+        int user_namespaces;      /* containers get a user namespace (doc/security.md) */
+        char pidfile[CONFIG_STR]; /* "" none */
+        char syslog_socket[108];  /* where log_tag jobs' output goes */
     } server;
     struct {
         int port; /* 127.0.0.1:port answers HTTP 200; 0 off */

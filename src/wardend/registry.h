@@ -47,7 +47,7 @@ struct container {
     struct json_object
         *net_out;   /* net.c: [[NET,PORTS,PROTO,LOG],...] as net.sh took them, or NULL; owned */
     int destroying; /* lifecycle.c: destroy.sh is running; snapshots say "destroying" */
-    int pooled; /* warm.c: in the warm pool, so in no registry list */
+    int pooled;     /* warm.c: in the warm pool, so in no registry list */
     struct container *next;
 };
 
