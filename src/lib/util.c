@@ -366,3 +366,23 @@ int util_parse_size(const char *s, unsigned long long *out)
     *out = n * mult;
     return 0;
 }
+
+int util_copy_once(int from, int to)
+{
+    char buf[16384];
+    ssize_t n = read(from, buf, sizeof(buf));
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 1;
+    if (n <= 0)
+        return 0;
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(to, buf + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return 0;
+        off += w;
+    }
+    return 1;
+}

@@ -13,6 +13,9 @@ int util_pidfd_open(pid_t pid, struct w_error *err);
 int util_set_nonblock(int fd, int on, struct w_error *err);
 /* Write all of buf (retrying EINTR and short writes). */
 int util_write_all(int fd, const void *buf, size_t len, struct w_error *err);
+/* One read of what is ready on from, written whole to to (a pty relay step); 0 at EOF
+ * or on an error, 1 otherwise (nothing ready counts as 1). */
+int util_copy_once(int from, int to);
 /* Write path (relative to dirfd, or AT_FDCWD) atomically: temp file, then rename. Readers
  * see the old or the new content, never a part; no fsync: this survives the death of any
  * process (what the depot must survive), a machine crash takes the containers anyway. */

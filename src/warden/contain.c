@@ -405,27 +405,6 @@ static void send_winsize(int sock)
         send_op(sock, "winsize", "rows", ws.ws_row, "cols", ws.ws_col);
 }
 
-/* Copy what is readable on from to to; 0 at EOF or error. */
-static int copy_once(int from, int to)
-{
-    char buf[16384];
-    ssize_t n = read(from, buf, sizeof(buf));
-
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return 1;
-    if (n <= 0)
-        return 0;
-    for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(to, buf + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return 0;
-        off += w;
-    }
-    return 1;
-}
-
 /* Until wshd reports the end: forward signals, copy the pty. Returns the exit status
  * to use, or -1 (message printed) when wshd went away. */
 static int wait_prog(const struct contain *o, int sock, int master, int sfd)
@@ -443,9 +422,9 @@ static int wait_prog(const struct contain *o, int sock, int master, int sfd)
             complain(o, "poll: %s", strerror(errno));
             return -1;
         }
-        if (p[2].revents && !copy_once(master, STDOUT_FILENO))
+        if (p[2].revents && !util_copy_once(master, STDOUT_FILENO))
             p[2].fd = -1;
-        if (p[3].revents && !copy_once(STDIN_FILENO, master))
+        if (p[3].revents && !util_copy_once(STDIN_FILENO, master))
             p[3].fd = -1;
         if (p[1].revents) {
             struct signalfd_siginfo si;
@@ -473,7 +452,8 @@ static int wait_prog(const struct contain *o, int sock, int master, int sfd)
             }
             json_object_put(m);
             if (code >= 0 && master >= 0) /* what PROG wrote before it ended */
-                while (p[2].fd >= 0 && poll(&p[2], 1, 0) > 0 && copy_once(master, STDOUT_FILENO))
+                while (p[2].fd >= 0 && poll(&p[2], 1, 0) > 0 &&
+                       util_copy_once(master, STDOUT_FILENO))
                     ;
             if (code != -2)
                 return code;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "jsonh.h"
+#include "util.h"
 #include "wshd_proto.h"
 
 #define EXIT_USAGE 100
@@ -228,28 +229,6 @@ static int block_signals(const int *sigs, int n)
     return fd;
 }
 
-/* Copy what is readable on from to to; returns 0 at EOF or error. */
-static int copy_once(int from, int to)
-{
-    char buf[16384];
-    ssize_t n = read(from, buf, sizeof(buf));
-
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return 1;
-    if (n <= 0)
-        return 0;
-    for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(to, buf + off, (size_t)(n - off));
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return 0;
-        }
-        off += w;
-    }
-    return 1;
-}
-
 /* Wait for the end of the process; master (pty mode) is copied to stdout meanwhile and
  * stdin to master. Signals are forwarded; SIGWINCH sends the window size. */
 static int run_loop(int sock, int master, int sfd)
@@ -267,9 +246,9 @@ static int run_loop(int sock, int master, int sfd)
                 continue;
             die("poll: %s", strerror(errno));
         }
-        if (p[2].revents && !copy_once(master, STDOUT_FILENO))
+        if (p[2].revents && !util_copy_once(master, STDOUT_FILENO))
             p[2].fd = -1; /* EIO: every slave is closed; the exit message follows */
-        if (p[3].revents && !copy_once(STDIN_FILENO, master))
+        if (p[3].revents && !util_copy_once(STDIN_FILENO, master))
             p[3].fd = -1; /* the terminal went away: keep waiting for the shell */
         if (p[1].revents) {
             struct signalfd_siginfo si;
@@ -289,7 +268,7 @@ static int run_loop(int sock, int master, int sfd)
             if (code >= 0) {
                 if (master >= 0) /* what the process wrote before it ended */
                     while (p[2].fd >= 0 && poll(&p[2], 1, 0) > 0 &&
-                           copy_once(master, STDOUT_FILENO))
+                           util_copy_once(master, STDOUT_FILENO))
                         ;
                 return code;
             }
