@@ -345,6 +345,10 @@ tbf_rate() {
 }
 
 @test "kill -9: every limit is adopted (info and the kernel agree), and an OOM after the restart stops the container" {
+	# A sanitized wshd (the sanitizer runtime and its shadow memory) lives in the same
+	# 16 MiB cgroup as the job, so which of them the kernel kills first is chance there;
+	# the normal run proves this.
+	sanitized && skip "a sanitized wshd competes with the job for the 16 MiB"
 	requires cgroup1 # reads the v1 files
 	local last id mcg
 	last=$(($(nproc --all) - 1))
