@@ -89,6 +89,22 @@ static int exit_of(struct json_object *st)
 
 /* Skip a JSON string of base64 (no escapes can occur in it) or null at *p (< end);
  * sets *s and *n to its characters, *s NULL for null. 0, or -1 on another shape. */
+/* --json: send req (link or run), print the payload as JSON, exit with the job's status. */
+static int json_link(struct client *c, struct json_object *req)
+{
+    struct json_object *reply, *payload;
+    int r;
+
+    if ((r = cli_call(c, req, &reply, &payload)) != 0)
+        return r;
+    cli_print_payload(payload);
+    r = json_object_is_type(payload, json_type_array)
+            ? exit_of(json_object_array_get_idx(payload, 0))
+            : EXIT_BUG;
+    json_object_put(reply);
+    return r;
+}
+
 static int take_b64(char **p, char *end, char **s, size_t *n)
 {
     char *q;
@@ -159,16 +175,8 @@ static int link_job(struct client *c, const char *h, const char *j)
 
     cli_add_str(req, h);
     json_object_array_add(req, cli_num_or_str(j));
-    if (cli_json) {
-        if ((r = cli_call(c, req, &reply, &payload)) != 0)
-            return r;
-        cli_print_payload(payload);
-        r = json_object_is_type(payload, json_type_array)
-                ? exit_of(json_object_array_get_idx(payload, 0))
-                : EXIT_BUG;
-        json_object_put(reply);
-        return r;
-    }
+    if (cli_json)
+        return json_link(c, req);
     o = json_object_new_object();
     json_object_object_add(o, "output", json_object_new_string("base64"));
     json_object_array_add(req, o);
@@ -469,16 +477,8 @@ int cli_cmd_run(struct client *c, int argc, char **argv)
 
     if (req == NULL)
         return status;
-    if (cli_json) {
-        if ((r = cli_call(c, req, &reply, &payload)) != 0)
-            return r;
-        cli_print_payload(payload);
-        r = json_object_is_type(payload, json_type_array)
-                ? exit_of(json_object_array_get_idx(payload, 0))
-                : EXIT_BUG;
-        json_object_put(reply);
-        return r;
-    }
+    if (cli_json)
+        return json_link(c, req);
     json_object_array_put_idx(req, 0, json_object_new_string("spawn"));
     strlcpy(handle, json_object_get_string(json_object_array_get_idx(req, 1)), sizeof(handle));
     if ((r = cli_call(c, req, &reply, &payload)) != 0)
