@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -385,4 +386,27 @@ int util_copy_once(int from, int to)
         off += w;
     }
     return 1;
+}
+
+static struct termios tty_saved;
+static int tty_is_saved;
+
+int util_tty_raw(void)
+{
+    struct termios t;
+
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &tty_saved) < 0)
+        return -1;
+    tty_is_saved = 1;
+    t = tty_saved;
+    cfmakeraw(&t);
+    tcsetattr(STDIN_FILENO, TCSADRAIN, &t);
+    return 0;
+}
+
+void util_tty_restore(void)
+{
+    if (tty_is_saved)
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &tty_saved);
+    tty_is_saved = 0;
 }

@@ -16,6 +16,11 @@ int util_write_all(int fd, const void *buf, size_t len, struct w_error *err);
 /* One read of what is ready on from, written whole to to (a pty relay step); 0 at EOF
  * or on an error, 1 otherwise (nothing ready counts as 1). */
 int util_copy_once(int from, int to);
+/* Put the terminal on stdin in raw mode, remembering how it was; 0, or -1 when stdin is
+ * no terminal. util_tty_restore puts it back (safe to call any number of times, and
+ * from atexit). */
+int util_tty_raw(void);
+void util_tty_restore(void);
 /* Write path (relative to dirfd, or AT_FDCWD) atomically: temp file, then rename. Readers
  * see the old or the new content, never a part; no fsync: this survives the death of any
  * process (what the depot must survive), a machine crash takes the containers anyway. */

@@ -58,16 +58,6 @@ struct contain {
     const char *name; /* "warden contain" or "contain", for messages */
 };
 
-static struct termios saved_tio;
-static int tio_saved;
-
-static void restore_tty(void)
-{
-    if (tio_saved)
-        tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
-    tio_saved = 0;
-}
-
 static int usage_error(const struct contain *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int usage_error(const struct contain *o, const char *fmt, ...)
@@ -91,7 +81,7 @@ static void complain(const struct contain *o, const char *fmt, ...)
 {
     va_list ap;
 
-    restore_tty();
+    util_tty_restore();
     fprintf(stderr, "%s: ", o->name);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -515,17 +505,11 @@ static int run_prog(const struct contain *o, const char *path, int sfd)
     }
     json_object_put(reply);
     if (tty && nfds == 1) {
-        struct termios t;
         master = fds[0];
-        if (tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
-            tio_saved = 1;
-            t = saved_tio;
-            cfmakeraw(&t);
-            tcsetattr(STDIN_FILENO, TCSADRAIN, &t);
-        }
+        util_tty_raw();
     }
     code = wait_prog(o, sock, master, sfd);
-    restore_tty();
+    util_tty_restore();
 out:
     json_object_put(req);
     if (master >= 0)

@@ -26,23 +26,13 @@
 #define EXIT_SYSTEM 111   /* wsh's own failures: connection, refusal */
 #define EXIT_NOSTATUS 255 /* the process has no exit status (a signal ended it) */
 
-static struct termios saved_tio;
-static int tio_saved;
-
-static void restore_tty(void)
-{
-    if (tio_saved)
-        tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
-    tio_saved = 0;
-}
-
 static void __attribute__((noreturn)) die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
     va_list ap;
 
-    restore_tty();
+    util_tty_restore();
     fputs("wsh: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -278,15 +268,8 @@ static int run_loop(int sock, int master, int sfd)
 
 static void raw_mode(void)
 {
-    struct termios t;
-
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) < 0)
-        return;
-    tio_saved = 1;
-    atexit(restore_tty);
-    t = saved_tio;
-    cfmakeraw(&t);
-    tcsetattr(STDIN_FILENO, TCSADRAIN, &t);
+    if (util_tty_raw() == 0)
+        atexit(util_tty_restore);
 }
 
 int main(int argc, char **argv)
@@ -337,6 +320,6 @@ int main(int argc, char **argv)
     }
     json_object_put(reply);
     code = run_loop(sock, master, sfd);
-    restore_tty();
+    util_tty_restore();
     return code;
 }
