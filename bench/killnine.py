@@ -45,13 +45,7 @@ class BadReply(Exception):
 class Conn(Client):
     """Client whose reply lines, when not JSON, fail with the raw bytes."""
 
-    def _line(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(1 << 20)
-            if not data:
-                raise EOFError("server closed the connection")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
+    def decode(self, line):
         try:
             return json.loads(line)
         except ValueError as e:

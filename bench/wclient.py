@@ -16,6 +16,10 @@ class Client:
                 raise EOFError("server closed the connection")
             self.buf += data
         line, self.buf = self.buf.split(b"\n", 1)
+        return self.decode(line)
+
+    def decode(self, line):
+        """One reply line as JSON; a subclass may say more about a bad one."""
         return json.loads(line)
 
     def call(self, *args):
