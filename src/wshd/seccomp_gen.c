@@ -121,6 +121,11 @@ int main(void)
         ((rc = seccomp_arch_add(ctx, SCMP_ARCH_X86)) < 0 ||
          (rc = seccomp_arch_add(ctx, SCMP_ARCH_X32)) < 0))
         die("seccomp_arch_add", rc);
+    /* A binary tree of syscall numbers instead of one long chain: the kernel runs the
+     * filter over every syscall number when a job loads it (to fill its cache of
+     * always-allowed calls), so a linear chain costs about 0.2 ms per job here. */
+    if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
+        die("seccomp_attr_set optimize", rc);
     add_rules(ctx);
     /* libseccomp exports only to a descriptor. */
     if ((fd = memfd_create("seccomp-gen", MFD_CLOEXEC)) < 0)
