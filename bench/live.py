@@ -6,7 +6,13 @@ LIVE containers up, creates and destroys RUNS more beside them, and reports the 
 the p50s, the proportional set size (PSS, /proc/PID/smaps_rollup) of each idle wshd and
 wardend's resident set with LIVE containers. Then, for LOAD_SECS seconds, CLIENTS
 clients (one connection each) run `true` in containers picked round robin: errors and
-the round trip's p50/p99. Everything it made is destroyed."""
+the round trip's p50/p99: a closed loop, each client sending its next request when the
+last is answered, so the round trip is the queue of CLIENTS requests over what the
+machine serves per second (Little's law), not a stall. With RATE (> 0, runs per second
+for all clients together) a second, paced run follows: each client sends on a fixed
+schedule (RATE/CLIENTS per second, offsets spread) and the round trip counts from the
+scheduled moment, so a late answer also delays what it held up (no coordinated
+omission). Everything it made is destroyed."""
 import sys
 import threading
 import time
@@ -17,7 +23,59 @@ sock, live, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 wardend_pid = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] != "0" else None
 load_secs = float(sys.argv[5]) if len(sys.argv) > 5 else 0
 clients = int(sys.argv[6]) if len(sys.argv) > 6 else 100
+rate = float(sys.argv[7]) if len(sys.argv) > 7 else 0
 c = Client(sock)
+
+
+def load(rate):
+    """CLIENTS clients running `true` for load_secs: (round trips in ms, errors, first
+    error texts). rate 0: closed loop; else each sends on a schedule of rate/clients/s
+    and a round trip counts from its scheduled send."""
+    load_rt, load_err, errors = [], [0], []
+    deadline = time.perf_counter() + load_secs
+    lock = threading.Lock()
+
+    def client(k):
+        rt = []
+        try:
+            cl = Client(sock)
+        except OSError as e:
+            with lock:
+                load_err[0] += 1
+                errors.append(repr(e))
+            return
+        i, n = k, 0
+        start = time.perf_counter() + (k / rate if rate else 0)
+        while True:
+            t0 = start + n * clients / rate if rate else time.perf_counter()
+            if t0 >= deadline:
+                break
+            if rate:
+                time.sleep(max(0.0, t0 - time.perf_counter()))
+            h = handles[i % len(handles)]
+            i += clients
+            n += 1
+            try:
+                st, _, _ = cl.call("run", h, "true")
+                ok = st == 0
+            except (OSError, RuntimeError, EOFError, ValueError) as e:
+                ok = False
+                errors.append(repr(e))
+                cl = Client(sock)
+            rt.append((time.perf_counter() - t0) * 1000)
+            if not ok:
+                with lock:
+                    load_err[0] += 1
+        with lock:
+            load_rt.extend(rt)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return load_rt, load_err[0], errors
+
 
 
 def creates(n):
@@ -51,44 +109,11 @@ try:
             pid = int(f.read())
         pss.append(kib("/proc/%d/smaps_rollup" % pid, "Pss"))
     rss = kib("/proc/%d/status" % wardend_pid, "VmRSS") if wardend_pid else 0
-    load_rt, load_err, errors = [], [0], []
+    loads = []
     if load_secs > 0 and handles:
-        deadline = time.perf_counter() + load_secs
-        lock = threading.Lock()
-
-        def client(k):
-            rt = []
-            try:
-                cl = Client(sock)
-            except OSError as e:
-                with lock:
-                    load_err[0] += 1
-                    errors.append(repr(e))
-                return
-            i = k
-            while time.perf_counter() < deadline:
-                h = handles[i % len(handles)]
-                i += clients
-                t0 = time.perf_counter()
-                try:
-                    st, _, _ = cl.call("run", h, "true")
-                    ok = st == 0
-                except (OSError, RuntimeError, EOFError, ValueError) as e:
-                    ok = False
-                    errors.append(repr(e))
-                    cl = Client(sock)
-                rt.append((time.perf_counter() - t0) * 1000)
-                if not ok:
-                    with lock:
-                        load_err[0] += 1
-            with lock:
-                load_rt.extend(rt)
-
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        loads.append(("closed loop", load(0)))
+        if rate > 0:
+            loads.append(("paced at %.0f runs/s" % rate, load(rate)))
 finally:
     for h in handles:
         c.call("destroy", h)
@@ -101,11 +126,13 @@ print("wshd PSS per idle container: p50 %d KiB, max %d KiB (n=%d; goal <= 512 Ki
       (pss[len(pss) // 2], pss[-1], len(pss)))
 if rss:
     print("wardend RSS with %d containers: %.1f MiB (goal <= 16 MiB at 250)" % (live, rss / 1024))
-if load_rt:
+for name, (load_rt, load_err, errors) in loads:
+    if not load_rt:
+        continue
     s = sorted(load_rt)
-    print("load: %d live, %d clients running `true` for %.0f s: %d runs, %d errors, "
+    print("load, %s: %d live, %d clients running `true` for %.0f s: %d runs (%.0f/s), %d errors, "
           "round trip p50 %.1f ms, p99 %.1f ms (goal 0 errors, p99 <= 50 ms)" %
-          (live, clients, load_secs, len(s), load_err[0], s[len(s) // 2],
+          (name, live, clients, load_secs, len(s), len(s) / load_secs, load_err, s[len(s) // 2],
            s[min(len(s) - 1, int(len(s) * 0.99))]))
     for e in errors[:3]:
         print("  error: %s" % e)
