@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static int log_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
 
@@ -81,13 +83,8 @@ void log_msg(int level, const char *fmt, ...)
     if (log_fd == STDERR_FILENO && journal_stderr()) {
         n = snprintf(line, sizeof(line), "<%d>", level & 7);
     } else {
-        struct timespec ts;
-        struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-        n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ %s: ", ts.tv_nsec / 1000000,
-                      level_names[level & 7]);
+        n = (int)util_time_iso(line, NULL, 3);
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s: ", level_names[level & 7]);
     }
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

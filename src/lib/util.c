@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -409,4 +410,23 @@ void util_tty_restore(void)
     if (tty_is_saved)
         tcsetattr(STDIN_FILENO, TCSADRAIN, &tty_saved);
     tty_is_saved = 0;
+}
+
+size_t util_time_iso(char buf[UTIL_TIME_ISO_MAX], const struct timespec *t, int digits)
+{
+    struct timespec now;
+    struct tm tm;
+    size_t n;
+
+    if (t == NULL) {
+        clock_gettime(CLOCK_REALTIME, &now);
+        t = &now;
+    }
+    gmtime_r(&t->tv_sec, &tm);
+    n = strftime(buf, UTIL_TIME_ISO_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (digits == 9)
+        n += (size_t)snprintf(buf + n, UTIL_TIME_ISO_MAX - n, ".%09ldZ", t->tv_nsec);
+    else
+        n += (size_t)snprintf(buf + n, UTIL_TIME_ISO_MAX - n, ".%03ldZ", t->tv_nsec / 1000000);
+    return n;
 }

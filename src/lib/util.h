@@ -10,6 +10,12 @@
 /* A pidfd for pid (close-on-exec), readable once it exits; -1 with ENOSYS before
  * Linux 5.3, ESRCH when it is gone. */
 int util_pidfd_open(pid_t pid, struct w_error *err);
+/* The time t (CLOCK_REALTIME; NULL: now) in UTC as ISO 8601 with `digits` (3 or 9)
+ * decimals of a second and a Z: 2026-12-01T22:41:26.123Z. Returns the length (at most
+ * UTIL_TIME_ISO_MAX - 1). */
+#define UTIL_TIME_ISO_MAX 40
+struct timespec;
+size_t util_time_iso(char buf[UTIL_TIME_ISO_MAX], const struct timespec *t, int digits);
 int util_set_nonblock(int fd, int on, struct w_error *err);
 /* Write all of buf (retrying EINTR and short writes). */
 int util_write_all(int fd, const void *buf, size_t len, struct w_error *err);

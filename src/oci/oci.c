@@ -27,24 +27,12 @@
 static const char *g_root = DEFAULT_ROOT, *g_log, *g_sock;
 static int g_log_json;
 
-static void stamp(char *buf, size_t cap)
-{
-    struct timespec ts;
-    struct tm tm;
-    size_t n;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%09ldZ", ts.tv_nsec);
-}
-
 /* One message to --log (text, or runc's JSON lines) and errors to stderr too; without
  * --log, warnings go to stderr. With --log they do not: an engine hands create the
  * container's own stderr, and a warning there would become the program's output. */
 static void log_line(const char *level, const char *msg)
 {
-    char t[64];
+    char t[UTIL_TIME_ISO_MAX];
     FILE *f;
 
     if (strcmp(level, "error") == 0)
@@ -53,7 +41,7 @@ static void log_line(const char *level, const char *msg)
         fprintf(stderr, "warden-oci: warning: %s\n", msg);
     if (g_log == NULL || (f = fopen(g_log, "ae")) == NULL)
         return;
-    stamp(t, sizeof(t));
+    util_time_iso(t, NULL, 9);
     if (g_log_json) {
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "level", json_object_new_string(level));
@@ -382,7 +370,7 @@ static int do_create(int argc, char **argv, int run)
     strlcpy(st.bundle, bundle, sizeof(st.bundle));
     strlcpy(st.rootfs, s.rootfs, sizeof(st.rootfs));
     strlcpy(st.socket, g_sock, sizeof(st.socket));
-    stamp(st.created, sizeof(st.created));
+    util_time_iso(st.created, NULL, 9);
     st.annotations = json_object_get(s.annotations);
     snprintf(fifo, sizeof(fifo), "%s/exec.fifo", dir);
     if (!run || o.detach) {

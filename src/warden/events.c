@@ -6,19 +6,19 @@
 
 #include "cli.h"
 #include "jsonh.h"
+#include "util.h"
 
 /* One event as a text line: `TIME EVENT [HANDLE] [job J status S|null] [count N]`. */
 static void print_event(struct json_object *ev)
 {
     double t = json_object_get_double(jsonh_get(ev, "time"));
-    time_t secs = (time_t)t;
+    struct timespec ts = {.tv_sec = (time_t)t};
     struct json_object *v;
-    struct tm tm;
-    char stamp[32];
+    char stamp[UTIL_TIME_ISO_MAX];
 
-    gmtime_r(&secs, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-    printf("%s.%03dZ %s", stamp, (int)((t - (double)secs) * 1000), jsonh_get_str(ev, "event", "?"));
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    util_time_iso(stamp, &ts, 3);
+    printf("%s %s", stamp, jsonh_get_str(ev, "event", "?"));
     if ((v = jsonh_get(ev, "handle")) != NULL)
         printf(" %s", json_object_get_string(v));
     if ((v = jsonh_get(ev, "job_id")) != NULL)

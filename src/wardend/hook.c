@@ -41,28 +41,16 @@ struct hook {
 
 static struct hook *running;
 
-static void stamp(char *buf, size_t size)
-{
-    struct timespec ts;
-    struct tm tm;
-    size_t n;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 static void log_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(int fd, const char *fmt, ...)
 {
-    char line[1024], ts[40];
+    char line[1024], ts[UTIL_TIME_ISO_MAX];
     va_list ap;
     int n;
 
     if (fd < 0)
         return;
-    stamp(ts, sizeof(ts));
+    util_time_iso(ts, NULL, 3);
     n = snprintf(line, sizeof(line), "%s ", ts);
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
