@@ -2,7 +2,8 @@
 # shellcheck source-path=SCRIPTDIR
 # The cloned child, before pivot_root; runs in the container's new mount, uts, ipc, pid
 # and net namespaces with the host's tools. Mounts the overlay on mnt and what goes in
-# it (/proc, /sys, a minimal /dev, the bind mounts), sets the hostname and the network.
+# it (/proc, /sys, a minimal /dev, the tmpfs and bind mounts), writes the sysctls, sets
+# the hostname and the network, and makes the root read-only when asked.
 # Everything is mounted in this namespace only (wshd made / rprivate before running
 # this hook), so it all vanishes with the container. wshd does pivot_root and
 # unmounts the old root itself.
@@ -91,6 +92,24 @@ if [[ $userns != true ]]; then
 	done
 fi
 
+# tmpfs_mounts, before the bind mounts (so one can go inside a tmpfs), with one mount(8);
+# X-mount.mkdir makes each mount point on the overlay. A mount point whose path leaves
+# the rootfs through a symbolic link of the rootfs (/var/run -> /run) is refused.
+if [[ -s $container_path/etc/tmpfs_mounts ]]; then
+	tdst=() topts=() tp=
+	while IFS=$'\t' read -r d o; do
+		tdst+=("$mnt$d") topts+=("$o")
+	done <"$container_path/etc/tmpfs_mounts"
+	mapfile -t real < <(realpath -m -- "${tdst[@]}")
+	for i in "${!tdst[@]}"; do
+		[[ ${real[i]} == "$mnt"/* ]] ||
+			die "tmpfs mount point ${tdst[i]#"$mnt"} leaves the rootfs (through a symbolic link)"
+		fstab_path tp "${real[i]}"
+		printf '%s\n' "tmpfs $tp tmpfs ${topts[i]},X-mount.mkdir 0 0"
+	done >"$container_path/etc/fstab.tmpfs"
+	mount -a -T "$container_path/etc/fstab.tmpfs" || die "cannot mount the tmpfs mounts (etc/fstab.tmpfs)"
+fi
+
 # Bind mounts, in order (setup.sh validated the lines).
 if [[ -s $container_path/etc/bind_mounts ]]; then
 	while IFS=$'\t' read -r src dst mode; do
@@ -109,12 +128,33 @@ if [[ -s $container_path/etc/bind_mounts ]]; then
 	done <"$container_path/etc/bind_mounts"
 fi
 
+# sysctls of the container's own namespaces (setup.sh checked the names), through the
+# host's /proc: /proc/sys/net and the ipc sysctls there are those of the writer's
+# namespaces, ours. The container's /proc/sys stays read-only.
+if [[ -s $container_path/etc/sysctls ]]; then
+	while IFS=$'\t' read -r key val; do
+		f=/proc/sys/${key//.//}
+		[[ -f $f ]] || die "sysctl $key: no such sysctl in the container's namespaces"
+		printf '%s\n' "$val" 2>/dev/null >"$f" || die "cannot set sysctl $key to '$val'"
+	done <"$container_path/etc/sysctls"
+fi
+
+host_name=${hostname:-$id}
 if [[ $userns == true ]]; then
 	# /proc/sys/kernel/hostname is writable only by the host's root.
-	hostname "$id" || die "cannot set the hostname"
+	command hostname "$host_name" || die "cannot set the hostname"
 else
-	printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
+	printf '%s' "$host_name" >/proc/sys/kernel/hostname || die "cannot set the hostname"
 fi
+
+# read_only_root: the overlay read-only once everything is mounted on it and every mount
+# point made; what is mounted on it (/dev, /proc, the bind and tmpfs mounts) stays as
+# it is. child-after-pivot.sh wants a /tmp, even a read-only one.
+if [[ ${read_only_root:-false} == true ]]; then
+	[[ -d $mnt/tmp ]] || mkdir -m 1777 "$mnt/tmp" || die "cannot make /tmp"
+	mount -o remount,bind,ro "$mnt" || die "cannot make the container's root read-only"
+fi
+
 if [[ -n ${network_address:-} ]]; then
 	# The given address and prefix only; the host side is reached on the link (its
 	# /30 address is not in our subnet) and is the gateway. Peers of the subnet are
