@@ -337,6 +337,14 @@ static int standard_mount(const char *type, const char *dst)
     return 0;
 }
 
+static int is_one_of(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
 /* A tmpfs elsewhere than warden's own: create's tmpfs_mounts, its options (mount(8)'s)
  * as size, mode and flags; any other option is refused, naming it. */
 static int tmpfs_mount(struct ctx *c, size_t i, const char *dst, struct json_object *opts,
@@ -344,6 +352,11 @@ static int tmpfs_mount(struct ctx *c, size_t i, const char *dst, struct json_obj
 {
     static const char *const flags[] = {"nosuid",  "nodev",    "noexec",      "ro",
                                         "noatime", "relatime", "strictatime", NULL};
+    /* rw, suid, dev, exec: the defaults; private: warden's propagation for every mount. */
+    static const char *const noop[] = {"rw", "suid", "dev", "exec", "private", "rprivate", NULL};
+    /* Podman's tmpcopyup (the directory's content copied in), other propagations. */
+    static const char *const unapplied[] = {"tmpcopyup", "shared",     "rshared",     "slave",
+                                            "rslave",    "unbindable", "runbindable", NULL};
     struct json_object *t = json_object_new_array(), *o = json_object_new_object();
     struct json_object *fl = json_object_new_array();
 
@@ -384,11 +397,17 @@ static int tmpfs_mount(struct ctx *c, size_t i, const char *dst, struct json_obj
                              "k, m or g",
                              i, op);
             json_object_object_add(o, "size", json_object_new_int64((int64_t)(n << shift)));
-        } else if (strcmp(op, "rw") != 0) { /* rw: as every tmpfs is */
+        } else if (is_one_of(op, noop)) {
+            /* what every tmpfs of warden's is anyway */
+        } else if (is_one_of(op, unapplied)) {
+            char f[96];
+            snprintf(f, sizeof(f), "mounts[%zu].options %s", i, op);
+            warn_field(c, f);
+        } else {
             return w_err(c->err,
                          "config.json mounts[%zu].options: %s is not supported for a tmpfs "
                          "(size=, mode=, nosuid, nodev, noexec, ro, rw, noatime, relatime, "
-                         "strictatime are)",
+                         "strictatime are; tmpcopyup and propagations are warned)",
                          i, op);
         }
     }
