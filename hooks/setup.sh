@@ -142,13 +142,14 @@ copy_without_user "$rootfs_path/etc/group" "$upper/etc/group" "$user_name:x:$use
 
 # server.user_namespaces: the container's root is host uid $userns_root_uid (its user
 # $user_uid is that + $user_uid). What wshd and child-before-pivot.sh write as that root
-# (jobs/, log/wshd.log, run/wshd.sock, etc/fstab, dev/, the overlay's upper and work layers)
+# (jobs/, log/wshd.log, run/wshd.sock, etc/fstab and fstab.tmpfs, dev/, the overlay's upper and work layers)
 # and what the container sees as its own (the upper layer) become its; etc/config stays
 # the host root's.
 if [[ ${user_namespaces:-false} == true ]]; then
 	r=${userns_root_uid:?}
 	[[ $r =~ ^[0-9]+$ ]] || die "userns_root_uid must be a number: '$r'"
 	: >"$container_path/etc/fstab"
+	: >"$container_path/etc/fstab.tmpfs"
 	# dev/ becomes the container's /dev: an empty file for each node the host's is
 	# bound onto (child-before-pivot.sh), and the usual links (not shipped in the
 	# skeleton: `make dist` would follow fd -> /proc/self/fd).
@@ -159,7 +160,8 @@ if [[ ${user_namespaces:-false} == true ]]; then
 		ln -sfn "${l#*:}" "$container_path/dev/${l%%:*}" || die "cannot link dev/${l%%:*}"
 	done
 	chown -R "$r:$r" "$container_path/overlay" "$container_path/jobs" "$container_path/log" \
-		"$container_path/run" "$container_path/dev" "$container_path/etc/fstab" ||
+		"$container_path/run" "$container_path/dev" "$container_path/etc/fstab" \
+		"$container_path/etc/fstab.tmpfs" ||
 		die "cannot give the container's files to uid $r"
 	u=$((r + user_uid))
 	chown "$u:$u" "$upper/home/$user_name" || die "cannot give the home directory to uid $u"
