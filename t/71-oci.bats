@@ -145,7 +145,7 @@ ocibox
 	assert_line 1 wrote-tmpfs
 	[[ ${lines[2]} =~ ^tmpfs\ /run/t\ tmpfs\ rw,nosuid,.*size=1024k,mode=755 ]] || _explain "the tmpfs: ${lines[2]}"
 	assert_line 3 755
-	assert_line 4 done
+	assert_line 4 "done"
 	assert_equal "${#lines[@]}" 5 "lines of output"
 	assert_equal "$(cat "$WTMP/rw-$BATS_TEST_NUMBER/h")" new
 }
