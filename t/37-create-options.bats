@@ -12,7 +12,7 @@ FILE_CONF='{"network":{"pool_start_address":"10.253.36.0","pool_size":16,"releas
 	"user":{"pool_start_uid":63600,"pool_size":16}}'
 
 setup_file() {
-	export WINSTANCE=${WPREFIX}36
+	export WINSTANCE=${WPREFIX}37
 	wardend_start "$FILE_CONF"
 }
 
@@ -22,7 +22,7 @@ teardown_file() {
 
 setup() {
 	requires root rootfs
-	SCRATCH=$(mktemp -d /tmp/wt36.XXXXXX)
+	SCRATCH=$(mktemp -d /tmp/wt37.XXXXXX)
 }
 
 teardown() {
