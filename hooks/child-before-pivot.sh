@@ -92,41 +92,52 @@ if [[ $userns != true ]]; then
 	done
 fi
 
-# tmpfs_mounts, before the bind mounts (so one can go inside a tmpfs), with one mount(8);
-# X-mount.mkdir makes each mount point on the overlay. A mount point whose path leaves
-# the rootfs through a symbolic link of the rootfs (/var/run -> /run) is refused.
+# The mount points of the tmpfs and bind mounts (setup.sh validated the lines), resolved
+# with one realpath(1) (-m: they need not exist yet). One whose path leaves the rootfs
+# through a symbolic link of the rootfs (/var/run -> /run) is refused: making it would
+# make a directory or file of the host's.
+tdst=() topts=() bsrc=() bdst=() bmode=() real=()
 if [[ -s $container_path/etc/tmpfs_mounts ]]; then
-	tdst=() topts=() tp=
-	while IFS=$'\t' read -r d o; do
-		tdst+=("$mnt$d") topts+=("$o")
-	done <"$container_path/etc/tmpfs_mounts"
-	mapfile -t real < <(realpath -m -- "${tdst[@]}")
+	while IFS=$'\t' read -r d o; do tdst+=("$d") topts+=("$o"); done <"$container_path/etc/tmpfs_mounts"
+fi
+if [[ -s $container_path/etc/bind_mounts ]]; then
+	while IFS=$'\t' read -r s d o; do bsrc+=("$s") bdst+=("$d") bmode+=("$o"); done <"$container_path/etc/bind_mounts"
+fi
+if ((${#tdst[@]} + ${#bdst[@]})); then
+	names=("${tdst[@]}" "${bdst[@]}")
+	mapfile -t real < <(realpath -m -- "$mnt" "${names[@]/#/$mnt}")
+	for i in "${!names[@]}"; do
+		[[ ${real[i + 1]} == "${real[0]}"/* ]] ||
+			die "mount point ${names[i]} leaves the rootfs (through a symbolic link)"
+	done
+fi
+
+# tmpfs_mounts, before the bind mounts (so one can go inside a tmpfs), with one mount(8);
+# X-mount.mkdir makes each mount point on the overlay.
+if ((${#tdst[@]})); then
+	tp=''
 	for i in "${!tdst[@]}"; do
-		[[ ${real[i]} == "$mnt"/* ]] ||
-			die "tmpfs mount point ${tdst[i]#"$mnt"} leaves the rootfs (through a symbolic link)"
-		fstab_path tp "${real[i]}"
+		fstab_path tp "${real[i + 1]}"
 		printf '%s\n' "tmpfs $tp tmpfs ${topts[i]},X-mount.mkdir 0 0"
 	done >"$container_path/etc/fstab.tmpfs"
 	mount -a -T "$container_path/etc/fstab.tmpfs" || die "cannot mount the tmpfs mounts (etc/fstab.tmpfs)"
 fi
 
-# Bind mounts, in order (setup.sh validated the lines).
-if [[ -s $container_path/etc/bind_mounts ]]; then
-	while IFS=$'\t' read -r src dst mode; do
-		[[ -e $src ]] || die "bind mount source $src does not exist"
-		target=$mnt$dst
-		if [[ -d $src ]]; then
-			mkdir -p "$target"
-		elif [[ ! -e $target ]]; then
-			mkdir -p "${target%/*}"
-			: >"$target"
-		fi
-		mount --bind "$src" "$target" || die "cannot bind $src on $dst"
-		if [[ $mode == ro ]]; then
-			mount -o remount,bind,ro "$target" || die "cannot make $dst read-only"
-		fi
-	done <"$container_path/etc/bind_mounts"
-fi
+# Bind mounts, in order, each mount point made on the overlay if the rootfs lacks it.
+for i in "${!bdst[@]}"; do
+	src=${bsrc[i]} dst=${bdst[i]} target=${real[${#tdst[@]} + i + 1]}
+	[[ -e $src ]] || die "bind mount source $src does not exist"
+	if [[ -d $src ]]; then
+		mkdir -p "$target"
+	elif [[ ! -e $target ]]; then
+		mkdir -p "${target%/*}"
+		: >"$target"
+	fi
+	mount --bind "$src" "$target" || die "cannot bind $src on $dst"
+	if [[ ${bmode[i]} == ro ]]; then
+		mount -o remount,bind,ro "$target" || die "cannot make $dst read-only"
+	fi
+done
 
 # sysctls of the container's own namespaces (setup.sh checked the names), through the
 # host's /proc: /proc/sys/net and the ipc sysctls there are those of the writer's

@@ -140,17 +140,32 @@ depot_empty() {
 	depot_empty
 }
 
-@test "tmpfs_mounts: a mount point that leaves the rootfs through one of its symbolic links is refused, nothing mounted on the host" {
+@test "a tmpfs or bind mount point that leaves the rootfs through one of its symbolic links is refused, nothing made on the host" {
 	cp -a "$WARDEN_TEST_ROOTFS" "$SCRATCH/rootfs"
-	mkdir "$SCRATCH/target"
+	mkdir "$SCRATCH/target" "$SCRATCH/src"
+	echo s >"$SCRATCH/src/f"
 	ln -s "$SCRATCH/target" "$SCRATCH/rootfs/escape"
-	run_w raw "[\"create\",{\"rootfs\":\"$SCRATCH/rootfs\",\"tmpfs_mounts\":[[\"/escape/t\"]]}]"
-	assert_failure 1
-	assert_output_contains 'tmpfs mount point /escape/t leaves the rootfs (through a symbolic link)'
-	refute_exists "$SCRATCH/target/t"
+	ln -s "$SCRATCH/target/dangling" "$SCRATCH/rootfs/job.sh"
+	ln -s ../../.. "$SCRATCH/rootfs/up"
+	local cfg
+	for cfg in "\"tmpfs_mounts\":[[\"/escape/t\"]]|/escape/t" \
+		"\"bind_mounts\":[[\"$SCRATCH/src\",\"/escape/d\"]]|/escape/d" \
+		"\"bind_mounts\":[[\"$SCRATCH/src/f\",\"/job.sh\"]]|/job.sh" \
+		"\"bind_mounts\":[[\"$SCRATCH/src\",\"/ok\"],[\"$SCRATCH/src\",\"/up/x\"]]|/up/x"; do
+		run_w raw "[\"create\",{\"rootfs\":\"$SCRATCH/rootfs\",${cfg%|*}}]"
+		assert_failure 1
+		assert_output_contains "child-before-pivot.sh: mount point ${cfg#*|} leaves the rootfs (through a symbolic link)"
+	done
+	run_cmd find "$SCRATCH/target" "$SCRATCH/src" -mindepth 1
+	assert_output "$SCRATCH/src/f"
 	run_w list
 	assert_output ''
 	depot_empty
+	# A relative link that stays inside is followed, as the container will see it.
+	ln -s ../home "$SCRATCH/rootfs/var/h"
+	create_ok "{\"rootfs\":\"$SCRATCH/rootfs\",\"bind_mounts\":[[\"$SCRATCH/src\",\"/var/h/in\"]],\"tmpfs_mounts\":[[\"/var/h/t\"]]}"
+	inside 'cat /home/in/f; grep -c " /home/t tmpfs" /proc/mounts'
+	assert_output "$(printf 's\n1')"
 }
 
 # ---- read_only_root ----
