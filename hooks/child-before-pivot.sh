@@ -2,7 +2,8 @@
 # shellcheck source-path=SCRIPTDIR
 # The cloned child, before pivot_root; runs in the container's new mount, uts, ipc, pid
 # and net namespaces with the host's tools. Mounts the overlay on mnt and what goes in
-# it (/proc, /sys, a minimal /dev, the bind mounts), sets the hostname and the network.
+# it (/proc, /sys, a minimal /dev, the tmpfs and bind mounts), writes the sysctls, sets
+# the hostname and the network, and makes the root read-only when asked.
 # Everything is mounted in this namespace only (wshd made / rprivate before running
 # this hook), so it all vanishes with the container. wshd does pivot_root and
 # unmounts the old root itself.
@@ -91,30 +92,80 @@ if [[ $userns != true ]]; then
 	done
 fi
 
-# Bind mounts, in order (setup.sh validated the lines).
+# The mount points of the tmpfs and bind mounts (setup.sh validated the lines), resolved
+# with one realpath(1) (-m: they need not exist yet). One whose path leaves the rootfs
+# through a symbolic link of the rootfs (/var/run -> /run) is refused: making it would
+# make a directory or file of the host's.
+tdst=() topts=() bsrc=() bdst=() bmode=() real=()
+if [[ -s $container_path/etc/tmpfs_mounts ]]; then
+	while IFS=$'\t' read -r d o; do tdst+=("$d") topts+=("$o"); done <"$container_path/etc/tmpfs_mounts"
+fi
 if [[ -s $container_path/etc/bind_mounts ]]; then
-	while IFS=$'\t' read -r src dst mode; do
-		[[ -e $src ]] || die "bind mount source $src does not exist"
-		target=$mnt$dst
-		if [[ -d $src ]]; then
-			mkdir -p "$target"
-		elif [[ ! -e $target ]]; then
-			mkdir -p "${target%/*}"
-			: >"$target"
-		fi
-		mount --bind "$src" "$target" || die "cannot bind $src on $dst"
-		if [[ $mode == ro ]]; then
-			mount -o remount,bind,ro "$target" || die "cannot make $dst read-only"
-		fi
-	done <"$container_path/etc/bind_mounts"
+	while IFS=$'\t' read -r s d o; do bsrc+=("$s") bdst+=("$d") bmode+=("$o"); done <"$container_path/etc/bind_mounts"
+fi
+if ((${#tdst[@]} + ${#bdst[@]})); then
+	names=("${tdst[@]}" "${bdst[@]}")
+	mapfile -t real < <(realpath -m -- "$mnt" "${names[@]/#/$mnt}")
+	for i in "${!names[@]}"; do
+		[[ ${real[i + 1]} == "${real[0]}"/* ]] ||
+			die "mount point ${names[i]} leaves the rootfs (through a symbolic link)"
+	done
 fi
 
+# tmpfs_mounts, before the bind mounts (so one can go inside a tmpfs), with one mount(8);
+# X-mount.mkdir makes each mount point on the overlay.
+if ((${#tdst[@]})); then
+	tp=''
+	for i in "${!tdst[@]}"; do
+		fstab_path tp "${real[i + 1]}"
+		printf '%s\n' "tmpfs $tp tmpfs ${topts[i]},X-mount.mkdir 0 0"
+	done >"$container_path/etc/fstab.tmpfs"
+	mount -a -T "$container_path/etc/fstab.tmpfs" || die "cannot mount the tmpfs mounts (etc/fstab.tmpfs)"
+fi
+
+# Bind mounts, in order, each mount point made on the overlay if the rootfs lacks it.
+for i in "${!bdst[@]}"; do
+	src=${bsrc[i]} dst=${bdst[i]} target=${real[${#tdst[@]} + i + 1]}
+	[[ -e $src ]] || die "bind mount source $src does not exist"
+	if [[ -d $src ]]; then
+		mkdir -p "$target"
+	elif [[ ! -e $target ]]; then
+		mkdir -p "${target%/*}"
+		: >"$target"
+	fi
+	mount --bind "$src" "$target" || die "cannot bind $src on $dst"
+	if [[ ${bmode[i]} == ro ]]; then
+		mount -o remount,bind,ro "$target" || die "cannot make $dst read-only"
+	fi
+done
+
+# sysctls of the container's own namespaces (setup.sh checked the names), through the
+# host's /proc: /proc/sys/net and the ipc sysctls there are those of the writer's
+# namespaces, ours. The container's /proc/sys stays read-only.
+if [[ -s $container_path/etc/sysctls ]]; then
+	while IFS=$'\t' read -r key val; do
+		f=/proc/sys/${key//.//}
+		[[ -f $f ]] || die "sysctl $key: no such sysctl in the container's namespaces"
+		printf '%s\n' "$val" 2>/dev/null >"$f" || die "cannot set sysctl $key to '$val'"
+	done <"$container_path/etc/sysctls"
+fi
+
+host_name=${hostname:-$id}
 if [[ $userns == true ]]; then
 	# /proc/sys/kernel/hostname is writable only by the host's root.
-	hostname "$id" || die "cannot set the hostname"
+	command hostname "$host_name" || die "cannot set the hostname"
 else
-	printf '%s' "$id" >/proc/sys/kernel/hostname || die "cannot set the hostname"
+	printf '%s' "$host_name" >/proc/sys/kernel/hostname || die "cannot set the hostname"
 fi
+
+# read_only_root: the overlay read-only once everything is mounted on it and every mount
+# point made; what is mounted on it (/dev, /proc, the bind and tmpfs mounts) stays as
+# it is. child-after-pivot.sh wants a /tmp, even a read-only one.
+if [[ ${read_only_root:-false} == true ]]; then
+	[[ -d $mnt/tmp ]] || mkdir -m 1777 "$mnt/tmp" || die "cannot make /tmp"
+	mount -o remount,bind,ro "$mnt" || die "cannot make the container's root read-only"
+fi
+
 if [[ -n ${network_address:-} ]]; then
 	# The given address and prefix only; the host side is reached on the link (its
 	# /30 address is not in our subnet) and is the gateway. Peers of the subnet are

@@ -3,7 +3,7 @@
 # wardend, on create; host side, host tools. Makes the container directory from the
 # skeleton and writes the overlay's upper layer (never the rootfs, never running a tool
 # inside it): /etc/hostname, hosts, resolv.conf, passwd, group, the user's home. Also
-# etc/config (the whole hook environment) and etc/bind_mounts. With disk_size_mb, the
+# etc/config (the whole hook environment), etc/bind_mounts, etc/tmpfs_mounts, etc/sysctls. With disk_size_mb, the
 # upper layer lives on a loop-mounted ext4 image of that size (lib/disk.sh). The overlay itself is
 # mounted by child-before-pivot.sh inside the container's mount namespace.
 set -euo pipefail
@@ -60,19 +60,46 @@ else
 	: >"$container_path/etc/bind_mounts"
 fi
 
+# tmpfs_mounts, sysctls, hostname, read_only_root (wardend checked them; again here, as
+# for bind mounts): what child-before-pivot.sh mounts, writes and sets, from etc/.
+tmpfs_lines=() sysctl_lines=()
+if [[ -n ${tmpfs_mounts:-} ]]; then
+	while IFS=$'\t' read -r dst opts extra; do
+		[[ -z $dst ]] && continue
+		[[ $dst == /?* && /$dst/ != */../* && /$dst/ != */./* && $dst != *//* && -z $extra &&
+			$opts =~ ^mode=[0-7]{3,4}(,[a-z]+(=[0-9]+)?)*$ ]] ||
+			die "bad tmpfs mount line (want DST<TAB>mode=OCTAL[,size=BYTES][,FLAG...]): '$dst $opts'"
+		tmpfs_lines+=("$dst"$'\t'"$opts")
+	done <<<"$tmpfs_mounts"
+fi
+if [[ -n ${sysctls:-} ]]; then
+	while IFS=$'\t' read -r key val; do
+		[[ -z $key ]] && continue
+		[[ $key =~ ^(net\.|kernel\.shm|kernel\.msg|kernel\.sem|fs\.mqueue\.)[A-Za-z0-9_.-]*$ && $key != *..* ]] ||
+			die "sysctl $key is not of the container's own namespaces (net.*, kernel.shm*, kernel.msg*, kernel.sem*, fs.mqueue.*)"
+		sysctl_lines+=("$key"$'\t'"$val")
+	done <<<"$sysctls"
+fi
+printf '%s' "${tmpfs_lines[@]/%/$'\n'}" >"$container_path/etc/tmpfs_mounts"
+printf '%s' "${sysctl_lines[@]/%/$'\n'}" >"$container_path/etc/sysctls"
+[[ ${read_only_root:-false} =~ ^(true|false)$ ]] || die "read_only_root must be true or false: '$read_only_root'"
+host_name=${hostname:-$id}
+[[ ${#host_name} -le 64 && $host_name =~ ^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$ ]] ||
+	die "hostname must be labels of letters, digits and '-' joined by '.', at most 64 bytes: '$host_name'"
+
 # The environment of doc/hooks.md, so `set -a; . etc/config` restores it.
 for v in instance id handle container_path rootfs_path skeleton_path hooks_path \
 	wshd_path network_network network_host_ip network_container_ip network_netmask network_address \
 	network_host_iface network_container_iface network_pool mtu allow_networks \
 	deny_networks allow_host_access dns_servers user_name user_uid cgroup_root \
 	cgroup_version iptables stop_timeout bind_mounts disk_size_mb container_capabilities \
-	seccomp user_namespaces userns_root_uid; do
+	seccomp user_namespaces userns_root_uid hostname tmpfs_mounts read_only_root sysctls; do
 	printf '%s=%q\n' "$v" "${!v-}"
 done >"$container_path/etc/config"
 
-printf '%s\n' "$id" >"$upper/etc/hostname"
+printf '%s\n' "$host_name" >"$upper/etc/hostname"
 address=${network_address:-$network_container_ip}
-printf '127.0.0.1 localhost\n%s %s\n' "${address%/*}" "$id" >"$upper/etc/hosts"
+printf '127.0.0.1 localhost\n%s %s\n' "${address%/*}" "$host_name" >"$upper/etc/hosts"
 
 # resolv.conf: $dns_servers if set; else the host's, with loopback nameservers (a
 # local resolver the container cannot reach) replaced by the host side of the veth.
@@ -115,13 +142,14 @@ copy_without_user "$rootfs_path/etc/group" "$upper/etc/group" "$user_name:x:$use
 
 # server.user_namespaces: the container's root is host uid $userns_root_uid (its user
 # $user_uid is that + $user_uid). What wshd and child-before-pivot.sh write as that root
-# (jobs/, log/wshd.log, run/wshd.sock, etc/fstab, dev/, the overlay's upper and work layers)
+# (jobs/, log/wshd.log, run/wshd.sock, etc/fstab and fstab.tmpfs, dev/, the overlay's upper and work layers)
 # and what the container sees as its own (the upper layer) become its; etc/config stays
 # the host root's.
 if [[ ${user_namespaces:-false} == true ]]; then
 	r=${userns_root_uid:?}
 	[[ $r =~ ^[0-9]+$ ]] || die "userns_root_uid must be a number: '$r'"
 	: >"$container_path/etc/fstab"
+	: >"$container_path/etc/fstab.tmpfs"
 	# dev/ becomes the container's /dev: an empty file for each node the host's is
 	# bound onto (child-before-pivot.sh), and the usual links (not shipped in the
 	# skeleton: `make dist` would follow fd -> /proc/self/fd).
@@ -132,7 +160,8 @@ if [[ ${user_namespaces:-false} == true ]]; then
 		ln -sfn "${l#*:}" "$container_path/dev/${l%%:*}" || die "cannot link dev/${l%%:*}"
 	done
 	chown -R "$r:$r" "$container_path/overlay" "$container_path/jobs" "$container_path/log" \
-		"$container_path/run" "$container_path/dev" "$container_path/etc/fstab" ||
+		"$container_path/run" "$container_path/dev" "$container_path/etc/fstab" \
+		"$container_path/etc/fstab.tmpfs" ||
 		die "cannot give the container's files to uid $r"
 	u=$((r + user_uid))
 	chown "$u:$u" "$upper/home/$user_name" || die "cannot give the home directory to uid $u"

@@ -261,6 +261,46 @@ _: line 7: $node: Operation not permitted"
 	assert_line_match -1 'setup.sh: bad bind mount line*'
 }
 
+@test "setup.sh: hostname, tmpfs_mounts and sysctls into /etc/hostname, /etc/hosts, etc/tmpfs_mounts, etc/sysctls and etc/config" {
+	export hostname=web-1.example tmpfs_mounts=$'/scratch\tmode=0700,size=4096,nosuid\n/run\tmode=1777' \
+		sysctls=$'net.ipv4.ip_forward\t1\nkernel.shmmni\t100 200' read_only_root=true
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$container_path/overlay/upper/etc/hostname" web-1.example
+	assert_grep ' web-1.example$' "$container_path/overlay/upper/etc/hosts"
+	assert_file "$container_path/etc/tmpfs_mounts" "$tmpfs_mounts"
+	assert_file "$container_path/etc/sysctls" "$sysctls"
+	run_cmd env -i bash -c 'set -a; . "$1"; printf "%s|" "$hostname" "$tmpfs_mounts" "$sysctls" "$read_only_root"' \
+		_ "$container_path/etc/config"
+	assert_output "$hostname|$tmpfs_mounts|$sysctls|true|"
+	# Without them, empty files and the id.
+	unset hostname tmpfs_mounts sysctls read_only_root
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$container_path/overlay/upper/etc/hostname" "$HK_ID"
+	assert_file "$container_path/etc/tmpfs_mounts" ''
+	assert_file "$container_path/etc/sysctls" ''
+}
+
+@test "setup.sh: a bad tmpfs line, a host sysctl, a bad hostname or read_only_root fail with a clear last line" {
+	local bad
+	while IFS='|' read -r var val msg; do
+		bad=${val//\\t/$'\t'}
+		run_cmd env "$var=$bad" "$HK_HOOKS/setup.sh"
+		assert_failure 1
+		assert_line_match -1 "setup.sh: $msg*"
+	done <<-'EOF'
+		tmpfs_mounts|x\tmode=1777|bad tmpfs mount line
+		tmpfs_mounts|/a/../b\tmode=1777|bad tmpfs mount line
+		tmpfs_mounts|/a\tmode=1777,size=1;reboot|bad tmpfs mount line
+		tmpfs_mounts|/a\tsize=1|bad tmpfs mount line
+		sysctls|kernel.hostname\tx|sysctl kernel.hostname is not of the container's own namespaces
+		sysctls|net..x\t1|sysctl net..x is not of the container's own namespaces
+		hostname|a_b|hostname must be labels
+		read_only_root|yes|read_only_root must be true or false
+	EOF
+}
+
 @test "host-setup.sh: idempotent, exactly one jump each, the instance chains" {
 	fake_v2
 	run_cmd "$HK_HOOKS/host-setup.sh"

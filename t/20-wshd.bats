@@ -210,10 +210,10 @@ PY
 not a tty"
 }
 
-@test "a failing child-before-pivot hook: precise last line, nothing left behind" {
+@test "a failing child-before-pivot hook: precise last line (the hook's own last line in it), nothing left behind" {
 	start_wshd wshd_test_fail=1
 	assert_failure 111
-	[[ ${lines[-1]} == "wshd: hook child-before-pivot.sh exited with status 1" ]] ||
+	[[ ${lines[-1]} == "wshd: hook child-before-pivot.sh exited with status 1: child-before-pivot: failing on request" ]] ||
 		_explain "last line"
 	[[ ! -e $C/run/wshd.pid && ! -e $S ]]
 	run_cmd pgrep -f "$C/run"

@@ -613,7 +613,7 @@ reuse_network() {
 	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
 	run_w create --network 10.253.130.0
 	assert_failure 1
-	assert_output "warden: hook start.sh exited with status 111: wshd: hook parent-after-clone.sh exited with status 2"
+	assert_output "warden: hook start.sh exited with status 111: wshd: hook parent-after-clone.sh exited with status 2: parent-after-clone.sh: the last words"
 	assert_failed_create_clean
 	fix_hook parent-after-clone.sh
 	reuse_network

@@ -381,6 +381,30 @@ tbf_rate() {
 	! losetup -a | grep -qF "$WTMP/depot/$id/" || _explain "loop device of $id left"
 }
 
+@test "kill -9, twice: hostname, tmpfs_mounts, read_only_root and sysctls stay, in the container and in snapshot.json" {
+	start
+	mkdir "$WTMP/data"
+	run_w raw "[\"create\",{\"handle\":\"opts\",\"hostname\":\"kept.example\",\"read_only_root\":true,\"tmpfs_mounts\":[[\"/scratch\",{\"size\":65536,\"mode\":\"0750\"}]],\"sysctls\":{\"net.ipv4.tcp_keepalive_time\":\"4321\"},\"bind_mounts\":[[\"$WTMP/data\",\"/data\"]]}]"
+	assert_success
+	local snap want i
+	snap=$WTMP/depot/$(id_of opts)/snapshot.json
+	want="{\"hostname\":\"kept.example\",\"bind_mounts\":\"$WTMP/data\\t/data\\trw\\n\",\"tmpfs_mounts\":\"/scratch\\tmode=0750,size=65536\\n\",\"read_only_root\":true,\"sysctls\":\"net.ipv4.tcp_keepalive_time\\t4321\\n\"}"
+	assert_equal "$(jq -c .create "$snap")" "$(jq -c . <<<"$want")" "snapshot.json's create"
+	for i in 1 2; do
+		kill9
+		start
+		# A job rewrites snapshot.json from what the restart loaded.
+		run_w run opts --privileged 'hostname; grep -c " /scratch tmpfs rw,.*size=64k,mode=750" /proc/mounts; touch /x 2>&1; cat /proc/sys/net/ipv4/tcp_keepalive_time; echo w >/data/w && cat /data/w'
+		assert_success
+		assert_line 0 kept.example
+		assert_line 1 1
+		assert_line_match 2 '*Read-only file system'
+		assert_line 3 4321
+		assert_line 4 w
+		assert_equal "$(jq -c .create "$snap")" "$(jq -c . <<<"$want")" "snapshot.json's create after restart $i"
+	done
+}
+
 # host_get PORT: what the server at 127.0.0.1:PORT sends, read from the host.
 host_get() {
 	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && cat <&3' "$1"

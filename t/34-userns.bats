@@ -172,6 +172,23 @@ host_uid() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
 	assert_output 1
 }
 
+@test "hostname, tmpfs_mounts, read_only_root and sysctls, applied by the container's root in its user namespace" {
+	run_w raw "[\"create\",{\"handle\":\"opts\",\"network\":\"$POOL.8\",\"hostname\":\"userns-host\",\"read_only_root\":true,\"tmpfs_mounts\":[[\"/scratch\",{\"size\":65536,\"mode\":\"0700\"}]],\"sysctls\":{\"net.ipv4.tcp_keepalive_time\":\"4322\",\"kernel.shmmni\":\"1237\"},\"bind_mounts\":[[\"$WTMP/shared\",\"/shared\"]]}]"
+	assert_success
+	local rc=0
+	run_w run opts --privileged 'hostname; grep -c " /scratch tmpfs rw,.*size=64k,mode=700" /proc/mounts; touch /x 2>&1; cat /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/kernel/shmmni; echo s >/shared/from-opts && echo wrote'
+	w destroy opts >/dev/null || rc=$?
+	rm -f "$WTMP/shared/from-opts"
+	assert_success
+	assert_line 0 userns-host
+	assert_line 1 1
+	assert_line_match 2 '*Read-only file system'
+	assert_line 3 4322
+	assert_line 4 1237
+	assert_line 5 wrote
+	assert_equal "$rc" 0 "destroy's status"
+}
+
 @test "kill -9 of wardend: the container is adopted with its mapping, its job's output kept" {
 	local job pid
 	run_w spawn u 'echo before; while [ ! -e /shared/go ]; do sleep 0.1; done; echo after' \

@@ -176,7 +176,8 @@ assert_gone() {
 	before=$(pooled_ids)
 	for cfg in "{\"network\":\"$POOL.60\"}" "{\"rootfs\":\"$WARDEN_TEST_ROOTFS\"}" \
 		"{\"bind_mounts\":[]}" '{"limits":{}}' '{"disk_size_mb":0}' \
-		'{"handle":"cold","bind_mounts":[]}'; do
+		'{"handle":"cold","bind_mounts":[]}' '{"hostname":"h"}' '{"tmpfs_mounts":[]}' \
+		'{"read_only_root":false}' '{"sysctls":{}}'; do
 		run wire send "[\"create\",$cfg]\\n"
 		assert_success
 		[[ $(jq -r .type <<<"$output") == object ]] || _explain "create $cfg failed"

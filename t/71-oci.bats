@@ -109,15 +109,14 @@ err"
 	assert_failure $((128 + 10))
 }
 
-@test "config.json: args, env exactly, cwd, rlimits, umask; hostname and sysctl warned" {
-	bundle '["/bin/sh","-c","env | sort; pwd; ulimit -n; umask; hostname"]' \
+@test "config.json: args, env exactly, cwd, rlimits, umask, hostname, sysctl" {
+	bundle '["/bin/sh","-c","env | sort; pwd; ulimit -n; umask; hostname; cat /proc/sys/net/ipv4/ping_group_range"]' \
 		'c["process"].update(cwd="/tmp", env=["PATH=/bin", "A=b c", "BASH_FUNC_f%%=() { :; }"], rlimits=[{"type":"RLIMIT_NOFILE","hard":333,"soft":333}]); c["process"]["user"]["umask"]=0o27; c["linux"]["sysctl"]={"net.ipv4.ping_group_range":"0 7"}; c["hostname"]="ocibox"'
+	local host_range
+	host_range=$(cat /proc/sys/net/ipv4/ping_group_range)
 	run_oci run --bundle "$BUNDLE" c1
 	assert_success
-	# The hostname is the container's warden id (a job may not set it).
-	assert_output "warden-oci: warning: config.json hostname: not applied, warden's own policy is in force
-warden-oci: warning: config.json linux.sysctl.net.ipv4.ping_group_range: not applied, warden's own policy is in force
-warden-oci: warning: config.json process.env[2]: BASH_FUNC_f%% is not a name /bin/sh passes on; the program will not have it
+	assert_output "warden-oci: warning: config.json process.env[2]: BASH_FUNC_f%% is not a name /bin/sh passes on; the program will not have it
 A=b c
 PATH=/bin
 PWD=/tmp
@@ -125,22 +124,43 @@ SHLVL=1
 /tmp
 333
 0027
-${lines[-1]}"
-	[[ ${lines[-1]} =~ ^[0-9a-f]{8}$ ]] || _explain "expected the warden id as the hostname"
+ocibox
+0	7"
+	assert_file /proc/sys/net/ipv4/ping_group_range "$host_range"
+	# Without a hostname the container's is its warden id.
+	bundle '["/bin/hostname"]'
+	run_oci run --bundle "$BUNDLE" c1b
+	assert_success
+	[[ $output =~ ^[0-9a-f]{8}$ ]] || _explain "expected the warden id as the hostname"
 }
 
-@test "config.json: bind mounts read-only and read-write; a tmpfs is a directory, warned" {
+@test "config.json: bind mounts read-only and read-write; a tmpfs with its size and mode" {
 	mkdir -p "$WTMP/ro-$BATS_TEST_NUMBER" "$WTMP/rw-$BATS_TEST_NUMBER"
 	echo data >"$WTMP/ro-$BATS_TEST_NUMBER/f"
-	bundle '["/bin/sh","-c","cat /in/f; touch /in/g 2>/dev/null && echo wrote-ro; echo new >/out/h; touch /run/t/y && echo wrote-tmpfs-dir; echo done"]' \
-		'c["mounts"] += [{"destination":"/run/t","type":"tmpfs","source":"tmpfs","options":["nosuid","size=1024k"]},{"destination":"/in","type":"bind","source":"'"$WTMP/ro-$BATS_TEST_NUMBER"'","options":["rbind","ro"]},{"destination":"/out","type":"none","source":"'"$WTMP/rw-$BATS_TEST_NUMBER"'","options":["bind"]}]'
+	bundle '["/bin/sh","-c","cat /in/f; touch /in/g 2>/dev/null && echo wrote-ro; echo new >/out/h; touch /run/t/y && echo wrote-tmpfs; grep \" /run/t \" /proc/mounts; stat -c %a /run/t; echo done"]' \
+		'c["mounts"] += [{"destination":"/run/t","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=1024k"]},{"destination":"/in","type":"bind","source":"'"$WTMP/ro-$BATS_TEST_NUMBER"'","options":["rbind","ro"]},{"destination":"/out","type":"none","source":"'"$WTMP/rw-$BATS_TEST_NUMBER"'","options":["bind"]}]'
 	run_oci run --bundle "$BUNDLE" m1
 	assert_success
-	assert_output "warden-oci: warning: config.json mounts[4] (tmpfs): not applied, warden's own policy is in force
-data
-wrote-tmpfs-dir
-done"
+	assert_line 0 data
+	assert_line 1 wrote-tmpfs
+	[[ ${lines[2]} =~ ^tmpfs\ /run/t\ tmpfs\ rw,nosuid,.*size=1024k,mode=755 ]] || _explain "the tmpfs: ${lines[2]}"
+	assert_line 3 755
+	assert_line 4 "done"
+	assert_equal "${#lines[@]}" 5 "lines of output"
 	assert_equal "$(cat "$WTMP/rw-$BATS_TEST_NUMBER/h")" new
+}
+
+@test "config.json: root.readonly makes / read-only; the bind mounts (even onto paths the rootfs lacks) and tmpfs stay writable" {
+	mkdir -p "$WTMP/rw-$BATS_TEST_NUMBER"
+	echo 'echo from-script' >"$WTMP/script-$BATS_TEST_NUMBER"
+	bundle '["/bin/sh","-c","touch /x 2>&1; sh /slurm/job/script; echo out >/slurm/out/o; echo t >/tmp/t && cat /tmp/t"]' \
+		'c["root"]["readonly"]=True; c["mounts"] += [{"destination":"/tmp","type":"tmpfs","source":"tmpfs"},{"destination":"/slurm/job/script","type":"bind","source":"'"$WTMP/script-$BATS_TEST_NUMBER"'","options":["bind","ro"]},{"destination":"/slurm/out","type":"bind","source":"'"$WTMP/rw-$BATS_TEST_NUMBER"'","options":["bind"]}]'
+	run_oci run --bundle "$BUNDLE" ro1
+	assert_success
+	assert_line_match 0 '*Read-only file system'
+	assert_line 1 from-script
+	assert_line 2 t
+	assert_equal "$(cat "$WTMP/rw-$BATS_TEST_NUMBER/o")" out
 }
 
 @test "create, start, state, kill, delete: as an engine drives them" {
@@ -245,7 +265,13 @@ exited 7"
 		c["process"]["user"]["uid"]=1000|config.json process.user.uid: only 0 is supported
 		c["process"]["rlimits"]=[{"type":"RLIMIT_NOFILE","hard":10,"soft":5}]|config.json process.rlimits[0] (RLIMIT_NOFILE): soft 5 != hard 10
 		c["mounts"].append({"destination":"/mnt","type":"nfs","source":"x:/y"})|config.json mounts[4]: a nfs mount on /mnt is not supported
-		c["root"]["readonly"]=True|config.json root.readonly: true is not supported yet
+		c["root"]["readonly"]="yes"|config.json root.readonly: must be a boolean
+		c["mounts"].append({"destination":"/t","type":"tmpfs","source":"tmpfs","options":["nr_inodes=5"]})|config.json mounts[4].options: nr_inodes=5 is not supported for a tmpfs
+		c["mounts"].append({"destination":"/t","type":"tmpfs","source":"tmpfs","options":["size=10%"]})|config.json mounts[4].options: size=10% is not a size in bytes, k, m or g
+		c["mounts"].append({"destination":"/t","type":"tmpfs","source":"tmpfs","options":["mode=rwx"]})|config.json mounts[4].options: mode=rwx is not an octal mode
+		c["mounts"] += [{"destination":"/d","type":"bind","source":"/tmp","options":["bind"]},{"destination":"/d/t","type":"tmpfs","source":"tmpfs"}]|config.json mounts: the tmpfs on /d/t is inside the bind mount on /d
+		c["hostname"]="not_a_hostname"|Expected `hostname` to hold a hostname
+		c["linux"]["sysctl"]={"net.ipv4.ping_group_range":7}|config.json linux.sysctl.net.ipv4.ping_group_range: must be a string
 		c["linux"]["namespaces"].pop(1)|config.json linux.namespaces: warden always makes a new network namespace
 		c["linux"]["namespaces"].append({"type":"user"})|config.json linux.namespaces[5]: a user namespace is not supported
 		c["linux"]["namespaces"][0]["path"]="/proc/1/ns/pid"|config.json linux.namespaces[0].path: joining an existing namespace

@@ -1,7 +1,8 @@
 /* config.json, field by field (runtime-spec config.md and config-linux.md), into
  * wardend's create CONFIG and spawn OPTS and the job's script. Every field falls in one
  * of three kinds, listed in doc/oci.md:
- *   honoured    mapped onto create, limit and spawn (root, process, hostname, mounts,
+ *   honoured    mapped onto create, limit and spawn (root.path and root.readonly,
+ *               process, hostname, mounts: bind and tmpfs ones, linux.sysctl,
  *               linux.resources memory/cpu);
  *   warden's    a field whose subject warden decides by its own policy for every
  *               container (capabilities, seccomp, masked paths, ...): accepted, and
@@ -116,11 +117,9 @@ static int do_root(struct ctx *c, struct json_object *root, const char *bundle, 
         !json_object_is_type(jsonh_get(root, "readonly"), json_type_boolean))
         return w_err(c->err, "config.json root.readonly: must be a boolean");
     /* Warden's rootfs is a shared read-only base under a private writable layer: a
-     * read-only root is that layer remounted read-only before the program starts. */
-    /* Making / read-only needs a mount by wardend's hooks (a job's root may not mount). */
+     * read-only root is that layer remounted read-only by the hooks, after the mounts. */
     if (jsonh_get_bool(root, "readonly", 0))
-        return w_err(c->err, "config.json root.readonly: true is not supported yet (warden's "
-                             "writable layer cannot be made read-only from inside)");
+        json_object_object_add(s->create, "read_only_root", json_object_new_boolean(1));
     return 0;
 }
 
@@ -338,25 +337,112 @@ static int standard_mount(const char *type, const char *dst)
     return 0;
 }
 
-/* A tmpfs elsewhere than warden's own cannot be mounted by the job (its root may not
- * mount): the directory is made on warden's writable layer, and a warning says so. */
-static void tmpfs_mount(struct ctx *c, size_t i, const char *dst)
+static int is_one_of(const char *s, const char *const *list)
 {
-    char f[64];
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
 
-    snprintf(f, sizeof(f), "mounts[%zu] (tmpfs)", i);
-    warn_field(c, f);
-    fputs("mkdir -p ", c->script);
-    sh_quote(c->script, dst);
-    fputs(" || exit 126\n", c->script);
+/* A tmpfs elsewhere than warden's own: create's tmpfs_mounts, its options (mount(8)'s)
+ * as size, mode and flags; any other option is refused, naming it. */
+static int tmpfs_mount(struct ctx *c, size_t i, const char *dst, struct json_object *opts,
+                       struct json_object *list)
+{
+    static const char *const flags[] = {"nosuid",  "nodev",    "noexec",      "ro",
+                                        "noatime", "relatime", "strictatime", NULL};
+    /* rw, suid, dev, exec: the defaults; private: warden's propagation for every mount. */
+    static const char *const noop[] = {"rw", "suid", "dev", "exec", "private", "rprivate", NULL};
+    /* Podman's tmpcopyup (the directory's content copied in), other propagations. */
+    static const char *const unapplied[] = {"tmpcopyup", "shared",     "rshared",     "slave",
+                                            "rslave",    "unbindable", "runbindable", NULL};
+    struct json_object *t = json_object_new_array(), *o = json_object_new_object();
+    struct json_object *fl = json_object_new_array();
+
+    json_object_array_add(t, json_object_new_string(dst));
+    json_object_array_add(t, o);
+    json_object_array_add(list, t);
+    json_object_object_add(o, "options", fl);
+    for (size_t j = 0; opts && j < json_object_array_length(opts); j++) {
+        const char *op = json_object_get_string(json_object_array_get_idx(opts, j));
+        size_t k;
+
+        if (op == NULL)
+            op = "";
+        for (k = 0; flags[k] && strcmp(flags[k], op) != 0; k++)
+            ;
+        if (flags[k]) {
+            json_object_array_add(fl, json_object_new_string(op));
+        } else if (strncmp(op, "mode=", 5) == 0) {
+            size_t len = strlen(op + 5);
+            if (len < 3 || len > 4 || strspn(op + 5, "01234567") != len)
+                return w_err(c->err, "config.json mounts[%zu].options: %s is not an octal mode", i,
+                             op);
+            json_object_object_add(o, "mode", json_object_new_string(op + 5));
+        } else if (strncmp(op, "size=", 5) == 0) {
+            char *end;
+            unsigned long long n;
+            errno = 0;
+            n = strtoull(op + 5, &end, 10);
+            int shift = *end == 'k' || *end == 'K'   ? 10
+                        : *end == 'm' || *end == 'M' ? 20
+                        : *end == 'g' || *end == 'G' ? 30
+                                                     : 0;
+            if (shift)
+                end++;
+            if (end == op + 5 || *end != '\0' || errno != 0 || n == 0 || n > (1ULL << 40))
+                return w_err(c->err,
+                             "config.json mounts[%zu].options: %s is not a size in bytes, "
+                             "k, m or g",
+                             i, op);
+            json_object_object_add(o, "size", json_object_new_int64((int64_t)(n << shift)));
+        } else if (is_one_of(op, noop)) {
+            /* what every tmpfs of warden's is anyway */
+        } else if (is_one_of(op, unapplied)) {
+            char f[96];
+            snprintf(f, sizeof(f), "mounts[%zu].options %s", i, op);
+            warn_field(c, f);
+        } else {
+            return w_err(c->err,
+                         "config.json mounts[%zu].options: %s is not supported for a tmpfs "
+                         "(size=, mode=, nosuid, nodev, noexec, ro, rw, noatime, relatime, "
+                         "strictatime are; tmpcopyup and propagations are warned)",
+                         i, op);
+        }
+    }
+    return 0;
+}
+
+/* warden mounts every tmpfs before the bind mounts: one under a bind mount's destination
+ * would be hidden by it. */
+static int tmpfs_under_bind(struct ctx *c, struct json_object *tmpfs, struct json_object *binds)
+{
+    for (size_t i = 0; i < json_object_array_length(tmpfs); i++) {
+        const char *t = json_object_get_string(
+            json_object_array_get_idx(json_object_array_get_idx(tmpfs, i), 0));
+        for (size_t j = 0; j < json_object_array_length(binds); j++) {
+            const char *b = json_object_get_string(
+                json_object_array_get_idx(json_object_array_get_idx(binds, j), 1));
+            size_t n = strlen(b);
+            if (strncmp(t, b, n) == 0 && (t[n] == '/' || t[n] == '\0' || strcmp(b, "/") == 0))
+                return w_err(c->err,
+                             "config.json mounts: the tmpfs on %s is inside the bind mount on "
+                             "%s (warden mounts every tmpfs first, so the bind mount would "
+                             "hide it)",
+                             t, b);
+        }
+    }
+    return 0;
 }
 
 static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
 {
     static const char *const keys[] = {"destination", "type", "source", "options", NULL};
-    struct json_object *binds = json_object_new_array();
+    struct json_object *binds = json_object_new_array(), *tmpfs = json_object_new_array();
 
     json_object_object_add(s->create, "bind_mounts", binds);
+    json_object_object_add(s->create, "tmpfs_mounts", tmpfs);
     if (want_type(c, m, json_type_array, "mounts", "an array") < 0)
         return -1;
     for (size_t i = 0; i < json_object_array_length(m); i++) {
@@ -384,7 +470,10 @@ static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
             if (standard_mount(type, dst))
                 continue; /* warden mounts it in every container */
             if (strcmp(type, "tmpfs") == 0) {
-                tmpfs_mount(c, i, dst);
+                if (opts && want_type(c, opts, json_type_array, path, "options an array") < 0)
+                    return -1;
+                if (tmpfs_mount(c, i, dst, opts, tmpfs) < 0)
+                    return -1;
                 continue;
             }
             return w_err(c->err,
@@ -402,7 +491,7 @@ static int do_mounts(struct ctx *c, struct json_object *m, struct spec *s)
         json_object_array_add(b, mode);
         json_object_array_add(binds, b);
     }
-    return 0;
+    return tmpfs_under_bind(c, tmpfs, binds);
 }
 
 static int do_resources(struct ctx *c, struct json_object *r, struct json_object *limits)
@@ -482,10 +571,10 @@ static int do_namespaces(struct ctx *c, struct json_object *ns)
     return 0;
 }
 
-/* Sysctls: /proc/sys is read-only in a warden container, so even those of its own
- * namespaces (network, ipc) are not set: each is named in a warning. One of the host's
- * (anything else) is refused: a container never changes the host. */
-static int do_sysctl(struct ctx *c, struct json_object *sc)
+/* Sysctls of the container's own namespaces (network, ipc): create's sysctls, written
+ * by the hooks before /proc/sys is made read-only. One of the host's (anything else) is
+ * refused: a container never changes the host. */
+static int do_sysctl(struct ctx *c, struct json_object *sc, struct spec *s)
 {
     static const char *const ns_prefixes[] = {"net.",       "kernel.shm", "kernel.msg",
                                               "kernel.sem", "fs.mqueue.", NULL};
@@ -495,7 +584,6 @@ static int do_sysctl(struct ctx *c, struct json_object *sc)
     json_object_object_foreach(sc, k, v)
     {
         int ok = 0;
-        char f[240];
         for (int i = 0; ns_prefixes[i]; i++)
             ok |= strncmp(k, ns_prefixes[i], strlen(ns_prefixes[i])) == 0;
         if (!ok)
@@ -505,9 +593,9 @@ static int do_sysctl(struct ctx *c, struct json_object *sc)
                          k);
         if (!json_object_is_type(v, json_type_string))
             return w_err(c->err, "config.json linux.sysctl.%s: must be a string", k);
-        snprintf(f, sizeof(f), "linux.sysctl.%.180s", k);
-        warn_field(c, f);
     }
+    if (json_object_object_length(sc) > 0)
+        json_object_object_add(s->create, "sysctls", json_object_get(sc));
     return 0;
 }
 
@@ -532,7 +620,7 @@ static int do_linux(struct ctx *c, struct json_object *l, struct spec *s)
             snprintf(f, sizeof(f), "linux.%s", policy[i]);
             warn_field(c, f);
         }
-    if ((v = jsonh_get(l, "sysctl")) != NULL && do_sysctl(c, v) < 0) {
+    if ((v = jsonh_get(l, "sysctl")) != NULL && do_sysctl(c, v, s) < 0) {
         json_object_put(limits);
         return -1;
     }
@@ -551,14 +639,13 @@ static int do_linux(struct ctx *c, struct json_object *l, struct spec *s)
     return 0;
 }
 
-/* A job cannot set the hostname (its root has no CAP_SYS_ADMIN and /proc/sys is
- * read-only in the container): the container's hostname is its warden id. */
-static int do_hostname(struct ctx *c, struct json_object *h)
+/* create's hostname (wardend checks it is one); empty: the container's warden id. */
+static int do_hostname(struct ctx *c, struct json_object *h, struct spec *s)
 {
     if (want_type(c, h, json_type_string, "hostname", "a string") < 0)
         return -1;
     if (json_object_get_string_len(h) > 0)
-        warn_field(c, "hostname");
+        json_object_object_add(s->create, "hostname", json_object_get(h));
     return 0;
 }
 
@@ -585,7 +672,7 @@ static int load(struct ctx *c, struct json_object *cfg, const char *bundle, stru
         return w_err(c->err, "config.json domainname: not supported by warden-oci");
     if (do_root(c, jsonh_get(cfg, "root"), bundle, s) < 0)
         return -1;
-    if ((v = jsonh_get(cfg, "hostname")) != NULL && do_hostname(c, v) < 0)
+    if ((v = jsonh_get(cfg, "hostname")) != NULL && do_hostname(c, v, s) < 0)
         return -1;
     if ((v = jsonh_get(cfg, "mounts")) != NULL && do_mounts(c, v, s) < 0)
         return -1;

@@ -2,6 +2,7 @@
  * then limit.sh for the limits asked; on any failure destroy.sh and the first error.
  * Runs in wardend's loop, as an op of the container's queue. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,223 @@ static int opt_bind_mounts(struct json_object *v, struct create_args *a, struct 
     return 0;
 }
 
+/* RFC 1123: labels of 1-63 letters, digits and '-' (not first or last), joined by '.';
+ * at most 64 bytes in all (the kernel's limit). */
+static int valid_hostname(const char *h)
+{
+    size_t label = 0;
+
+    if (*h == '\0' || strlen(h) > 64)
+        return 0;
+    for (const char *p = h;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (label == 0 || p[-1] == '-')
+                return 0;
+            if (*p == '\0')
+                return 1;
+            label = 0;
+        } else if (isalnum((unsigned char)*p) || *p == '-') {
+            if ((label == 0 && *p == '-') || ++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+}
+
+static int opt_hostname(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    if (!json_object_is_type(v, json_type_string) || !valid_hostname(json_object_get_string(v)))
+        return w_err(err, "Expected `hostname` to hold a hostname of at most 64 bytes: labels of "
+                          "letters, digits and '-' (not first or last) joined by '.'.");
+    strlcpy(a->ct->hostname, json_object_get_string(v), sizeof(a->ct->hostname));
+    return 0;
+}
+
+/* An absolute path other than /, without tabs, newlines, empty, "." or ".." parts. */
+static int mount_point_ok(const char *d)
+{
+    if (*d != '/' || d[1] == '\0' || strpbrk(d, "\t\n"))
+        return 0;
+    for (const char *p = d; *p;) {
+        size_t n;
+        p++;
+        n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* One [DST] or [DST, {"size": BYTES, "mode": "OCTAL", "options": [FLAG...]}] as the line
+ * "DST\tOPTIONS\n" of setup.sh's tmpfs list (OPTIONS for mount(8), mode=1777 unless
+ * given). */
+static int tmpfs_mount_line(struct json_object *e, size_t i, FILE *f, struct w_error *err)
+{
+    static const char *const flags[] = {"nosuid",  "nodev",    "noexec",      "ro",
+                                        "noatime", "relatime", "strictatime", NULL};
+    size_t n = json_object_is_type(e, json_type_array) ? json_object_array_length(e) : 0;
+    struct json_object *dst = n >= 1 ? json_object_array_get_idx(e, 0) : NULL;
+    struct json_object *opt = n == 2 ? json_object_array_get_idx(e, 1) : NULL, *v;
+    const char *mode = "1777";
+
+    if (n < 1 || n > 2 || !json_object_is_type(dst, json_type_string) ||
+        (n == 2 && !json_object_is_type(opt, json_type_object)))
+        return w_err(err,
+                     "Expected `tmpfs_mounts[%zu]` to be [DST, {\"size\":BYTES,\"mode\":\"1777\","
+                     "\"options\":[\"nosuid\",...]}].",
+                     i);
+    if (!mount_point_ok(json_object_get_string(dst)))
+        return w_err(err,
+                     "Expected `tmpfs_mounts[%zu]` to hold an absolute path other than / without "
+                     "tabs, newlines, \".\" or \"..\".",
+                     i);
+    if (opt) {
+        json_object_object_foreach(opt, k, kv)
+        {
+            (void)kv;
+            if (strcmp(k, "size") != 0 && strcmp(k, "mode") != 0 && strcmp(k, "options") != 0)
+                return w_err(err, "Unknown key `%s` in `tmpfs_mounts[%zu]` (size, mode, options).",
+                             k, i);
+        }
+    }
+    if ((v = jsonh_get(opt, "mode")) != NULL) {
+        mode = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+        size_t len = strlen(mode);
+        if (len < 3 || len > 4 || strspn(mode, "01234567") != len)
+            return w_err(err,
+                         "Expected `tmpfs_mounts[%zu].mode` to hold an octal mode string such as "
+                         "\"1777\".",
+                         i);
+    }
+    fprintf(f, "%s\tmode=%s", json_object_get_string(dst), mode);
+    if ((v = jsonh_get(opt, "size")) != NULL) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0)
+            return w_err(
+                err, "Expected `tmpfs_mounts[%zu].size` to hold a positive integer (bytes).", i);
+        fprintf(f, ",size=%lld", (long long)json_object_get_int64(v));
+    }
+    if ((v = jsonh_get(opt, "options")) != NULL) {
+        if (!json_object_is_type(v, json_type_array))
+            return w_err(err, "Expected `tmpfs_mounts[%zu].options` to hold an array of strings.",
+                         i);
+        for (size_t j = 0; j < json_object_array_length(v); j++) {
+            struct json_object *o = json_object_array_get_idx(v, j);
+            const char *s =
+                json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
+            size_t k;
+            for (k = 0; s && flags[k] && strcmp(flags[k], s) != 0; k++)
+                ;
+            if (s == NULL || flags[k] == NULL)
+                return w_err(err,
+                             "Unknown option %s in `tmpfs_mounts[%zu].options` (nosuid, nodev, "
+                             "noexec, ro, noatime, relatime, strictatime).",
+                             json_object_to_json_string(o), i);
+            fprintf(f, ",%s", s);
+        }
+    }
+    fputc('\n', f);
+    return 0;
+}
+
+static int opt_tmpfs_mounts(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    size_t len = 0;
+    char *list = NULL;
+    FILE *f;
+
+    if (!json_object_is_type(v, json_type_array))
+        return w_err(err, "Expected `tmpfs_mounts` to hold an array.");
+    f = open_memstream(&list, &len);
+    if (f == NULL)
+        return w_errno(err, errno, "tmpfs mount list: open_memstream");
+    for (size_t i = 0; i < json_object_array_length(v); i++)
+        if (tmpfs_mount_line(json_object_array_get_idx(v, i), i, f, err) < 0) {
+            fclose(f);
+            free(list);
+            return -1;
+        }
+    if (fclose(f) != 0) {
+        free(list);
+        return w_err(err, "tmpfs mount list: out of memory");
+    }
+    a->ct->tmpfs_mounts = list;
+    return 0;
+}
+
+static int opt_read_only_root(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    if (!json_object_is_type(v, json_type_boolean))
+        return w_err(err, "Expected `read_only_root` to hold a boolean.");
+    a->ct->read_only_root = json_object_get_boolean(v);
+    return 0;
+}
+
+/* Sysctls of the container's own network and ipc namespaces only: any other is the
+ * host's, which a container never changes. */
+static int sysctl_of_container(const char *k)
+{
+    static const char *const prefixes[] = {"net.",       "kernel.shm", "kernel.msg",
+                                           "kernel.sem", "fs.mqueue.", NULL};
+
+    for (int i = 0; prefixes[i]; i++)
+        if (strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* A name of dot-separated parts of letters, digits, '_' and '-'. */
+static int sysctl_name_ok(const char *k)
+{
+    size_t len = strlen(k);
+
+    if (len == 0 || len > 200 ||
+        strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789_-.") != len)
+        return 0;
+    return k[0] != '.' && k[len - 1] != '.' && strstr(k, "..") == NULL;
+}
+
+static int opt_sysctls(struct json_object *v, struct create_args *a, struct w_error *err)
+{
+    size_t len = 0;
+    char *list = NULL;
+    FILE *f;
+
+    if (!json_object_is_type(v, json_type_object))
+        return w_err(err, "Expected `sysctls` to hold an object of strings.");
+    json_object_object_foreach(v, k, sv)
+    {
+        if (!sysctl_name_ok(k))
+            return w_err(err, "Invalid sysctl name \"%.200s\" in `sysctls`.", k);
+        if (!sysctl_of_container(k))
+            return w_err(err,
+                         "sysctl %s is not of the container's own namespaces (net.*, "
+                         "kernel.shm*, kernel.msg*, kernel.sem*, fs.mqueue.*)",
+                         k);
+        if (!json_object_is_type(sv, json_type_string) ||
+            strpbrk(json_object_get_string(sv), "\t\n") || json_object_get_string_len(sv) > 4096)
+            return w_err(err,
+                         "Expected `sysctls.%s` to hold a string of at most 4096 bytes without "
+                         "tabs or newlines.",
+                         k);
+    }
+    f = open_memstream(&list, &len);
+    if (f == NULL)
+        return w_errno(err, errno, "sysctl list: open_memstream");
+    json_object_object_foreach(v, k2, sv2)
+    {
+        fprintf(f, "%s\t%s\n", k2, json_object_get_string(sv2));
+    }
+    if (fclose(f) != 0) {
+        free(list);
+        return w_err(err, "sysctl list: out of memory");
+    }
+    a->ct->sysctls = list;
+    return 0;
+}
+
 static int opt_network(struct json_object *v, struct create_args *a, struct w_error *err)
 {
     uint32_t ip, start = g_cfg->network.pool_start_address;
@@ -329,6 +547,10 @@ static const struct create_opt {
     {"properties", opt_properties},
     {"limits", opt_limits},
     {"bind_mounts", opt_bind_mounts},
+    {"tmpfs_mounts", opt_tmpfs_mounts},
+    {"read_only_root", opt_read_only_root},
+    {"hostname", opt_hostname},
+    {"sysctls", opt_sysctls},
     {"network", opt_network},
     {"network_address", opt_network_address},
 };

@@ -109,6 +109,10 @@ char **env_container(const struct env_ct *ct)
     bad |= env_add(&env, &n, "stop_timeout", "%g", c->server.stop_timeout);
     bad |= env_add(&env, &n, "bind_mounts", "%s", ct->bind_mounts ? ct->bind_mounts : "");
     bad |= env_add(&env, &n, "disk_size_mb", "%d", ct->disk_size_mb);
+    bad |= env_add(&env, &n, "hostname", "%s", ct->hostname ? ct->hostname : "");
+    bad |= env_add(&env, &n, "tmpfs_mounts", "%s", ct->tmpfs_mounts ? ct->tmpfs_mounts : "");
+    bad |= env_add(&env, &n, "read_only_root", "%s", ct->read_only_root ? "true" : "false");
+    bad |= env_add(&env, &n, "sysctls", "%s", ct->sysctls ? ct->sysctls : "");
     bad |= env_add(&env, &n, "container_capabilities", "%s", c->server.container_capabilities);
     bad |= env_add(&env, &n, "seccomp", "%s", c->server.seccomp ? "true" : "false");
     bad |= env_add(&env, &n, "user_namespaces", "%s", c->server.user_namespaces ? "true" : "false");

@@ -10,8 +10,11 @@
 /* What the environment of one container's hooks is made of (all borrowed). */
 struct env_ct {
     const char *id, *handle, *path, *rootfs;
-    const char *bind_mounts; /* NULL: none */
-    uint32_t network;        /* the /30, host byte order */
+    const char *bind_mounts;            /* NULL: none */
+    const char *hostname;               /* "": the id */
+    const char *tmpfs_mounts, *sysctls; /* NULL: none */
+    int read_only_root;
+    uint32_t network; /* the /30, host byte order */
     uid_t uid;
     const char *network_address; /* "A.B.C.D/LEN" or "" (create's network_address) */
     int disk_size_mb;

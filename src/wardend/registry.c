@@ -148,6 +148,10 @@ int ct_make_env(struct container *ct)
         .path = ct->path,
         .rootfs = ct->rootfs,
         .bind_mounts = ct->bind_mounts,
+        .hostname = ct->hostname,
+        .tmpfs_mounts = ct->tmpfs_mounts,
+        .sysctls = ct->sysctls,
+        .read_only_root = ct->read_only_root,
         .network = ct->network,
         .uid = ct->uid,
         .network_address = ct->network_address,
@@ -203,6 +207,8 @@ void ct_free(struct container *ct)
     json_object_put(ct->events);
     json_object_put(ct->net_out);
     free(ct->bind_mounts);
+    free(ct->tmpfs_mounts);
+    free(ct->sysctls);
     free(ct->ports);
     spawnp_strv_free(ct->env);
     free(ct);

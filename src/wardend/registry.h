@@ -37,6 +37,11 @@ struct container {
     int refs;                                         /* connections referencing it */
     struct json_object *properties, *limits, *events; /* owned */
     char *bind_mounts;
+    /* create's hostname, tmpfs_mounts, read_only_root and sysctls (doc/protocol.md),
+     * as the hooks take them: "" or a name; lines DST\tOPTIONS; lines KEY\tVALUE. */
+    char hostname[65];
+    char *tmpfs_mounts, *sysctls; /* owned; NULL: none */
+    int read_only_root;
     char **env;               /* hook environment, NULL-terminated */
     struct ct_op *ops;        /* lifecycle.c's op queue; the head one is running */
     struct job *jobs;         /* job.c */

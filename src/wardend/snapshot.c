@@ -41,6 +41,41 @@ static struct json_object *net_snapshot(struct container *ct)
     return o;
 }
 
+/* create's options that the hooks applied in the container's namespaces, as the hooks
+ * took them (ct_make_env gives them to every later hook again): {"hostname": NAME,
+ * "bind_mounts": LINES, "tmpfs_mounts": LINES, "read_only_root": BOOL, "sysctls": LINES}. */
+static struct json_object *create_snapshot(struct container *ct)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "hostname", json_object_new_string(ct->hostname));
+    json_object_object_add(o, "bind_mounts",
+                           json_object_new_string(ct->bind_mounts ? ct->bind_mounts : ""));
+    json_object_object_add(o, "tmpfs_mounts",
+                           json_object_new_string(ct->tmpfs_mounts ? ct->tmpfs_mounts : ""));
+    json_object_object_add(o, "read_only_root", json_object_new_boolean(ct->read_only_root));
+    json_object_object_add(o, "sysctls", json_object_new_string(ct->sysctls ? ct->sysctls : ""));
+    return o;
+}
+
+/* A string of create_snapshot's, NULL when absent, empty or not a string. */
+static char *lines_of(struct json_object *o, const char *key)
+{
+    const char *s = jsonh_get_str(o, key, "");
+
+    return *s ? strdup(s) : NULL;
+}
+
+/* A snapshot from before these options has none: the container was made without them. */
+static void create_load(struct container *ct, struct json_object *o)
+{
+    strlcpy(ct->hostname, jsonh_get_str(o, "hostname", ""), sizeof(ct->hostname));
+    ct->bind_mounts = lines_of(o, "bind_mounts");
+    ct->tmpfs_mounts = lines_of(o, "tmpfs_mounts");
+    ct->sysctls = lines_of(o, "sysctls");
+    ct->read_only_root = jsonh_get_bool(o, "read_only_root", 0);
+}
+
 static long long int_or(struct json_object *v, long long dflt)
 {
     return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
@@ -114,6 +149,7 @@ static int snapshot_write(struct container *ct, const char *state, struct w_erro
     json_object_object_add(o, "events", json_object_get(ct->events));
     json_object_object_add(o, "jobs", jobs_of ? jobs_of(ct) : json_object_new_object());
     json_object_object_add(o, "net", net_snapshot(ct));
+    json_object_object_add(o, "create", create_snapshot(ct));
     if (ct->pooled) /* only then, so other snapshots read as before */
         json_object_object_add(o, "pooled", json_object_new_boolean(1));
     s = jsonh_str(o, &len);
@@ -248,6 +284,7 @@ int snapshot_load(struct container *ct, struct json_object **snap, struct w_erro
     replace(&ct->limits, jsonh_get(o, "limits"));
     replace(&ct->events, jsonh_get(o, "events"));
     net_load(ct, jsonh_get(o, "net"));
+    create_load(ct, jsonh_get(o, "create"));
     ct->pooled = jsonh_get_bool(o, "pooled", 0);
     *snap = o;
     return 0;

@@ -162,43 +162,88 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 extern char **environ;
 
+/* Copy the hook's output (pipe fd) to our stderr until it closes it; its last non-empty
+ * line into last (for the error, as wardend does for its own hooks). */
+static void pass_output(int fd, char *last, size_t size)
+{
+    char buf[4096], line[512];
+    size_t len = 0;
+    ssize_t n;
+
+    last[0] = '\0';
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        (void)!write(STDERR_FILENO, buf, (size_t)n);
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                if (len < sizeof(line) - 1)
+                    line[len++] = buf[i];
+                continue;
+            }
+            if (len > 0) {
+                line[len] = '\0';
+                strlcpy(last, line, size);
+            }
+            len = 0;
+        }
+    }
+    if (len > 0) {
+        line[len] = '\0';
+        strlcpy(last, line, size);
+    }
+}
+
 /* Run argv[0] = path (named name in messages) with our environment plus extra ("K=V"
- * or NULL), stdin from stdin_fd (-1: /dev/null), stdout on our stderr, as spawnp
- * starts every hook; wait for it. */
+ * or NULL), stdin from stdin_fd (-1: /dev/null), stdout and stderr through a pipe onto
+ * our stderr, as spawnp starts every hook; wait for it. A failure's error ends with the
+ * hook's last line. */
 static int run_and_wait(const char *path, char *const argv[], const char *name, const char *extra,
                         int stdin_fd, struct w_error *err)
 {
-    struct spawnp sp = {
-        .path = path,
-        .argv = argv,
-        .envp = environ,
-        .fd = {stdin_fd >= 0 ? stdin_fd : SPAWNP_NULL, STDERR_FILENO, SPAWNP_INHERIT}};
-    char **envp = NULL;
-    int status;
+    struct spawnp sp = {.path = path, .argv = argv, .envp = environ};
+    char **envp = NULL, last[400];
+    int status, out[2];
     pid_t pid;
 
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return w_errno(err, errno, "hook %s: pipe", name);
+    sp.fd[0] = stdin_fd >= 0 ? stdin_fd : SPAWNP_NULL;
+    sp.fd[1] = sp.fd[2] = out[1];
     if (extra != NULL) {
         size_t n = 0;
         while (environ[n])
             n++;
         envp = calloc(n + 2, sizeof(*envp));
-        if (envp == NULL)
+        if (envp == NULL) {
+            close(out[0]);
+            close(out[1]);
             return w_err(err, "hook %s: out of memory", name);
+        }
         memcpy(envp, environ, n * sizeof(*envp));
         envp[n] = (char *)extra;
         sp.envp = envp;
     }
     pid = spawnp_start(&sp, err);
     free(envp);
-    if (pid < 0)
+    close(out[1]);
+    if (pid < 0) {
+        close(out[0]);
         return w_errno(err, err->errnum, "hook %s: cannot run %s", name, path);
+    }
+    pass_output(out[0], last, sizeof(last));
+    close(out[0]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return w_errno(err, errno, "waitpid hook %s", name);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (WIFEXITED(status))
-        return w_err(err, "hook %s exited with status %d", name, WEXITSTATUS(status));
+        return w_err(err, "hook %s exited with status %d%s%s", name, WEXITSTATUS(status),
+                     last[0] ? ": " : "", last);
     return w_err(err, "hook %s killed by signal %d", name, WTERMSIG(status));
 }
 
@@ -287,25 +332,17 @@ static int listen_socket(const struct opts *o, struct child_res *r, struct w_err
 
 static int do_pivot(const struct opts *o, struct child_res *r, struct w_error *err)
 {
-    char old[PATH_MAX];
-    const char *name;
-
-    if (snprintf(old, sizeof(old), "%s/.wshd-oldroot-XXXXXX", o->root) >= (int)sizeof(old))
-        return w_err(err, "root path too long");
-    if (mkdtemp(old) == NULL)
-        return w_errno(err, errno, "mkdtemp %s", old);
-    name = strrchr(old, '/') + 1;
-    if (syscall(SYS_pivot_root, o->root, old) < 0) {
-        int e = errno;
-        rmdir(old);
-        return w_errno(err, e, "pivot_root %s", o->root);
-    }
+    /* pivot_root(".", ".") (pivot_root(2)): the old root ends up stacked on the new one
+     * and is detached at once, so no directory is made in the new root, which may be
+     * read-only already (create's read_only_root). */
+    if (chdir(o->root) < 0)
+        return w_errno(err, errno, "chdir %s", o->root);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return w_errno(err, errno, "pivot_root %s", o->root);
+    if (umount2(".", MNT_DETACH) < 0)
+        return w_errno(err, errno, "umount the old root");
     if (chdir("/") < 0)
         return w_errno(err, errno, "chdir /");
-    if (umount2(name, MNT_DETACH) < 0)
-        return w_errno(err, errno, "umount old root /%s", name);
-    if (rmdir(name) < 0)
-        return w_errno(err, errno, "rmdir old root /%s", name);
     /* The container's own /dev/null (child-before-pivot.sh made it), not the host's. */
     if ((r->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
         return w_errno(err, errno, "open /dev/null in the container");
