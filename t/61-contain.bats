@@ -131,7 +131,9 @@ needs_limits() {
 }
 
 @test "kill -9 of warden contain: the daemon destroys the container, the program dies with it" {
-	"${C[@]}" -- sh -c 'echo $$ >/tmp/pid; exec sleep 1000' >/dev/null 2>&1 &
+	# A number of its own: pgrep sees every process on the machine, other runs' too.
+	local n=$((1000000 + $$ % 1000 * 1000 + RANDOM % 1000))
+	"${C[@]}" -- sh -c "echo \$\$ >/tmp/pid; exec sleep $n" >/dev/null 2>&1 &
 	BG_PID=$!
 	wait_for 20 eval '[[ -n $(w list) ]]'
 	local h
@@ -141,7 +143,7 @@ needs_limits() {
 	wait "$BG_PID" 2>/dev/null || true
 	BG_PID=
 	assert_no_container
-	run pgrep -f '^sleep 1000$'
+	run pgrep -f "^sleep $n\$"
 	[[ -z $output ]] || { ps -o pid,args -p "$output" >&2; false; }
 }
 

@@ -114,6 +114,11 @@ print("idle: eof" if s.recv(1) == b"" else "idle: data", flush=True)' "$WSOCK" >
 	wire send "[\"stop\",\"$a\"]\n" >"$WTMP/stop.out" 2>&1 &
 	stop_pid=$!
 	wait_for 10 eval '[[ -n $(ls "$WTMP"/depot/*/log/hooks.log 2>/dev/null) ]] && grep -q "stop.sh" "$WTMP"/depot/*/log/hooks.log'
+	# All three connected before the drain (the idle client and the link start slower
+	# than the stop), then a moment for wardend to read the link's request.
+	# (wardend binds a temporary name and renames it: ss shows that name.)
+	wait_for 10 eval '(($(ss -xH state connected | grep -cF " $WSOCK") >= 3))'
+	sleep 0.3
 	kill -USR2 "$WARDEND_PID"
 	wait "$WARDEND_PID"
 	rc=$?
