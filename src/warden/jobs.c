@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -524,44 +522,6 @@ static void on_fatal(int sig)
     raise(sig);
 }
 
-/* The feeder: our stdin into fd until EOF, then EOF for the job (close the pipe; on a
- * pty the terminal's EOF character). fd may be non-blocking (a pty master's flags are
- * wshd's too): wait with poll then. */
-static void __attribute__((noreturn)) feed(int fd, int tty)
-{
-    static char buf[65536];
-
-    signal(SIGPIPE, SIG_IGN);
-    for (;;) {
-        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf)), off = 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        while (off < n) {
-            ssize_t w = write(fd, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EAGAIN) {
-                struct pollfd p = {.fd = fd, .events = POLLOUT};
-                poll(&p, 1, -1);
-                continue;
-            }
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                _exit(0); /* the job closed its stdin, or its pty is gone */
-            off += w;
-        }
-    }
-    if (tty) {
-        struct termios t;
-        char c = 4;
-        if (tcgetattr(fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
-            c = (char)t.c_cc[VEOF];
-        (void)!write(fd, &c, 1);
-    }
-    _exit(0);
-}
-
 /* Spawned with pass_fds: fd is the job's stdin (tty 0) or its pty master (tty 1).
  * Feed our stdin to it from a child, stream the output here, exit with the job's
  * status; the terminal is raw meanwhile with tty, and restored on every way out. */
@@ -585,12 +545,7 @@ static int interact(struct client *c, const char *handle, const char *job, int f
         }
     }
     fflush(stdout);
-    feeder_pid = fork();
-    if (feeder_pid == 0) {
-        client_close(c);
-        feed(fd, tty);
-    }
-    if (feeder_pid < 0) {
+    if ((feeder_pid = util_feeder(STDIN_FILENO, fd, tty)) < 0) {
         warden_complain("fork: %s", strerror(errno));
         feeder_pid = -1;
     }
