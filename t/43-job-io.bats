@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
-# Jobs as Garden's process API has them (doc/protocol.md, "Signal, stdin and a tty for a
-# job"): signal to a running job's process group, stdin for a job (the `stdin` request,
-# or the pipe itself passed over the socket), a job on a pty with a window size (the
-# `resize` request, or the master passed over the socket), `warden run -i`, `warden run
-# -t`, `warden signal`; all of it across a kill -9 of wardend, since wshd holds the
-# pipe and the pty. Real containers.
+# Jobs as Garden's process API has them (doc/protocol.md, "Spawn options beyond
+# PROTOCOL.md" and "Signal, stdin and resize"): signal to a running job's process
+# group, stdin for a job (the `stdin` request, or the pipe itself passed over the
+# socket), a job on a pty with a window size (the `resize` request, or the master
+# passed over the socket), `warden run -i`, `warden run -t`, `warden signal`; all of it
+# across a kill -9 of wardend, since wshd holds the pipe and the pty. Real containers.
 
 # Scripts in single quotes are expanded by the container's shell, not here.
 # shellcheck disable=SC2016
