@@ -398,6 +398,11 @@ pid_t util_feeder(int from, int to, int tty_eof)
 
     if (pid != 0)
         return pid;
+    /* Signals meant for the parent (its terminal's ^C, a forwarder's handlers) are not
+     * this child's business: default dispositions. */
+    for (int sig = 1; sig < 32; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
         ssize_t n = read(from, buf, sizeof(buf)), off = 0;
