@@ -170,8 +170,48 @@ ct_path() { w --json info io | jq -r .container_path; }
 	run_w signal io "$id" TERM
 	assert_failure 1
 	assert_output_contains "has already exited"
+	run_w signal io "$id"
+	assert_failure 100
 	run_w ping
 	assert_output pong
+}
+
+@test "wshd itself: job_signal, job_stdin, job_resize with bad fields get errors, wshd serves on" {
+	local id
+	id=$(spawn_id 'sleep 1000' '{"stdin":true}')
+	run_cmd python3 - "$(ct_path)/run/wshd.sock" "$id" <<'PY'
+import json, socket, sys
+job = int(sys.argv[2])
+for m in [{"op": "job_signal", "job": "x", "signal": 15},
+          {"op": "job_signal", "job": job, "signal": 999},
+          {"op": "job_signal", "job": 999999, "signal": 15},
+          {"op": "job_stdin", "job": job, "data": "%%%"},
+          {"op": "job_stdin", "job": job, "data": 5},
+          {"op": "job_stdin", "job": job, "eof": "yes"},
+          {"op": "job_resize", "job": job, "rows": 10, "cols": 10},
+          {"op": "job_resize", "job": job, "rows": 0, "cols": 10},
+          {"op": "job_signal", "job": job, "signal": 9},
+          {"op": "ping"}]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    s.send(json.dumps(m).encode())
+    r = json.loads(s.recv(65536))
+    print(r.get("error", "ok" if r.get("ok") else r))
+    s.close()
+PY
+	assert_output "job: must be an integer between 1 and 2147483647
+signal: must be an integer between 1 and 64
+job 999999 is not running
+data: not base64
+data: must be a base64 string
+eof: must be a boolean
+job $id is not on a tty
+rows, cols: must be integers between 1 and 65535
+ok
+ok"
+	run_cmd link_json "$id"
+	assert_output '[null,"",""]'
 }
 
 @test "stdin: text and base64 bytes reach cat exactly, eof ends it" {
