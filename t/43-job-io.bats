@@ -27,6 +27,9 @@ setup_file() {
 }
 
 teardown_file() {
+	# The kill -9 test starts the daemon again: stop the one the pid file names.
+	WARDEND_PID=$(cat "$WTMP/wardend.pid" 2>/dev/null || true)
+	export WARDEND_PID
 	wardend_stop
 }
 
