@@ -31,12 +31,23 @@ setup() {
 }
 
 teardown() {
-	local d
+	local d p
 	for d in "$OCIROOT"/*/; do
 		[[ -d $d ]] || continue
 		d=${d%/}
 		oci delete --force "${d##*/}" >/dev/null 2>&1 || true
 	done
+	# processes a test started (and, when it failed, what it was checking is gone)
+	for p in ${KILL_PIDS:-}; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	KILL_PIDS=
+	# the keeper's stdin copier, should it have outlived the keeper (and be still it)
+	if [[ -n ${FEEDER:-} ]] && grep -q warden-oci "/proc/$FEEDER/cmdline" 2>/dev/null; then
+		kill "$FEEDER" 2>/dev/null || true
+	fi
+	FEEDER=
 }
 
 oci() { "$OCI_BIN" --root "$OCIROOT" --socket "$WSOCK" "$@"; }
@@ -116,4 +127,29 @@ exited 0"
 	assert_output_contains $'xyz\r\n<xyz>\r\nrc=2'
 	run_cmd cmp "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
 	assert_success
+}
+
+@test "delete --force of a running container: the keeper's stdin copier goes with the keeper" {
+	bundle '["/bin/sh","-c","echo up; cat >/dev/null; sleep 1000"]'
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	# a writer that never closes the process's stdin
+	sleep 1000 >"$BATS_TEST_TMPDIR/in" &
+	local writer=$! keeper feeder
+	KILL_PIDS="$writer"
+	python3 "$WARDEN_SRC/t/lib/subreaper.py" "$WTMP/f1.pid" "$OCI_BIN" --root "$OCIROOT" \
+		--socket "$WSOCK" create --bundle "$BUNDLE" --pid-file "$WTMP/f1.pid" f1 \
+		<"$BATS_TEST_TMPDIR/in" >"$WTMP/f1.out" 2>&1 &
+	local reaper=$!
+	KILL_PIDS="$KILL_PIDS $reaper"
+	wait_for 20 test -e "$WTMP/f1.pid.waiting"
+	oci start f1
+	wait_for 20 grep -q up "$WTMP/f1.out"
+	keeper=$(cat "$WTMP/f1.pid")
+	feeder=$(cat /proc/"$keeper"/task/*/children)
+	[[ -n $feeder ]] || _explain "the keeper has no child"
+	FEEDER=$feeder
+	run_cmd oci delete --force f1
+	assert_success
+	wait "$reaper" || true
+	wait_for 10 eval "! kill -0 $feeder 2>/dev/null"
 }

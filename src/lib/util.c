@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -394,10 +395,14 @@ int util_copy_once(int from, int to)
 pid_t util_feeder(int from, int to, int tty_eof)
 {
     static char buf[65536];
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
 
     if (pid != 0)
         return pid;
+    /* It outlives no parent (a keeper killed by delete --force, a CLI killed by -9): it
+     * would sit on the stdin it reads. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(0);
     /* Signals meant for the parent (its terminal's ^C, a forwarder's handlers) are not
      * this child's business: default dispositions. */
     for (int sig = 1; sig < 32; sig++)
