@@ -261,7 +261,7 @@ exited 7"
 		assert_output ""
 		refute_exists "$OCIROOT/bad"
 	done <<-'EOF'
-		c["process"]["terminal"]=True|config.json process.terminal: true is not supported yet
+		c["process"]["consoleSize"]={"height":-1,"width":80}|config.json process.consoleSize: must be {"height":N,"width":N}
 		c["process"]["user"]["uid"]=1000|config.json process.user.uid: only 0 is supported
 		c["process"]["rlimits"]=[{"type":"RLIMIT_NOFILE","hard":10,"soft":5}]|config.json process.rlimits[0] (RLIMIT_NOFILE): soft 5 != hard 10
 		c["mounts"].append({"destination":"/mnt","type":"nfs","source":"x:/y"})|config.json mounts[4]: a nfs mount on /mnt is not supported

@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -387,6 +390,53 @@ int util_copy_once(int from, int to)
         off += w;
     }
     return 1;
+}
+
+pid_t util_feeder(int from, int to, int tty_eof)
+{
+    static char buf[65536];
+    pid_t parent = getpid(), pid = fork();
+
+    if (pid != 0)
+        return pid;
+    /* It outlives no parent (a keeper killed by delete --force, a CLI killed by -9): it
+     * would sit on the stdin it reads. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(0);
+    /* Signals meant for the parent (its terminal's ^C, a forwarder's handlers) are not
+     * this child's business: default dispositions. */
+    for (int sig = 1; sig < 32; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        ssize_t n = read(from, buf, sizeof(buf)), off = 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        while (off < n) {
+            ssize_t w = write(to, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EAGAIN) {
+                struct pollfd p = {.fd = to, .events = POLLOUT};
+                (void)poll(&p, 1, -1);
+                continue;
+            }
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                _exit(0); /* the reader closed its end, or the pty is gone */
+            off += w;
+        }
+    }
+    if (tty_eof) {
+        struct termios t;
+        char c = 4;
+        if (tcgetattr(to, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
+            c = (char)t.c_cc[VEOF];
+        (void)!write(to, &c, 1);
+    }
+    _exit(0);
 }
 
 static struct termios tty_saved;

@@ -22,6 +22,12 @@ int util_write_all(int fd, const void *buf, size_t len, struct w_error *err);
 /* One read of what is ready on from, written whole to to (a pty relay step); 0 at EOF
  * or on an error, 1 otherwise (nothing ready counts as 1). */
 int util_copy_once(int from, int to);
+/* A child that copies from into to until from's EOF (or to breaks), then exits: with
+ * tty_eof it first writes the terminal's EOF character (VEOF) to to, a pty master. to may
+ * be non-blocking (a pty master shares its flags with its other holders): the child
+ * waits with poll. The caller closes its own copy of to when that is the job's EOF.
+ * The child dies with its parent (PR_SET_PDEATHSIG). Returns its pid, or -1 (errno). */
+pid_t util_feeder(int from, int to, int tty_eof);
 /* Put the terminal on stdin in raw mode, remembering how it was; 0, or -1 when stdin is
  * no terminal. util_tty_restore puts it back (safe to call any number of times, and
  * from atexit). */

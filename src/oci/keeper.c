@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "jsonh.h"
@@ -19,13 +21,28 @@
 #include "util.h"
 
 static volatile pid_t job_pid;
+int keeper_term_in = -1, keeper_term_out = -1;
+static volatile int job_master = -1; /* the job's pty master (passed), with a terminal */
+
+/* The window of our terminal onto the job's. */
+static void copy_winsize(void)
+{
+    struct winsize ws;
+
+    if (job_master >= 0 && ioctl(keeper_term_in, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+        ioctl(job_master, TIOCSWINSZ, &ws);
+}
 
 static void forward(int sig)
 {
     pid_t p = job_pid;
+    int e = errno;
 
-    if (p > 0)
+    if (sig == SIGWINCH && job_master >= 0)
+        copy_winsize(); /* the kernel tells the job's foreground group itself */
+    else if (p > 0)
         kill(p, sig);
+    errno = e;
 }
 
 static const int forwarded[] = {SIGTERM, SIGINT,   SIGHUP,  SIGQUIT, SIGUSR1,
@@ -156,7 +173,7 @@ static struct json_object *req3(const char *name, const char *h, long long j)
     return r;
 }
 
-static int stream_out(struct client *c, const char *id, long long job, struct w_error *err)
+static int stream_out(struct client *c, const char *id, long long job, int out, struct w_error *err)
 {
     struct json_object *p;
 
@@ -173,7 +190,7 @@ static int stream_out(struct client *c, const char *id, long long job, struct w_
         which = json_object_get_string(json_object_array_get_idx(p, 0));
         chunk = json_object_get_string(json_object_array_get_idx(p, 1));
         if (chunk)
-            write_b64(strcmp(which, "stderr") == 0 ? 2 : 1, chunk, strlen(chunk));
+            write_b64(out >= 0 ? out : strcmp(which, "stderr") == 0 ? 2 : 1, chunk, strlen(chunk));
         json_object_put(p);
         if ((reply = client_recv(c, err)) == NULL)
             return -1;
@@ -216,13 +233,32 @@ int keeper_run(const char *sock, const char *id, struct spec *s, const char *dir
     struct json_object *req, *p;
     char ct_path[PATH_MAX] = "";
     long long job;
-    int r = -1;
+    int r = -1, in_fd = -1;
+    pid_t feeder = -1;
 
     client_init(&c, sock);
     if ((p = call(&c, req3("info", id, -1), err)) == NULL)
         goto out;
     strlcpy(ct_path, jsonh_get_str(p, "container_path", ""), sizeof(ct_path));
     json_object_put(p);
+    /* Our stdin (create's, as runc gives the process) is the job's: wshd passes its
+     * stdin pipe back, and a child copies into it; its end is the job's EOF. With a
+     * terminal, the job runs on a pty in the container whose master comes back: a child
+     * copies our terminal's keys into it, its output comes by stream. */
+    if (keeper_term_in >= 0) {
+        struct json_object *tty = json_object_new_object();
+        struct winsize ws = {.ws_row = 24, .ws_col = 80};
+        if (ioctl(keeper_term_in, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col) {
+            ws.ws_row = s->rows > 0 ? (unsigned short)s->rows : 24;
+            ws.ws_col = s->cols > 0 ? (unsigned short)s->cols : 80;
+        }
+        json_object_object_add(tty, "rows", json_object_new_int(ws.ws_row));
+        json_object_object_add(tty, "cols", json_object_new_int(ws.ws_col));
+        json_object_object_add(s->spawn, "tty", tty);
+    } else {
+        json_object_object_add(s->spawn, "stdin", json_object_new_boolean(1));
+    }
+    json_object_object_add(s->spawn, "pass_fds", json_object_new_boolean(1));
     req = req3("spawn", id, -1);
     json_object_array_add(req, json_object_new_string(s->script));
     json_object_array_add(req, json_object_get(s->spawn));
@@ -230,6 +266,15 @@ int keeper_run(const char *sock, const char *id, struct spec *s, const char *dir
         goto out;
     job = json_object_get_int64(p);
     json_object_put(p);
+    if ((in_fd = client_take_fd(&c)) >= 0) {
+        feeder = util_feeder(keeper_term_in >= 0 ? keeper_term_in : STDIN_FILENO, in_fd, 0);
+        if (keeper_term_in >= 0) {
+            job_master = in_fd; /* kept for the window size */
+            copy_winsize();     /* a resize since the spawn */
+        } else {
+            close(in_fd);
+        }
+    }
     job_pid = find_job(ct_path);
     forward_signals();
     if (dir) {
@@ -240,13 +285,23 @@ int keeper_run(const char *sock, const char *id, struct spec *s, const char *dir
         if (util_write_file_atomic(AT_FDCWD, path, line, (size_t)n, err) < 0)
             goto out;
     }
-    if (stream_out(&c, id, job, err) < 0)
+    if (stream_out(&c, id, job, keeper_term_out, err) < 0)
         goto out;
     if ((p = call(&c, req3("link", id, job), err)) == NULL)
         goto out;
     json_object_put(p);
     r = job_wait_status(ct_path, job);
 out:
+    if (feeder > 0) { /* the job ended: what is left of our stdin is not its */
+        kill(feeder, SIGKILL);
+        while (waitpid(feeder, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (job_master >= 0) {
+        int m = job_master;
+        job_master = -1;
+        close(m);
+    }
     client_close(&c);
     free(c.path);
     free(c.buf);

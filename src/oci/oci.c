@@ -13,13 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "jsonh.h"
 #include "oci.h"
+#include "unixsock.h"
 #include "util.h"
 
 #define DEFAULT_ROOT "/run/warden-oci"
@@ -292,6 +297,50 @@ static void destroy_container(const char *id)
     json_object_put(p);
 }
 
+/* process.terminal with --console-socket, as runc does it: a pty pair here, its master
+ * sent to the socket (SCM_RIGHTS, the data its name), the slave kept (raw: the job's
+ * own pty in the container does the line discipline) for the keeper to relay between
+ * it and the job's pty. The slave, or -1 with err set. */
+static int console_open(const char *path, const struct spec *s, struct w_error *err)
+{
+    struct termios t;
+    struct winsize ws = {.ws_row = 24, .ws_col = 80};
+    char name[64];
+    int master, slave = -1, sock;
+
+    if ((master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+        return w_errno(err, errno, "open /dev/ptmx");
+    if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) ||
+        (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        w_errno(err, errno, "a pty for the console");
+        goto fail;
+    }
+    if (tcgetattr(slave, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(slave, TCSANOW, &t);
+    }
+    if (s->rows > 0 && s->cols > 0)
+        ws.ws_row = (unsigned short)s->rows, ws.ws_col = (unsigned short)s->cols;
+    ioctl(master, TIOCSWINSZ, &ws);
+    if ((sock = unixsock_connect(path, SOCK_STREAM, err)) < 0) {
+        w_err_prefix(err, "--console-socket %s", path);
+        goto fail;
+    }
+    if (fdpass_send(sock, name, strlen(name), &master, 1, err) < 0) {
+        close(sock);
+        w_err_prefix(err, "--console-socket %s", path);
+        goto fail;
+    }
+    close(sock);
+    close(master);
+    return slave;
+fail:
+    close(master);
+    if (slave >= 0)
+        close(slave);
+    return -1;
+}
+
 /* The keeper, forked by create: waits for start on exec.fifo, then runs the job. */
 static void keeper_main(const char *dir, const char *id, struct spec *s, int ready)
 {
@@ -301,6 +350,16 @@ static void keeper_main(const char *dir, const char *id, struct spec *s, int rea
     int fd, st;
 
     signal(SIGPIPE, SIG_IGN);
+    /* With a console: a session of our own with it as the controlling terminal, so that
+     * the engine's resize of its master reaches us as SIGWINCH. */
+    if (keeper_term_in >= 0 && (setsid() < 0 || ioctl(keeper_term_in, TIOCSCTTY, 0) < 0)) {
+        char m[256];
+        snprintf(m, sizeof(m),
+                 "the console as controlling terminal: %s (resizes will not "
+                 "reach the process)",
+                 strerror(errno));
+        warn_cb(m);
+    }
     snprintf(fifo, sizeof(fifo), "%s/exec.fifo", dir);
     /* Open before saying ready, so start's non-blocking open finds a reader. */
     if ((fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
@@ -333,7 +392,7 @@ static int do_create(int argc, char **argv, int run)
     struct w_error err;
     char dir[PATH_MAX], fifo[PATH_MAX + 64], bundle[PATH_MAX];
     const char *id;
-    int r, p[2];
+    int r, p[2], tty_raw = 0;
     pid_t pid;
     char b;
 
@@ -349,6 +408,11 @@ static int do_create(int argc, char **argv, int run)
     if (o.console_socket && !s.terminal) {
         spec_free(&s);
         return fail(1, "--console-socket given, but config.json process.terminal is false");
+    }
+    if (s.terminal && !o.console_socket && (!run || o.detach)) {
+        spec_free(&s);
+        return fail(1, "config.json process.terminal is true: --console-socket is needed (the "
+                       "pty's master goes there)");
     }
     if (util_mkdir_p(g_root, 0700, &err) < 0) {
         spec_free(&s);
@@ -373,6 +437,13 @@ static int do_create(int argc, char **argv, int run)
     util_time_iso(st.created, NULL, 9);
     st.annotations = json_object_get(s.annotations);
     snprintf(fifo, sizeof(fifo), "%s/exec.fifo", dir);
+    if (s.terminal && o.console_socket) {
+        if ((keeper_term_in = console_open(o.console_socket, &s, &err)) < 0) {
+            r = fail(1, "%s", err.msg);
+            goto undo;
+        }
+        keeper_term_out = keeper_term_in;
+    }
     if (!run || o.detach) {
         if (mkfifo(fifo, 0600) < 0 || pipe2(p, O_CLOEXEC) < 0) {
             r = fail(1, "exec.fifo: %s", strerror(errno));
@@ -388,6 +459,9 @@ static int do_create(int argc, char **argv, int run)
             keeper_main(dir, id, &s, p[1]);
         }
         close(p[1]);
+        if (keeper_term_in >= 0) /* the keeper's now */
+            close(keeper_term_in);
+        keeper_term_in = keeper_term_out = -1;
         r = (int)read(p[0], &b, 1);
         close(p[0]);
         if (r != 1) {
@@ -417,7 +491,14 @@ static int do_create(int argc, char **argv, int run)
         r = fail(1, "%s", err.msg);
         goto undo;
     }
+    if (s.terminal && keeper_term_in < 0) {
+        /* run in the foreground on a terminal, no console socket: ours, raw meanwhile */
+        keeper_term_in = STDIN_FILENO, keeper_term_out = STDOUT_FILENO;
+        tty_raw = util_tty_raw() == 0;
+    }
     r = keeper_run(g_sock, id, &s, dir, &err);
+    if (tty_raw)
+        util_tty_restore();
     if (r < 0)
         r = fail(1, "container %s: %s", id, err.msg);
     else

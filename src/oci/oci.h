@@ -23,6 +23,7 @@ struct spec {
     char *script;                    /* the job's /bin/sh script (owned) */
     struct json_object *annotations; /* owned, may be NULL */
     int terminal;
+    int rows, cols; /* process.consoleSize (0: not given) */
     char rootfs[PATH_MAX];
 };
 
@@ -60,6 +61,11 @@ unsigned long long proc_start_time(pid_t pid);
  * job's wait status (as waitpid's), or -1 with err set. */
 int keeper_run(const char *sock, const char *id, struct spec *s, const char *dir,
                struct w_error *err);
+/* process.terminal: the job runs on a pty of its own in the container, relayed to this
+ * terminal of ours: keyboard from term_in, screen to term_out (the slave of the pty
+ * whose master went to --console-socket, or run's own stdin and stdout), window size
+ * from term_in on every SIGWINCH. Set before keeper_run; -1: no terminal. */
+extern int keeper_term_in, keeper_term_out;
 
 /* oci.c: a request to wardend at sock; the payload (a new reference) or NULL. */
 struct json_object *oci_call(const char *sock, struct json_object *req, struct w_error *err);

@@ -286,9 +286,16 @@ static int do_process(struct ctx *c, struct json_object *p, struct spec *s)
         want_type(c, v, json_type_boolean, "process.terminal", "a boolean") < 0)
         return -1;
     s->terminal = jsonh_get_bool(p, "terminal", 0);
-    if (s->terminal)
-        return w_err(c->err, "config.json process.terminal: true is not supported yet (warden "
-                             "jobs have no pty); use terminal false");
+    if ((v = jsonh_get(p, "consoleSize")) != NULL) { /* {"height":R,"width":C} */
+        struct json_object *h = jsonh_get(v, "height"), *w = jsonh_get(v, "width");
+        if (!json_object_is_type(h, json_type_int) || !json_object_is_type(w, json_type_int) ||
+            json_object_get_int64(h) < 0 || json_object_get_int64(h) > 65535 ||
+            json_object_get_int64(w) < 0 || json_object_get_int64(w) > 65535)
+            return w_err(c->err, "config.json process.consoleSize: must be "
+                                 "{\"height\":N,\"width\":N}, each 0 to 65535");
+        s->rows = (int)json_object_get_int64(h);
+        s->cols = (int)json_object_get_int64(w);
+    }
     if (do_user(c, jsonh_get(p, "user")) < 0 || do_env(c, jsonh_get(p, "env"), s) < 0)
         return -1;
     if ((v = jsonh_get(p, "rlimits")) != NULL && do_rlimits(c, v, rl) < 0)

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "jsonh.h"
 #include "unixsock.h"
 #include "util.h"
@@ -25,8 +26,22 @@ void client_init(struct client *c, const char *path)
     c->path = strdup(path);
 }
 
+int client_take_fd(struct client *c)
+{
+    int fd;
+
+    if (c->nfds == 0)
+        return -1;
+    fd = c->fds[0];
+    memmove(c->fds, c->fds + 1, sizeof(int) * (size_t)--c->nfds);
+    return fd;
+}
+
 void client_close(struct client *c)
 {
+    for (int i = 0; i < c->nfds; i++)
+        close(c->fds[i]);
+    c->nfds = 0;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -116,11 +131,19 @@ static int fill(struct client *c, size_t *scanned, struct w_error *err)
         c->buf = nb;
         c->cap = ncap;
     }
-    do
-        n = read(c->fd, c->buf + c->len, c->cap - c->len);
-    while (n < 0 && errno == EINTR);
+    /* recvmsg, not read: a reply may bring descriptors (spawn with pass_fds). */
+    {
+        int fds[FDPASS_MAX], nfds = FDPASS_MAX;
+        n = fdpass_recv(c->fd, c->buf + c->len, c->cap - c->len, fds, &nfds, err);
+        for (int i = 0; i < nfds; i++) {
+            if (c->nfds < FDPASS_MAX)
+                c->fds[c->nfds++] = fds[i];
+            else
+                close(fds[i]);
+        }
+    }
     if (n <= 0) {
-        int e = errno;
+        int e = err->errnum;
         client_close(c);
         if (n == 0)
             return w_err(err, "connection to %s closed by the server", c->path);

@@ -17,11 +17,15 @@ struct client {
     char *path; /* socket path, owned */
     char *buf;  /* bytes received; buf[start, len) not yet consumed as lines */
     size_t start, len, cap;
+    int fds[4]; /* descriptors that came with replies, not yet taken (FDPASS_MAX) */
+    int nfds;
 };
 
 /* client.c */
 void client_init(struct client *c, const char *path);
 void client_close(struct client *c);
+/* The oldest descriptor that came with a reply (the caller owns it), or -1. */
+int client_take_fd(struct client *c);
 /* Connect if not connected; the error names the socket. */
 int client_connect(struct client *c, struct w_error *err);
 /* Send one request line (a newline is appended). */

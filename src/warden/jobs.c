@@ -3,11 +3,15 @@
  * user that can open the socket. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -379,6 +383,8 @@ static struct json_object *job_request(const char *name, int argc, char **argv, 
 {
     enum { ENV = CLI_O_FIRST, RLIMIT, DISCARD, OUTPUT, PRIV, LOGTAG };
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       {"stdin", no_argument, NULL, 'i'},
+                                       {"tty", no_argument, NULL, 't'},
                                        {"privileged", no_argument, NULL, PRIV},
                                        {"env", required_argument, NULL, ENV},
                                        {"rlimit", required_argument, NULL, RLIMIT},
@@ -392,12 +398,28 @@ static struct json_object *job_request(const char *name, int argc, char **argv, 
     char *script;
     int ch;
 
-    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
+    CLI_FOR_OPTS(argc, argv, "hit", lo, ch)
     {
         switch (ch) {
         case 'h':
             bad = "help";
             break;
+        case 'i':
+            json_object_object_add(opts, "stdin", json_object_new_boolean(1));
+            break;
+        case 't': {
+            struct winsize ws = {.ws_row = 24, .ws_col = 80};
+            struct json_object *tty = json_object_new_object();
+            if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
+                ws.ws_row = 24, ws.ws_col = 80;
+            json_object_object_add(tty, "rows", json_object_new_int(ws.ws_row));
+            json_object_object_add(tty, "cols", json_object_new_int(ws.ws_col));
+            json_object_object_add(opts, "tty", tty);
+            if (getenv("TERM") && *getenv("TERM"))
+                json_object_object_add(cli_sub_object(opts, "env"), "TERM",
+                                       json_object_new_string(getenv("TERM")));
+            break;
+        }
         case PRIV:
             json_object_object_add(opts, "privileged", json_object_new_boolean(1));
             break;
@@ -436,6 +458,13 @@ static struct json_object *job_request(const char *name, int argc, char **argv, 
         }
         return NULL;
     }
+    if (strcmp(argv[optind + 1], "-") == 0 &&
+        (jsonh_get(opts, "stdin") || jsonh_get(opts, "tty"))) {
+        json_object_put(opts);
+        *status =
+            cli_usage_error(cmd, "SCRIPT - reads stdin, which --stdin and --tty give the job");
+        return NULL;
+    }
     req = cli_request(name);
     cli_add_str(req, argv[optind]);
     if (strcmp(argv[optind + 1], "-") == 0) {
@@ -466,26 +495,139 @@ int cli_cmd_spawn(struct client *c, int argc, char **argv)
     return req == NULL ? status : cli_simple(c, req);
 }
 
+/* ---- run -i / run -t: the job's stdin or pty from the server, over the socket ---- */
+
+static int tty_fd = -1;       /* run -t: the job's pty master (for the window size) */
+static pid_t feeder_pid = -1; /* the child copying our stdin into the job */
+
+static void on_winch(int sig)
+{
+    struct winsize ws;
+    int e = errno;
+
+    (void)sig;
+    if (tty_fd >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+        ioctl(tty_fd, TIOCSWINSZ, &ws);
+    errno = e;
+}
+
+/* SIGTERM, SIGHUP, SIGINT, SIGQUIT while the terminal is raw: put it back, then die of
+ * the signal as we would have. */
+static void on_fatal(int sig)
+{
+    util_tty_restore();
+    if (feeder_pid > 0)
+        kill(feeder_pid, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Spawned with pass_fds: fd is the job's stdin (tty 0) or its pty master (tty 1).
+ * Feed our stdin to it from a child, stream the output here, exit with the job's
+ * status; the terminal is raw meanwhile with tty, and restored on every way out. */
+static int interact(struct client *c, const char *handle, const char *job, int fd, int tty)
+{
+    struct sigaction sa = {0};
+    int raw = 0, r, st;
+
+    if (tty) {
+        tty_fd = fd;
+        sa.sa_handler = on_winch;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGWINCH, &sa, NULL);
+        on_winch(SIGWINCH); /* a size change since the spawn */
+        if (util_tty_raw() == 0) {
+            raw = 1;
+            sa.sa_handler = on_fatal;
+            sa.sa_flags = SA_RESETHAND;
+            for (int s = 0, sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT}; s < 4; s++)
+                sigaction(sigs[s], &sa, NULL);
+        }
+    }
+    fflush(stdout);
+    if ((feeder_pid = util_feeder(STDIN_FILENO, fd, tty)) < 0) {
+        warden_complain("fork: %s", strerror(errno));
+        feeder_pid = -1;
+    }
+    if (!tty) {
+        close(fd); /* the feeder's copy is the job's stdin now: its exit is the EOF */
+        fd = -1;
+    }
+    r = stream_job(c, handle, job, 1);
+    if (feeder_pid > 0) {
+        kill(feeder_pid, SIGKILL); /* the job ended: what is left of our stdin is not for it */
+        while (waitpid(feeder_pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        feeder_pid = -1;
+    }
+    if (raw) {
+        util_tty_restore();
+        for (int s = 0, sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT}; s < 4; s++)
+            signal(sigs[s], SIG_DFL);
+    }
+    if (tty) {
+        signal(SIGWINCH, SIG_DFL);
+        tty_fd = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
 /* run: spawn, then stream the job's exact bytes live and take the exit status from
  * the stream's end: the output is fetched once, whatever its size. With --json one
- * plain run request, its payload printed as the server sends it. */
+ * plain run request, its payload printed as the server sends it. With --stdin or
+ * --tty, the spawn passes the job's stdin pipe or pty master back (pass_fds). */
 int cli_cmd_run(struct client *c, int argc, char **argv)
 {
-    int status, r;
-    struct json_object *req = job_request("run", argc, argv, &status), *reply, *payload;
+    int status, r, tty, in, fd;
+    struct json_object *req = job_request("run", argc, argv, &status), *reply, *payload, *opts;
     char job[32], handle[256];
 
     if (req == NULL)
         return status;
-    if (cli_json)
+    opts = json_object_array_get_idx(req, 3);
+    tty = jsonh_get(opts, "tty") != NULL;
+    in = jsonh_get_bool(opts, "stdin", 0);
+    if (cli_json && !tty && !in)
         return json_link(c, req);
+    if (tty || in)
+        json_object_object_add(opts, "pass_fds", json_object_new_boolean(1));
     json_object_array_put_idx(req, 0, json_object_new_string("spawn"));
     strlcpy(handle, json_object_get_string(json_object_array_get_idx(req, 1)), sizeof(handle));
     if ((r = cli_call(c, req, &reply, &payload)) != 0)
         return r;
     snprintf(job, sizeof(job), "%s", jsonh_str(payload, NULL));
     json_object_put(reply);
-    return stream_job(c, handle, job, 1);
+    if (!tty && !in)
+        return stream_job(c, handle, job, 1);
+    if ((fd = client_take_fd(c)) < 0) {
+        warden_complain("job %s started, but the server passed no descriptor for its %s", job,
+                        tty ? "pty" : "stdin");
+        return EXIT_BUG;
+    }
+    return interact(c, handle, job, fd, tty);
+}
+
+/* signal HANDLE JOB SIG. */
+int cli_cmd_signal(struct client *c, int argc, char **argv)
+{
+    const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    struct json_object *req;
+    int ch;
+
+    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
+    {
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
+    }
+    if (argc - optind != 3)
+        return cli_usage_error(cmd, "expected a handle, a job id and a signal");
+    req = cli_request("signal");
+    cli_add_str(req, argv[optind]);
+    json_object_array_add(req, cli_num_or_str(argv[optind + 1]));
+    json_object_array_add(req, cli_num_or_str(argv[optind + 2]));
+    return cli_simple(c, req);
 }
 
 int cli_cmd_link_or_stream(struct client *c, int argc, char **argv)

@@ -575,16 +575,22 @@ static const struct cli_cmd cmds[] = {
     {"stop", cmd_stop, "HANDLE [--kill] [--background]", "stop every process in a container"},
     {"destroy", cmd_handle, "HANDLE", "stop and remove a container"},
     {"spawn", cli_cmd_spawn,
-     "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
-     "       [--discard-output] [--output base64] [--log-tag TAG]",
+     "HANDLE SCRIPT|- [-i|--stdin] [-t|--tty] [--privileged] [--env K=V]...\n"
+     "       [--rlimit NAME=N]... [--discard-output] [--output base64] [--log-tag TAG]\n"
+     "  -i, -t: the job's stdin is a pipe, or it runs on a pty; the `stdin` and `resize`\n"
+     "  requests (warden raw) feed and size it",
      "start SCRIPT with /bin/sh in the container, print the job id"},
     {"link", cli_cmd_link_or_stream, "HANDLE JOB",
      "wait for a job, print its output, exit with its status"},
     {"run", cli_cmd_run,
-     "HANDLE SCRIPT|- [--privileged] [--env K=V]... [--rlimit NAME=N]...\n"
-     "       [--discard-output] [--output base64] [--log-tag TAG]",
+     "HANDLE SCRIPT|- [-i|--stdin] [-t|--tty] [--privileged] [--env K=V]...\n"
+     "       [--rlimit NAME=N]... [--discard-output] [--output base64] [--log-tag TAG]\n"
+     "  -i: our stdin is the job's (EOF closes it); -t: the job runs on a pty of our\n"
+     "  window size, our terminal raw meanwhile",
      "spawn, print the output live, exit with the job's status (255: none)"},
     {"stream", cli_cmd_link_or_stream, "HANDLE JOB", "print a job's output as it arrives"},
+    {"signal", cli_cmd_signal, "HANDLE JOB SIG",
+     "send a running job's process group SIG (TERM, KILL, HUP, INT, ... or a number)"},
     {"limit", cmd_limit,
      "HANDLE mem|disk [SIZE] | HANDLE cpu [SHARES] | HANDLE cpuset [CPUS]\n"
      "       | HANDLE bandwidth [RATE BURST]",

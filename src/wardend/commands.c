@@ -177,6 +177,9 @@ static const struct command {
     {"link", 2, 3, 1, CT_ANY, NULL, cmd_link},
     {"run", 2, 3, 1, ACTIVE, job_check_spawn, cmd_run},
     {"stream", 2, 3, 1, CT_ANY, NULL, cmd_stream},
+    {"signal", 3, 3, 1, ACTIVE, job_check_signal, cmd_signal},
+    {"stdin", 3, 4, 1, ACTIVE, job_check_stdin, cmd_stdin},
+    {"resize", 4, 4, 1, ACTIVE, job_check_resize, cmd_resize},
     {"limit", 2, 4, 1, LIVE, limits_check, cmd_limit},
     {"net", 2, 4, 1, ACTIVE, net_check, cmd_net},
     {"copy", 4, 5, 1, LIVE, copy_check, cmd_copy}, /* copy in: active only (copy.c) */

@@ -411,7 +411,7 @@ int job_add_waiter(struct job *j, struct req *r, int stream, int base64, int exi
     return 0;
 }
 
-static struct job *job_arg(struct req *r, struct container *ct, struct w_error *err)
+struct job *job_arg(struct req *r, struct container *ct, struct w_error *err)
 {
     long long id = proto_job_id(req_arg(r, 2));
     struct job *j = id > 0 ? find_job(ct, id) : NULL;

@@ -33,4 +33,12 @@ int cmd_run(struct req *r, struct container *ct, struct w_error *err);
 int cmd_link(struct req *r, struct container *ct, struct w_error *err);
 int cmd_stream(struct req *r, struct container *ct, struct w_error *err);
 
+/* job_io.c: signal H J SIG, stdin H J DATA [OPTS], resize H J ROWS COLS. */
+int job_check_signal(struct req *r, struct w_error *err);
+int job_check_stdin(struct req *r, struct w_error *err);
+int job_check_resize(struct req *r, struct w_error *err);
+int cmd_signal(struct req *r, struct container *ct, struct w_error *err);
+int cmd_stdin(struct req *r, struct container *ct, struct w_error *err);
+int cmd_resize(struct req *r, struct container *ct, struct w_error *err);
+
 #endif

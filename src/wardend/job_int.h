@@ -44,6 +44,8 @@ int job_watch(struct job *j);
  * reply's encoding, -1 for the job's own; exit_status: see cmd_stream. */
 int job_add_waiter(struct job *j, struct req *r, int stream, int base64, int exit_status,
                    struct w_error *err);
+/* The spawned job of argument 2 of r in ct, or NULL with "no such job". */
+struct job *job_arg(struct req *r, struct container *ct, struct w_error *err);
 /* Unlink j from its container's list and free it. */
 void job_remove(struct job *j);
 

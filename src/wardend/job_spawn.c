@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fdpass.h"
 #include "jsonh.h"
 #include "proto.h"
 #include "registry.h"
@@ -34,10 +35,13 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     struct job *j = data;
     struct req *r = j->spawn_req;
     struct w_error err;
-    struct json_object *reply = wshd_recv(fd, NULL, NULL, &err);
+    int fds[FDPASS_MAX], nfds = FDPASS_MAX;
+    struct json_object *reply = wshd_recv(fd, fds, &nfds, &err);
     const char *e = reply ? jsonh_get_str(reply, "error", NULL) : err.msg;
 
     (void)mask;
+    if (reply == NULL)
+        nfds = 0;
     loop_del_fd(loop, fd, LOOP_READ);
     close(fd);
     j->wshd_fd = -1;
@@ -46,6 +50,8 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     if (e != NULL || !jsonh_get_bool(reply, "ok", 0)) {
         struct w_error why; /* e may point into err.msg: never format a buffer into itself */
 
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
         w_err(&why, "could not spawn job: %s", e ? e : "wshd said no");
         json_object_put(reply);
         if (r) {
@@ -62,14 +68,22 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     job_watch(j);
     job_read_status(j); /* it may have ended before the watch existed */
     j->spawn_req = NULL;
-    if (r == NULL)
-        return;
-    req_set_cancel(r, NULL, NULL);
-    if (j->link_after_spawn) {
-        if (job_add_waiter(j, r, 0, -1, 0, &err) < 0)
-            req_fail(r, &err);
-    } else
-        req_reply(r, json_object_new_int64(j->id));
+    if (r != NULL) {
+        req_set_cancel(r, NULL, NULL);
+        if (j->link_after_spawn) {
+            if (job_add_waiter(j, r, 0, -1, 0, &err) < 0)
+                req_fail(r, &err);
+        } else if (nfds > 0) {
+            /* pass_fds: the job's stdin pipe or pty master rides with the reply */
+            if (req_reply_fds(r, json_object_new_int64(j->id), fds, nfds) < 0) {
+                w_err(&err, "job %lld started, but its descriptors could not be passed", j->id);
+                req_fail(r, &err);
+            }
+        } else
+            req_reply(r, json_object_new_int64(j->id));
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]); /* the client has its copies; without one, its stdin is at EOF */
 }
 
 /* wshd did not answer the spawn: give up on it (the job may still have started; its
@@ -120,7 +134,8 @@ int job_check_spawn(struct req *r, struct w_error *err)
         return w_err(err, "Options must be a hash");
     json_object_object_foreach(opts, k, val)
     {
-        if (strcmp(k, "privileged") == 0 || strcmp(k, "discard_output") == 0) {
+        if (strcmp(k, "privileged") == 0 || strcmp(k, "discard_output") == 0 ||
+            strcmp(k, "stdin") == 0 || strcmp(k, "pass_fds") == 0) {
             if (!json_object_is_type(val, json_type_boolean))
                 return w_err(err, "Expected `%s` to hold a boolean.", k);
         } else if (strcmp(k, "env") == 0) {
@@ -139,6 +154,14 @@ int job_check_spawn(struct req *r, struct w_error *err)
                 (strcmp(json_object_get_string(val), "base64") != 0 &&
                  strcmp(json_object_get_string(val), "text") != 0))
                 return w_err(err, "Expected `output` to be \"base64\" or \"text\".");
+        } else if (strcmp(k, "tty") == 0) {
+            struct json_object *rows = jsonh_get(val, "rows"), *cols = jsonh_get(val, "cols");
+            if (!json_object_is_type(val, json_type_object) ||
+                json_object_object_length(val) != 2 || !json_object_is_type(rows, json_type_int) ||
+                !json_object_is_type(cols, json_type_int) || json_object_get_int64(rows) < 1 ||
+                json_object_get_int64(rows) > 65535 || json_object_get_int64(cols) < 1 ||
+                json_object_get_int64(cols) > 65535)
+                return w_err(err, "Expected `tty` to hold {\"rows\":N,\"cols\":N} (1 to 65535).");
         } else if (strcmp(k, "log_tag") == 0) {
             const char *t =
                 json_object_is_type(val, json_type_string) ? json_object_get_string(val) : "";
@@ -150,6 +173,12 @@ int job_check_spawn(struct req *r, struct w_error *err)
         } else {
             return w_err(err, "Unknown spawn option `%s`.", k);
         }
+    }
+    if (jsonh_get_bool(opts, "pass_fds", 0)) {
+        if (strcmp(json_object_get_string(req_arg(r, 0)), "spawn") != 0)
+            return w_err(err, "`pass_fds` is for spawn (run replies only once the job ended).");
+        if (!jsonh_get_bool(opts, "stdin", 0) && jsonh_get(opts, "tty") == NULL)
+            return w_err(err, "`pass_fds` needs `stdin` or `tty`: nothing to pass otherwise.");
     }
     return 0;
 }
@@ -171,6 +200,16 @@ static struct json_object *spawn_msg(struct req *r, const struct job *j, struct 
     json_object_object_add(msg, "discard_output", json_object_new_boolean(j->discard));
     if (jsonh_get(opts, "log_tag") != NULL)
         json_object_object_add(msg, "log_tag", json_object_get(jsonh_get(opts, "log_tag")));
+    if (jsonh_get_bool(opts, "stdin", 0))
+        json_object_object_add(msg, "stdin", json_object_new_boolean(1));
+    if (jsonh_get(opts, "tty") != NULL) {
+        struct json_object *tty = jsonh_get(opts, "tty");
+        json_object_object_add(msg, "pty", json_object_new_boolean(1));
+        json_object_object_add(msg, "rows", json_object_get(jsonh_get(tty, "rows")));
+        json_object_object_add(msg, "cols", json_object_get(jsonh_get(tty, "cols")));
+    }
+    if (jsonh_get_bool(opts, "pass_fds", 0))
+        json_object_object_add(msg, "pass_fds", json_object_new_boolean(1));
     return msg;
 }
 

@@ -111,6 +111,14 @@ void req_reply(struct req *r, struct json_object *payload)
     r->host->finish(r, r->conn, line, len);
 }
 
+int req_reply_fds(struct req *r, struct json_object *payload, const int *fds, int nfds)
+{
+    if (r->host->pass_fds == NULL || r->host->pass_fds(r->conn, fds, nfds) < 0)
+        return -1;
+    req_reply(r, payload);
+    return 0;
+}
+
 void req_reply_line(struct req *r, char *line, size_t len)
 {
     r->host->finish(r, r->conn, line, len);

@@ -25,6 +25,9 @@ struct req_host {
     /* Remember that the connection references the container with this serial: 1 when
      * new, 0 when already known, -1 out of memory. */
     int (*add_ref)(void *conn, uint64_t serial);
+    /* The next reply line goes out with copies of these descriptors (SCM_RIGHTS);
+     * -1 when it cannot. */
+    int (*pass_fds)(void *conn, const int *fds, int nfds);
 };
 
 /* The server's side: a request owning args; NULL when out of memory. */
@@ -43,6 +46,9 @@ struct json_object *req_arg(struct req *r, size_t i);
 void req_reply(struct req *r, struct json_object *payload);
 /* The command layer's only: complete the request with an error reply. */
 void req_error(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Complete the request with payload and copies of fds on its line (the caller keeps
+ * its own); -1 (nothing sent) when the connection cannot pass descriptors. */
+int req_reply_fds(struct req *r, struct json_object *payload, const int *fds, int nfds);
 /* Complete the request with err from below the command layer (an op or a job ending
  * later): the completion the command layer installed with req_on_fail replies. */
 void req_fail(struct req *r, const struct w_error *err);

@@ -5,6 +5,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "log.h"
 #include "proto.h"
 #include "req.h"
@@ -42,6 +44,10 @@ struct conn {
     long long last_progress;
     uint64_t *refs;
     size_t nrefs;
+    /* Descriptors that go with the first byte of a reply still queued behind pass_at
+     * bytes (SCM_RIGHTS on a stream socket ride with the byte they are sent with). */
+    int pass[FDPASS_MAX], npass;
+    size_t pass_at;
     struct conn *prev, *next;
 };
 
@@ -107,7 +113,26 @@ static void conn_flush(struct conn *c)
     if (c->fd < 0)
         return;
     while (buf_used(&c->out) > 0) {
-        ssize_t n = write(c->fd, c->out.data + c->out.off, buf_used(&c->out));
+        ssize_t n;
+        if (c->npass > 0 && c->pass_at == 0) {
+            struct w_error err;
+            /* the first byte alone: a short sendmsg must not take the fds with it twice */
+            if (fdpass_send(c->fd, c->out.data + c->out.off, 1, c->pass, c->npass, &err) < 0) {
+                if (err.errnum == EAGAIN || err.errnum == EWOULDBLOCK)
+                    break;
+                log_msg(LOG_DEBUG, "client fd %d: %s", c->fd, err.msg);
+                conn_close(c);
+                return;
+            }
+            for (int i = 0; i < c->npass; i++)
+                close(c->pass[i]);
+            c->npass = 0;
+            c->out.off += 1;
+            continue;
+        }
+        n = write(c->fd, c->out.data + c->out.off, c->npass > 0 ? c->pass_at : buf_used(&c->out));
+        if (n > 0 && c->npass > 0)
+            c->pass_at -= (size_t)n;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -163,6 +188,17 @@ static void conn_write(struct conn *c, char *line, size_t len)
     }
     if (buf_used(&c->out) == 0)
         c->last_progress = loop_now_ms();
+    if (c->npass > 0) { /* its descriptors go out with it: conn_flush writes it */
+        if (buf_append(&c->out, line, len) < 0) {
+            log_msg(LOG_ERR, "client fd %d: out of memory queueing a reply", c->fd);
+            c->closing = 1;
+        }
+        free(line);
+        if (!c->writing && c->fd >= 0 &&
+            loop_add_fd(g_loop, c->fd, LOOP_WRITE, on_writable, c, NULL) == 0)
+            c->writing = 1;
+        return;
+    }
     if (buf_used(&c->out) == 0 && c->fd >= 0) {
         /* Nothing queued: straight to the socket, without a copy or a turn of the loop.
          * A failure is left for conn_flush to find, so the caller's connection stays. */
@@ -250,7 +286,28 @@ static int host_add_ref(void *conn, uint64_t serial)
     return 1;
 }
 
-static const struct req_host host = {host_finish, host_send, host_backlog, host_add_ref};
+/* The next reply line carries copies of fds. */
+static int host_pass_fds(void *conn, const int *fds, int nfds)
+{
+    struct conn *c = conn;
+
+    if (c->npass > 0 || nfds < 1 || nfds > FDPASS_MAX)
+        return -1;
+    for (int i = 0; i < nfds; i++) {
+        c->pass[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        if (c->pass[i] < 0) {
+            while (i-- > 0)
+                close(c->pass[i]);
+            return -1;
+        }
+    }
+    c->npass = nfds;
+    c->pass_at = buf_used(&c->out);
+    return 0;
+}
+
+static const struct req_host host = {host_finish, host_send, host_backlog, host_add_ref,
+                                     host_pass_fds};
 
 /* ---- input ---- */
 
@@ -424,6 +481,9 @@ static void conn_close(struct conn *c)
         if (closed_cb && !draining)
             closed_cb(c->refs[i]);
     free(c->refs);
+    for (int i = 0; i < c->npass; i++)
+        close(c->pass[i]);
+    c->npass = 0;
     buf_free(&c->in);
     buf_free(&c->out);
     /* Callers up the stack may still hold c: free it from a timer. */

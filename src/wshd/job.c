@@ -19,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,17 @@
 #define LINGER_MS 1000
 #define LOG_LINE_MAX 4096
 #define LOG_TAG_MAX 64
+#define STDIN_QUEUE_MAX (8 << 20) /* bytes of stdin queued for a job that does not read */
+
+/* A job_stdin request waiting for its bytes to reach the job; replied to through
+ * serve_stdin_done once they have (or once they cannot). */
+struct inwrite {
+    char *data;
+    size_t len, off;
+    int eof;
+    void *waiter; /* serve's client, NULL once it went away */
+    struct inwrite *next;
+};
 
 struct job {
     struct wshd_ctx *ctx;
@@ -54,10 +67,34 @@ struct job {
     char log_tag[LOG_TAG_MAX + 1];
     char *line[2]; /* the unfinished line of stdout and stderr */
     size_t line_len[2];
+    int tty;         /* on a pty: pipes[0] is the master, pipes[1] unused */
+    int in_fd;       /* write end of the job's stdin pipe, or a dup of the master; -1 */
+    int in_watch;    /* in_fd is in the loop for LOOP_WRITE */
+    int stdin_state; /* STDIN_* below */
+    struct inwrite *in_head, *in_tail;
+    size_t in_queued;
+    struct job *next; /* g_jobs */
 };
+
+enum { STDIN_NONE, STDIN_OPEN, STDIN_CLOSED, STDIN_PASSED };
+
+static struct job *g_jobs;
+
+static void in_fail_all(struct job *j, const char *why);
 
 static void job_free(struct job *j)
 {
+    for (struct job **p = &g_jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    in_fail_all(j, "the job ended before it read all of its input");
+    if (j->in_fd >= 0) {
+        if (j->in_watch)
+            loop_del_fd(j->ctx->loop, j->in_fd, LOOP_WRITE);
+        close(j->in_fd);
+    }
     for (int i = 0; i < 2; i++) {
         if (j->pipes[i] >= 0) {
             loop_del_fd(j->ctx->loop, j->pipes[i], LOOP_READ);
@@ -192,7 +229,7 @@ static void drain_once(struct job *j, int i, int *again)
 
     *again = 0;
     /* splice moves the bytes without wshd seeing them: not when syslog needs them. */
-    if (!j->discard && j->log_fd < 0 && !(j->limit > 0 && j->written >= j->limit)) {
+    if (!j->tty && !j->discard && j->log_fd < 0 && !(j->limit > 0 && j->written >= j->limit)) {
         n = splice_once(j, i);
         if (n > 0) {
             j->written += n;
@@ -303,6 +340,237 @@ static void on_script_writable(struct loop *loop, int fd, int mask, void *data)
     }
 }
 
+/* ---- the job's stdin: job_stdin requests queue bytes, written as the job reads ---- */
+
+static void in_free(struct inwrite *w)
+{
+    free(w->data);
+    free(w);
+}
+
+static void in_done(struct inwrite *w, const char *why)
+{
+    if (w->waiter)
+        serve_stdin_done(w->waiter, why);
+    in_free(w);
+}
+
+static void in_fail_all(struct job *j, const char *why)
+{
+    while (j->in_head) {
+        struct inwrite *w = j->in_head;
+        j->in_head = w->next;
+        in_done(w, why);
+    }
+    j->in_tail = NULL;
+    j->in_queued = 0;
+}
+
+static void in_close(struct job *j)
+{
+    if (j->in_fd < 0)
+        return;
+    if (j->in_watch)
+        loop_del_fd(j->ctx->loop, j->in_fd, LOOP_WRITE);
+    j->in_watch = 0;
+    close(j->in_fd);
+    j->in_fd = -1;
+}
+
+/* EOF on a pty: the terminal's EOF character (what ^D at a line's start does), which
+ * leaves the terminal open for the job's output. */
+static int tty_eof(struct job *j)
+{
+    struct termios t;
+    char c = 4;
+
+    if (tcgetattr(j->in_fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
+        c = (char)t.c_cc[VEOF];
+    return write(j->in_fd, &c, 1) == 1 ? 0 : -1;
+}
+
+static void on_stdin_writable(struct loop *loop, int fd, int mask, void *data);
+
+/* Write what the queue holds; what the job does not take now waits for LOOP_WRITE. */
+static void in_pump(struct job *j)
+{
+    while (j->in_head) {
+        struct inwrite *w = j->in_head;
+        while (w->off < w->len) {
+            ssize_t n = write(j->in_fd, w->data + w->off, w->len - w->off);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN) {
+                if (!j->in_watch && loop_add_fd(j->ctx->loop, j->in_fd, LOOP_WRITE,
+                                                on_stdin_writable, j, NULL) == 0)
+                    j->in_watch = 1;
+                return;
+            }
+            if (n < 0) {
+                char why[128];
+                snprintf(why, sizeof(why), "the job's stdin: %s", strerror(errno));
+                in_fail_all(j, errno == EPIPE ? "the job closed its stdin" : why);
+                in_close(j);
+                j->stdin_state = STDIN_CLOSED;
+                return;
+            }
+            w->off += (size_t)n;
+            j->in_queued -= (size_t)n;
+        }
+        j->in_head = w->next;
+        if (j->in_head == NULL)
+            j->in_tail = NULL;
+        if (w->eof) {
+            if (j->tty)
+                (void)tty_eof(j);
+            else
+                in_close(j);
+            /* a tty stays writable: ^D ends one read, and more input may follow */
+            if (!j->tty)
+                j->stdin_state = STDIN_CLOSED;
+        }
+        in_done(w, NULL);
+    }
+    if (j->in_watch) {
+        loop_del_fd(j->ctx->loop, j->in_fd, LOOP_WRITE);
+        j->in_watch = 0;
+    }
+}
+
+static void on_stdin_writable(struct loop *loop, int fd, int mask, void *data)
+{
+    (void)loop, (void)fd, (void)mask;
+    in_pump(data);
+}
+
+static struct job *job_find(int id, struct w_error *err)
+{
+    for (struct job *j = g_jobs; j; j = j->next)
+        if (j->id == id && !j->exited)
+            return j;
+    w_err(err, "job %d is not running", id);
+    return NULL;
+}
+
+static int job_id_field(struct json_object *req, int *id, struct w_error *err)
+{
+    struct json_object *v = jsonh_get(req, "job");
+
+    if (v == NULL || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0 ||
+        json_object_get_int64(v) > INT_MAX)
+        return w_err(err, "job: must be an integer between 1 and %d", INT_MAX);
+    *id = (int)json_object_get_int64(v);
+    return 0;
+}
+
+int job_stdin(struct json_object *req, void *waiter, struct w_error *err)
+{
+    struct json_object *v = jsonh_get(req, "data");
+    struct inwrite *w;
+    struct job *j;
+    ssize_t n = 0;
+    int id;
+
+    if (job_id_field(req, &id, err) < 0)
+        return -1;
+    if (v && !json_object_is_type(v, json_type_string))
+        return w_err(err, "data: must be a base64 string");
+    if (jsonh_get(req, "eof") && !json_object_is_type(jsonh_get(req, "eof"), json_type_boolean))
+        return w_err(err, "eof: must be a boolean");
+    if ((j = job_find(id, err)) == NULL)
+        return -1;
+    if (j->stdin_state == STDIN_NONE)
+        return w_err(err, "job %d has no stdin (spawn it with stdin or a tty)", id);
+    if (j->stdin_state == STDIN_PASSED)
+        return w_err(err, "job %d's stdin was passed to the client that spawned it", id);
+    if (j->stdin_state == STDIN_CLOSED || (j->in_tail && j->in_tail->eof && !j->tty))
+        return w_err(err, "job %d's stdin is closed", id);
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return w_err(err, "out of memory");
+    if (v && json_object_get_string_len(v) > 0) {
+        size_t len = (size_t)json_object_get_string_len(v);
+        if ((w->data = malloc(len / 4 * 3 + 3)) == NULL) {
+            free(w);
+            return w_err(err, "out of memory");
+        }
+        n = util_base64_decode(json_object_get_string(v), len, w->data);
+        if (n < 0) {
+            in_free(w);
+            return w_err(err, "data: not base64");
+        }
+    }
+    if (j->in_queued + (size_t)n > STDIN_QUEUE_MAX) {
+        in_free(w);
+        return w_err(err, "job %d has %zu bytes of input it has not read yet; try again later", id,
+                     j->in_queued);
+    }
+    w->len = (size_t)n;
+    w->eof = jsonh_get_bool(req, "eof", 0);
+    w->waiter = waiter;
+    j->in_queued += w->len;
+    if (j->in_tail)
+        j->in_tail->next = w;
+    else
+        j->in_head = w;
+    j->in_tail = w;
+    in_pump(j);
+    return 0;
+}
+
+void job_waiter_gone(void *waiter)
+{
+    for (struct job *j = g_jobs; j; j = j->next)
+        for (struct inwrite *w = j->in_head; w; w = w->next)
+            if (w->waiter == waiter)
+                w->waiter = NULL;
+}
+
+int job_signal(struct json_object *req, struct w_error *err)
+{
+    struct job *j;
+    int id, sig;
+    struct json_object *v = jsonh_get(req, "signal");
+
+    if (job_id_field(req, &id, err) < 0)
+        return -1;
+    if (v == NULL || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1 ||
+        json_object_get_int64(v) >= NSIG)
+        return w_err(err, "signal: must be an integer between 1 and %d", NSIG - 1);
+    sig = (int)json_object_get_int64(v);
+    if ((j = job_find(id, err)) == NULL)
+        return -1;
+    /* The job leads its own process group (setsid): everything it started that stayed
+     * in it gets the signal too, as a terminal's ^C would. */
+    if (kill(-j->pid, sig) < 0 && kill(j->pid, sig) < 0 && errno != ESRCH)
+        return w_errno(err, errno, "kill job %d", id);
+    return 0;
+}
+
+int job_resize(struct json_object *req, struct w_error *err)
+{
+    struct winsize ws = {0};
+    struct job *j;
+    int id;
+    struct json_object *rv = jsonh_get(req, "rows"), *cv = jsonh_get(req, "cols");
+
+    if (job_id_field(req, &id, err) < 0)
+        return -1;
+    if (rv == NULL || cv == NULL || !json_object_is_type(rv, json_type_int) ||
+        !json_object_is_type(cv, json_type_int) || json_object_get_int64(rv) < 1 ||
+        json_object_get_int64(rv) > 65535 || json_object_get_int64(cv) < 1 ||
+        json_object_get_int64(cv) > 65535)
+        return w_err(err, "rows, cols: must be integers between 1 and 65535");
+    if ((j = job_find(id, err)) == NULL)
+        return -1;
+    if (!j->tty)
+        return w_err(err, "job %d is not on a tty", id);
+    ws.ws_row = (unsigned short)json_object_get_int64(rv);
+    ws.ws_col = (unsigned short)json_object_get_int64(cv);
+    if (ioctl(j->pipes[0] >= 0 ? j->pipes[0] : j->in_fd, TIOCSWINSZ, &ws) < 0)
+        return w_errno(err, errno, "job %d: TIOCSWINSZ", id);
+    return 0;
+}
+
 struct job_req {
     int id;
     const char *script;
@@ -310,6 +578,7 @@ struct job_req {
     long long limit;
     int discard;
     const char *log_tag; /* NULL: none */
+    int stdin, pty, rows, cols, pass_fds;
 };
 
 static int parse_job_req(struct json_object *req, struct job_req *r, struct w_error *err)
@@ -344,6 +613,31 @@ static int parse_job_req(struct json_object *req, struct job_req *r, struct w_er
         return w_err(err, "log_tag: must be a string of 1 to %d characters, no spaces",
                      LOG_TAG_MAX);
     r->log_tag = v ? json_object_get_string(v) : NULL;
+    for (int k = 0; k < 3; k++) {
+        static const char *const names[3] = {"stdin", "pty", "pass_fds"};
+        int *dst[3] = {&r->stdin, &r->pty, &r->pass_fds};
+        v = jsonh_get(req, names[k]);
+        if (v && !json_object_is_type(v, json_type_boolean))
+            return w_err(err, "%s: must be a boolean", names[k]);
+        *dst[k] = v ? json_object_get_boolean(v) : 0;
+    }
+    r->rows = 24, r->cols = 80;
+    for (int k = 0; k < 2; k++) {
+        int *dst = k ? &r->cols : &r->rows;
+        v = jsonh_get(req, k ? "cols" : "rows");
+        if (v && (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1 ||
+                  json_object_get_int64(v) > 65535))
+            return w_err(err, "%s: must be an integer between 1 and 65535", k ? "cols" : "rows");
+        if (v)
+            *dst = (int)json_object_get_int64(v);
+    }
+    if (r->pty)
+        r->stdin = 1;
+    if (r->stdin && r->script_len > SCRIPT_ARG_MAX)
+        return w_err(err, "script: a job with stdin takes a script of at most %d bytes",
+                     SCRIPT_ARG_MAX);
+    if (r->pass_fds && !r->stdin)
+        return w_err(err, "pass_fds: needs stdin or pty");
     return 0;
 }
 
@@ -383,23 +677,48 @@ static int make_job_dir(struct job *j, struct w_error *err)
     return 0;
 }
 
-/* Pipes, fork, and registration in the loop. On failure the caller cleans up. */
+/* Pipes (or a pty), fork, and registration in the loop. On failure the caller cleans
+ * up. */
 static int start_process(struct job *j, struct spawn_opts *o, const struct job_req *r,
                          struct w_error *err)
 {
     char *argv_c[] = {"/bin/sh", "-c", (char *)r->script, NULL};
     char *argv_s[] = {"/bin/sh", "-s", NULL};
-    int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1};
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1}, master = -1, slave = -1;
     int rc = -1;
 
+    if (r->pty) {
+        if (spawn_open_pty(r->rows, r->cols, o->user.uid, &master, &slave, err) < 0)
+            return -1;
+        if ((j->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0) {
+            w_errno(err, errno, "dup the pty master");
+            goto out;
+        }
+        if (o->term == NULL)
+            o->term = "xterm";
+        o->argv = argv_c;
+        o->fds[0] = o->fds[1] = o->fds[2] = slave;
+        o->ctty = 1;
+        if ((j->pid = spawn_start(o, err)) < 0)
+            goto out;
+        j->tty = 1;
+        j->pipes[0] = master, master = -1;
+        util_set_nonblock(j->pipes[0], 1, NULL);
+        if (loop_add_fd(j->ctx->loop, j->pipes[0], LOOP_READ, on_output, j, err) < 0)
+            kill(j->pid, SIGKILL);
+        util_set_nonblock(j->in_fd, 1, NULL);
+        j->stdin_state = STDIN_OPEN;
+        rc = 0;
+        goto out;
+    }
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
         goto sys;
     /* Bigger pipes: fewer wake-ups per MiB for a job that writes a lot. Best effort. */
     (void)fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
     (void)fcntl(errp[0], F_SETPIPE_SZ, 1 << 20);
-    if (r->script_len > SCRIPT_ARG_MAX && pipe2(in, O_CLOEXEC) < 0)
+    if ((r->stdin || r->script_len > SCRIPT_ARG_MAX) && pipe2(in, O_CLOEXEC) < 0)
         goto sys;
-    o->argv = in[0] >= 0 ? argv_s : argv_c;
+    o->argv = in[0] >= 0 && !r->stdin ? argv_s : argv_c;
     o->fds[0] = in[0] >= 0 ? in[0] : j->ctx->devnull;
     o->fds[1] = out[1];
     o->fds[2] = errp[1];
@@ -412,7 +731,11 @@ static int start_process(struct job *j, struct spawn_opts *o, const struct job_r
         if (loop_add_fd(j->ctx->loop, j->pipes[i], LOOP_READ, on_output, j, err) < 0)
             kill(j->pid, SIGKILL); /* unwatchable: end it, status says killed */
     }
-    if (in[1] >= 0) {
+    if (in[1] >= 0 && r->stdin) {
+        j->in_fd = in[1], in[1] = -1;
+        util_set_nonblock(j->in_fd, 1, NULL);
+        j->stdin_state = STDIN_OPEN;
+    } else if (in[1] >= 0) {
         j->script = malloc(r->script_len);
         if (j->script)
             memcpy(j->script, r->script, r->script_len);
@@ -436,11 +759,19 @@ out:
         if (in[i] >= 0)
             close(in[i]);
     }
+    if (master >= 0)
+        close(master);
+    if (slave >= 0)
+        close(slave);
+    if (rc < 0 && j->in_fd >= 0) {
+        close(j->in_fd);
+        j->in_fd = -1;
+    }
     return rc;
 }
 
 pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, const int *fds, int nfds,
-                struct w_error *err)
+                int *pass_fd, struct w_error *err)
 {
     struct spawn_opts o = {0};
     struct job_req r = {0};
@@ -459,6 +790,8 @@ pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, const int *fds, i
     j->limit = r.limit;
     j->discard = r.discard;
     j->pipes[0] = j->pipes[1] = j->files[0] = j->files[1] = j->script_fd = j->log_fd = -1;
+    j->in_fd = -1;
+    *pass_fd = -1;
     if (r.log_tag != NULL) {
         strlcpy(j->log_tag, r.log_tag, sizeof(j->log_tag));
         /* The caller closes the received descriptors: keep a copy of ours. */
@@ -478,6 +811,18 @@ pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, const int *fds, i
         job_free(j);
         return -1;
     }
+    if (r.pass_fds) {
+        /* The pty master: a copy (wshd keeps reading its output). The stdin pipe: ours,
+         * so the client's close is the job's EOF. */
+        if (j->tty)
+            *pass_fd = fcntl(j->in_fd, F_DUPFD_CLOEXEC, 3);
+        else
+            *pass_fd = j->in_fd, j->in_fd = -1, j->stdin_state = STDIN_PASSED;
+        if (*pass_fd >= 0 && !j->tty) /* the master's flags are wshd's too: not there */
+            util_set_nonblock(*pass_fd, 0, NULL);
+    }
+    j->next = g_jobs;
+    g_jobs = j;
     serve_watch_pid(j->pid, job_exited, j);
     return j->pid;
 }

@@ -76,6 +76,7 @@ static void client_close(struct client *c)
     close(c->fd);
     if (c->exec)
         c->exec->client = NULL; /* the process keeps running */
+    job_waiter_gone(c);
     for (struct client **p = &g_clients; *p; p = &(*p)->next) {
         if (*p == c) {
             *p = c->next;
@@ -115,6 +116,20 @@ static int reply_ok_pid(struct client *c, pid_t pid, const int *fds, int nfds)
     json_object_object_add(o, "ok", json_object_new_boolean(1));
     json_object_object_add(o, "pid", json_object_new_int(pid));
     return client_send(c, o, fds, nfds);
+}
+
+void serve_stdin_done(void *waiter, const char *why)
+{
+    struct client *c = waiter;
+    struct json_object *o;
+
+    if (why != NULL) {
+        reply_error(c, why);
+        return;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "ok", json_object_new_boolean(1));
+    client_send(c, o, NULL, 0);
 }
 
 static void exec_exited(struct wshd_ctx *ctx, pid_t pid, int status, void *data)
@@ -192,32 +207,12 @@ static int int_field(struct json_object *req, const char *key, int dflt, int max
 static int open_pty(struct json_object *req, uid_t uid, int *master, int *slave,
                     struct w_error *err)
 {
-    struct winsize ws = {0};
     int rows, cols;
-    char name[64];
 
     if (int_field(req, "rows", 24, 65535, &rows, err) < 0 ||
         int_field(req, "cols", 80, 65535, &cols, err) < 0)
         return -1;
-    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (*master < 0)
-        return w_errno(err, errno, "open /dev/ptmx");
-    if (unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof(name)) != 0) {
-        int e = errno;
-        close(*master);
-        return w_errno(err, e, "unlockpt/ptsname of the pty master");
-    }
-    *slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (*slave < 0) {
-        int e = errno;
-        close(*master);
-        return w_errno(err, e, "open %s", name);
-    }
-    (void)!fchown(*slave, uid, (gid_t)-1);
-    ws.ws_row = (unsigned short)rows;
-    ws.ws_col = (unsigned short)cols;
-    ioctl(*master, TIOCSWINSZ, &ws);
-    return 0;
+    return spawn_open_pty(rows, cols, uid, master, slave, err);
 }
 
 /* The login shell of the user, for "exec" without "argv": argv[0] "-sh". */
@@ -342,10 +337,13 @@ static int dispatch(struct client *c, struct json_object *req, int *fds, int nfd
         return 0;
     }
     if (strcmp(op, "spawn") == 0) {
-        pid_t pid = job_start(g_ctx, req, fds, nfds, err);
+        int pass = -1;
+        pid_t pid = job_start(g_ctx, req, fds, nfds, &pass, err);
         if (pid < 0)
             return -1;
-        reply_ok_pid(c, pid, NULL, 0);
+        reply_ok_pid(c, pid, pass >= 0 ? &pass : NULL, pass >= 0);
+        if (pass >= 0)
+            close(pass);
         return 0;
     }
     if (nfds != 0)
@@ -354,6 +352,17 @@ static int dispatch(struct client *c, struct json_object *req, int *fds, int nfd
         return reply_ok_pid(c, getpid(), NULL, 0), 0;
     if (strcmp(op, "signal") == 0 || strcmp(op, "winsize") == 0)
         return handle_running(c, op, req, err);
+    if (strcmp(op, "job_stdin") == 0)
+        return job_stdin(req, c, err); /* replies through serve_stdin_done */
+    if (strcmp(op, "job_signal") == 0 || strcmp(op, "job_resize") == 0) {
+        struct json_object *o;
+        if ((op[4] == 's' ? job_signal(req, err) : job_resize(req, err)) < 0)
+            return -1;
+        o = json_object_new_object();
+        json_object_object_add(o, "ok", json_object_new_boolean(1));
+        client_send(c, o, NULL, 0);
+        return 0;
+    }
     return w_err(err, "unknown op \"%.32s\"", op);
 }
 

@@ -18,6 +18,8 @@ typedef void serve_exit_cb(struct wshd_ctx *ctx, pid_t pid, int status, void *da
 
 /* Call cb with the wait status when pid is reaped. */
 int serve_watch_pid(pid_t pid, serve_exit_cb *cb, void *data);
+/* A job_stdin request of waiter (a client) is done: why NULL for {"ok":true}. */
+void serve_stdin_done(void *waiter, const char *why);
 /* Serve until a fatal loop error (never because of a client). */
 int serve_run(struct wshd_ctx *ctx, struct w_error *err);
 

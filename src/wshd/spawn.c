@@ -67,6 +67,32 @@ static int check_env(struct json_object *obj, struct w_error *err)
     return 0;
 }
 
+int spawn_open_pty(int rows, int cols, uid_t uid, int *master, int *slave, struct w_error *err)
+{
+    struct winsize ws = {0};
+    char name[64];
+
+    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (*master < 0)
+        return w_errno(err, errno, "open /dev/ptmx");
+    if (unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof(name)) != 0) {
+        int e = errno;
+        close(*master);
+        return w_errno(err, e, "unlockpt/ptsname of the pty master");
+    }
+    *slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (*slave < 0) {
+        int e = errno;
+        close(*master);
+        return w_errno(err, e, "open %s", name);
+    }
+    (void)!fchown(*slave, uid, (gid_t)-1);
+    ws.ws_row = (unsigned short)rows;
+    ws.ws_col = (unsigned short)cols;
+    ioctl(*master, TIOCSWINSZ, &ws);
+    return 0;
+}
+
 int spawn_parse_common(struct json_object *req, struct spawn_opts *o, struct w_error *err)
 {
     struct json_object *user = jsonh_get(req, "user");

@@ -30,6 +30,8 @@ struct spawn_opts {
 /* Fill opts->user, opts->env and opts->rlimits from the request's "user", "env" and
  * "rlimits" (validated field by field; the error names the field). */
 int spawn_parse_common(struct json_object *req, struct spawn_opts *opts, struct w_error *err);
+/* A pty pair in the container's /dev/pts of rows x cols, the slave owned by uid. */
+int spawn_open_pty(int rows, int cols, uid_t uid, int *master, int *slave, struct w_error *err);
 /* Start a child (clone, sharing memory until exec) that sets itself up as
  * doc/wshd-protocol.md says and execs argv
  * (PATH lookup when argv[0] has no '/'; exit 127 if exec fails). Returns its pid. */
