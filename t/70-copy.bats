@@ -501,7 +501,7 @@ if nfds == 2:
 PY
 }
 
-@test "wshd copy op: bad requests get an error and wshd stays; the child keeps no descriptor of wshd's and runs unprivileged" {
+@test "wshd copy op: bad requests get an error and wshd stays; the child keeps no descriptor of wshd's and runs confined as a job" {
 	local p sock wpid child
 	p=$(w --json info c | jq -r .container_path)
 	sock=$p/run/wshd.sock
@@ -538,7 +538,7 @@ PY
 	for f in "/proc/$child/fd"/*; do
 		fds+="${f##*/} $(readlink "$f" | sed 's/pipe:.*/pipe/')"$'\n'
 	done
-	run_cmd grep -E '^(Uid|Gid|NoNewPrivs|CapEff):' "/proc/$child/status"
+	run_cmd grep -E '^(Uid|Gid|NoNewPrivs|CapEff|CapBnd|Seccomp):' "/proc/$child/status"
 	local st=$output
 	touch "$T/c2/go"
 	wait "$cl"
@@ -546,6 +546,9 @@ PY
 		'5 /home/vcap/t' '6 /home/vcap/t/big')"$'\n' ]] || _explain "fds: $fds"
 	[[ $st == *"Uid:	$VUID	$VUID	$VUID	$VUID"* && $st == *"NoNewPrivs:	1"* && $st == *"CapEff:	0000000000000000"* ]] ||
 		_explain "status: $st"
+	# The jobs' confinement (doc/security.md): the seccomp filter (mode 2) and, as the
+	# user is not root, an empty bounding set.
+	[[ $st == *"Seccomp:	2"* && $st == *"CapBnd:	0000000000000000"* ]] || _explain "status: $st"
 	# 4 MiB of data plus headers, then "ok".
 	run_cmd cat "$T/c2/result"
 	[[ $output == "$((4 * 1024 * 1024 + 2 * 32 + 3)) ok" ]] || _explain "result"
