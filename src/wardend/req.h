@@ -25,6 +25,8 @@ struct req_host {
     /* Remember that the connection references the container with this serial: 1 when
      * new, 0 when already known, -1 out of memory. */
     int (*add_ref)(void *conn, uint64_t serial);
+    /* Set the kernel's send buffer of the connection's socket (bytes). */
+    void (*set_sndbuf)(void *conn, int bytes);
 };
 
 /* The server's side: a request owning args; NULL when out of memory. */
@@ -56,6 +58,9 @@ void req_send(struct req *r, struct json_object *payload);
 void req_send_line(struct req *r, char *line, size_t len);
 /* Bytes queued for the client and not yet written (flow control for stream). */
 size_t req_backlog(struct req *r);
+/* The kernel's send buffer of the request's connection: bytes the kernel holds for the
+ * client beyond the backlog above (the server's default is large, for stream lines). */
+void req_set_sndbuf(struct req *r, int bytes);
 /* The request's connection now references the container `serial` (grace time). */
 int req_add_ref(struct req *r, uint64_t serial);
 /* Called if the connection goes away before the request completes; the request is freed

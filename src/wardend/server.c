@@ -250,7 +250,15 @@ static int host_add_ref(void *conn, uint64_t serial)
     return 1;
 }
 
-static const struct req_host host = {host_finish, host_send, host_backlog, host_add_ref};
+static void host_set_sndbuf(void *conn, int bytes)
+{
+    struct conn *c = conn;
+
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
+static const struct req_host host = {host_finish, host_send, host_backlog, host_add_ref,
+                                     host_set_sndbuf};
 
 /* ---- input ---- */
 
