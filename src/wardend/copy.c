@@ -152,8 +152,16 @@ static void __attribute__((noreturn)) worker(const struct copy_args *a, int resu
 
 /* ---- wardend's side ---- */
 
+static int nrunning; /* copy jobs, from start to job_free */
+
+int copy_running(void)
+{
+    return nrunning;
+}
+
 static void job_free(struct copy_job *j)
 {
+    nrunning--;
     loop_del_fd(g_loop, j->fd, LOOP_READ);
     close(j->fd);
     if (j->timer > 0)
@@ -342,6 +350,7 @@ static int start(struct req *r, struct container *ct, struct copy_args *a, struc
             loop_add_timer(g_loop, (long long)(g_cfg->server.copy_timeout * 1000), on_timeout, j);
     j->req = r;
     req_set_cancel(r, on_cancel, j);
+    nrunning++;
     return 0;
 }
 
