@@ -172,3 +172,38 @@ BOTH='cat /data/bytes; cat /data/bytes >&2'
 	assert_success
 	[[ $output == "$want" ]] || _explain "stream: sha256 $output, want $want"
 }
+
+@test "a link reply bigger than the socket holds, read slowly but steadily, is never dropped as stalled" {
+	# 9 MB of output: the reply line is more than the kernel holds for the client (a 4 MiB
+	# send buffer, doubled), so wardend keeps the rest; the client reads 32 KiB every
+	# 0.5 s for 15 s (longer than the 10 s stall limit), then the rest at full speed.
+	local job
+	job=$(w spawn b 'head -c 9000000 /dev/zero | tr "\0" a')
+	w link b "$job" >/dev/null
+	run_cmd python3 - "$WSOCK" "$job" <<'PY'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(b'["link","b",%d]\n' % int(sys.argv[2]))
+buf, t0 = b"", time.monotonic()
+s.settimeout(30)
+while time.monotonic() - t0 < 15:
+    d = s.recv(32768)
+    if not d:
+        sys.exit("dropped after %d bytes, %.1f s" % (len(buf), time.monotonic() - t0))
+    buf += d
+    time.sleep(0.5)
+while not buf.endswith(b"\n"):
+    d = s.recv(1 << 20)
+    if not d:
+        sys.exit("dropped after %d bytes, %.1f s" % (len(buf), time.monotonic() - t0))
+    buf += d
+r = json.loads(buf)
+print(r["type"], r["payload"][0], len(r["payload"][1]), set(r["payload"][1]))
+PY
+	assert_success
+	assert_output "object 0 9000000 {'a'}"
+	refute_output_contains dropped
+	run_cmd grep -F 'dropping client' "$WTMP/wardend.log"
+	assert_failure
+}

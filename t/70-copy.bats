@@ -49,8 +49,32 @@ setup() {
 }
 
 teardown() {
+	own_daemon_end || true
 	w run c 'chmod -R u+w t 2>/dev/null; rm -rf t' >/dev/null 2>&1 || true
 	w run --privileged c 'rm -rf /home/vcap/t /tmp/t' >/dev/null 2>&1 || true
+}
+
+# A test's own daemon (instance ${WPREFIX}7t), beside the file's: own_daemon_begin, then
+# wardend_start [EXTRA_JSON]; teardown calls own_daemon_end, which stops it and puts the
+# file's daemon back. Pools apart from the file's.
+OWN_POOLS='"network":{"pool_start_address":"10.253.200.0","pool_size":4},"user":{"pool_start_uid":61420,"pool_size":4},"port":{"pool_start_port":63420,"pool_size":4}'
+own_daemon_begin() {
+	FILE_WTMP=$WTMP FILE_WSOCK=$WSOCK FILE_PID=$WARDEND_PID
+	WINSTANCE=${WPREFIX}7t
+	WTMP=$(mktemp -d /tmp/wt.XXXXXX)
+	export WINSTANCE WTMP WSOCK=$WTMP/w.sock
+	unset WARDEND_PID
+}
+
+own_daemon_end() {
+	[[ -n ${FILE_WTMP:-} ]] || return 0
+	local rc=0
+	[[ -z ${STOPPED_PID:-} ]] || kill -CONT "$STOPPED_PID" 2>/dev/null || true
+	wardend_stop || rc=$?
+	WINSTANCE=${WPREFIX}70
+	export WINSTANCE WTMP=$FILE_WTMP WSOCK=$FILE_WSOCK WARDEND_PID=$FILE_PID
+	FILE_WTMP=
+	return "$rc"
 }
 
 # Everything about the host sentinels that a write, chmod, chown or touch would change.
@@ -501,7 +525,7 @@ if nfds == 2:
 PY
 }
 
-@test "wshd copy op: bad requests get an error and wshd stays; the child keeps no descriptor of wshd's and runs unprivileged" {
+@test "wshd copy op: bad requests get an error and wshd stays; the child keeps no descriptor of wshd's and runs confined as a job" {
 	local p sock wpid child
 	p=$(w --json info c | jq -r .container_path)
 	sock=$p/run/wshd.sock
@@ -538,7 +562,7 @@ PY
 	for f in "/proc/$child/fd"/*; do
 		fds+="${f##*/} $(readlink "$f" | sed 's/pipe:.*/pipe/')"$'\n'
 	done
-	run_cmd grep -E '^(Uid|Gid|NoNewPrivs|CapEff):' "/proc/$child/status"
+	run_cmd grep -E '^(Uid|Gid|NoNewPrivs|CapEff|CapBnd|Seccomp):' "/proc/$child/status"
 	local st=$output
 	touch "$T/c2/go"
 	wait "$cl"
@@ -546,9 +570,38 @@ PY
 		'5 /home/vcap/t' '6 /home/vcap/t/big')"$'\n' ]] || _explain "fds: $fds"
 	[[ $st == *"Uid:	$VUID	$VUID	$VUID	$VUID"* && $st == *"NoNewPrivs:	1"* && $st == *"CapEff:	0000000000000000"* ]] ||
 		_explain "status: $st"
+	# The jobs' confinement (doc/security.md): the seccomp filter (mode 2) and, as the
+	# user is not root, an empty bounding set.
+	[[ $st == *"Seccomp:	2"* && $st == *"CapBnd:	0000000000000000"* ]] || _explain "status: $st"
 	# 4 MiB of data plus headers, then "ok".
 	run_cmd cat "$T/c2/result"
 	[[ $output == "$((4 * 1024 * 1024 + 2 * 32 + 3)) ok" ]] || _explain "result"
 	run_w run c 'echo alive'
 	assert_output alive
+}
+
+@test "copy: a copy stuck past server.copy_timeout fails with the reason, and the container and connection go on" {
+	own_daemon_begin
+	wardend_start "{$OWN_POOLS,\"server\":{\"copy_timeout\":1}}"
+	local h p
+	h=$(w create)
+	p=$(w --json info "$h" | jq -r .container_path)
+	printf 'payload\n' >"$T/src"
+	# A container whose wshd does not answer: the copy's worker waits for it forever.
+	STOPPED_PID=$(cat "$p/run/wshd.pid")
+	kill -STOP "$STOPPED_PID"
+	local t0=$SECONDS
+	run_cmd wire send -t 30 "[\"copy\",\"$h\",\"in\",\"$T/src\",\"/tmp/dst\"]\\n[\"ping\"]\\n" -n 2
+	assert_success
+	assert_line 0 '{"payload":"copy in: timed out after 1 s (server.copy_timeout); DST may hold part of the copy","type":"error"}'
+	assert_line 1 '{"payload":"pong","type":"object"}'
+	((SECONDS - t0 < 20)) || _explain "the timeout took $((SECONDS - t0)) s"
+	assert_grep 'copy in: timed out after 1 s; worker killed' "$WTMP/wardend.log"
+	kill -CONT "$STOPPED_PID"
+	STOPPED_PID=
+	# The same container copies again once its wshd answers.
+	run_w copy "$h" in "$T/src" /tmp/dst2
+	assert_success
+	run_w run "$h" 'cat /tmp/dst2'
+	assert_output payload
 }

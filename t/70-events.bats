@@ -158,3 +158,94 @@ destroyed ev-a"
 	assert_failure 1
 	assert_output_contains "Expected handle 1 to be a string."
 }
+
+# slow_subscriber SOCK OUT MARKER: subscribe; create OUT.subscribed once listening; then
+# read 8 KiB every 0.5 s (slowly but steadily: the server drops a client whose socket
+# takes nothing for 10 s, and a socket buffer frees space a whole skb, up to ~70 KiB, at
+# a time)
+# until OUT.drain exists; then read at full speed, create OUT.idle once nothing came for
+# 1 s (the server's queue for it is empty), and go on until the event `destroyed MARKER`.
+# Every line read goes to OUT. Bounded: 300 s in all. Run it in the background only (it
+# execs, so that its pid is the client's).
+slow_subscriber() {
+	exec python3 - "$@" <<'PY'
+import json, os, select, socket, sys, time
+path, out, marker = sys.argv[1:]
+deadline = time.monotonic() + 300
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path)
+s.sendall(b'["events"]\n')
+buf = b""
+with open(out, "wb") as f:
+    def lines():
+        global buf
+        while b"\n" in buf:
+            line, _, buf = buf.partition(b"\n")
+            f.write(line + b"\n")
+            yield json.loads(line)["payload"]
+    def read(n, idle=None):
+        global buf
+        if idle and not select.select([s], [], [], 1.0)[0]:
+            open(idle, "w").close()
+        if not select.select([s], [], [], max(0, deadline - time.monotonic()))[0]:
+            sys.exit("timeout")
+        data = s.recv(n)
+        if not data:
+            sys.exit("the server closed the connection")
+        buf += data
+    while b"\n" not in buf:
+        read(4096)
+    open(out + ".subscribed", "w").close()
+    while not os.path.exists(out + ".drain"):
+        if time.monotonic() > deadline:
+            sys.exit("timeout")
+        time.sleep(0.5)
+        read(8192)
+    while True:
+        for e in lines():
+            if e.get("event") == "destroyed" and e.get("handle") == marker:
+                sys.exit(0)
+        read(1 << 20, out + ".idle")
+PY
+}
+
+@test "events: a subscriber too slow for the feed is told how many events it lost, then gets the next ones" {
+	# Many big events (a 255-character handle, a job each) while the client reads slowly:
+	# more than 1 MiB of lines queues for it, and the rest are counted as lost.
+	local h n=8000
+	h=$(printf 'l%.0s' {1..255})
+	w create --handle "$h" >/dev/null
+	slow_subscriber "$WSOCK" "$WTMP/slow" ev-mark &
+	SUBS+=($!)
+	local sub=$!
+	wait_for 10 test -e "$WTMP/slow.subscribed"
+	run_cmd wire send -t 240 -n "$n" "py:b''.join(b'[\"spawn\",\"$h\",\"true\"]\n' for _ in range($n))"
+	assert_success
+	# Every job has exited (and so been published) before the client catches up.
+	wait_for 120 eval "[[ \$(w --json info '$h' | jq '.job_ids | length') == 0 ]]"
+	touch "$WTMP/slow.drain"
+	wait_for 120 test -e "$WTMP/slow.idle" || { grep -E 'drop|stall' "$WTMP/wardend.log" | tail -3 >&2; false; }
+	w create --handle ev-mark >/dev/null
+	w destroy ev-mark >/dev/null
+	wait "$sub" || { echo "slow subscriber: exit $?" >&2; tail -n 3 "$WTMP/slow" >&2; false; }
+	run python3 - "$WTMP/slow" "$h" <<'PY'
+import json, sys
+evs = [json.loads(l)["payload"] for l in open(sys.argv[1])]
+h = sys.argv[2]
+exited = sum(1 for e in evs if e["event"] == "job exited" and e["handle"] == h)
+lost = [i for i, e in enumerate(evs) if e["event"] == "lost"]
+print("some lost:", len(lost) > 0)
+# Each "lost" comes just before an event the client does get, and counts at least one.
+print("lost lines well formed:", all(sorted(evs[i]) == ["count", "event", "time"] and
+      evs[i]["count"] > 0 and evs[i + 1]["event"] not in ("lost", "listening") for i in lost))
+print("accounted:", exited + sum(evs[i]["count"] for i in lost))
+print("last:", [(e["event"], e.get("handle")) for e in evs[-2:]])
+PY
+	assert_success
+	assert_output "some lost: True
+lost lines well formed: True
+accounted: $n
+last: [('created', 'ev-mark'), ('destroyed', 'ev-mark')]"
+	run_w ping
+	assert_output pong
+}

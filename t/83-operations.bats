@@ -216,3 +216,72 @@ syslog_start() {
 	run_cmd grep -c 'warden.ticker: tick' "$WTMP/syslog"
 	assert_output 20
 }
+
+# slow_hook NAME: $WTMP/hooks (a copy of the hooks) gets a NAME that creates
+# $WTMP/NAME.started, sleeps 2 s, then runs the real one.
+slow_hook() {
+	[[ -d $WTMP/hooks ]] || cp -a "$WARDEN_SRC/hooks" "$WTMP/hooks"
+	mv "$WTMP/hooks/$1" "$WTMP/hooks/$1.real"
+	printf '#!/bin/bash\ntouch "%s"\nsleep 2\nexec "${BASH_SOURCE[0]%%/*}/%s.real" "$@"\n' \
+		"$WTMP/$1.started" "$1" >"$WTMP/hooks/$1"
+	chmod 0755 "$WTMP/hooks/$1"
+}
+
+# drain_and_wait: SIGUSR2, then wardend's exit (0), bounded.
+drain_and_wait() {
+	kill -USR2 "$WARDEND_PID"
+	wait_for 60 eval "! kill -0 $WARDEND_PID 2>/dev/null"
+	local rc=0
+	wait "$WARDEND_PID" || rc=$?
+	((rc == 0)) || { wardend_log; _explain "wardend exited with $rc after the drain"; }
+	unset WARDEND_PID
+}
+
+# log_order FIRST SECOND: both lines are in the log, FIRST before SECOND.
+log_order() {
+	local a b
+	a=$(grep -nF -- "$1" "$WTMP/wardend.log" | head -1 | cut -d: -f1)
+	b=$(grep -nF -- "$2" "$WTMP/wardend.log" | head -1 | cut -d: -f1)
+	[[ -n $a && -n $b ]] && ((a < b)) && return 0
+	wardend_log
+	_explain_value "log order" "'$1' (line ${a:-none}) before '$2' (line ${b:-none})" "not so"
+}
+
+@test "SIGUSR2 waits for a grace-time destroy (no connection waits for it) before it exits" {
+	requires rootfs
+	wardend_config
+	slow_hook destroy.sh
+	wardend_start "{\"server\":{\"hooks_path\":\"$WTMP/hooks\"}}"
+	# grace_time 0: the destroy starts as the creating connection closes, and no
+	# connection waits for it.
+	run_cmd wire send '["create",{"handle":"drain-bg","grace_time":0}]\n'
+	assert_output '{"payload":"drain-bg","type":"object"}'
+	wait_for 20 test -e "$WTMP/destroy.sh.started"
+	local dir
+	dir=$(echo "$WTMP"/depot/0afd*)
+	assert_dir "$dir"
+	drain_and_wait
+	assert_grep 'drain: waiting for [0-9]+ background operation' "$WTMP/wardend.log"
+	log_order "container drain-bg: destroyed" "drain: 0 snapshots written; exiting"
+	refute_exists "$dir"
+}
+
+@test "SIGUSR2 waits for a warm pool refill in flight; the next wardend adopts the container it made" {
+	requires rootfs
+	wardend_config
+	slow_hook setup.sh
+	local conf="{\"server\":{\"hooks_path\":\"$WTMP/hooks\",\"warm_pool\":1}}"
+	wardend_start "$conf"
+	wait_for 20 test -e "$WTMP/setup.sh.started"
+	drain_and_wait
+	log_order "warm pool container" "drain: 0 snapshots written; exiting"
+	assert_grep 'warm pool container [0-9a-f]+: ready \(1 of 1\)' "$WTMP/wardend.log"
+	# No refill was started after the drain began.
+	[[ $(grep -c 'warm pool container .*: ready' "$WTMP/wardend.log") == 1 ]] ||
+		_explain_value "refills" 1 "$(grep 'warm pool' "$WTMP/wardend.log")"
+	: >"$WTMP/wardend.log"
+	wardend_start "$conf"
+	assert_grep 'warm pool container [0-9a-f]+: adopted \(1 of 1\)' "$WTMP/wardend.log"
+	run_cmd grep -F 'not adopted' "$WTMP/wardend.log"
+	assert_failure
+}

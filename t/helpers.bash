@@ -49,7 +49,7 @@ requires() {
 # sanitized: the build under test has ASan/UBSan (configure --enable-sanitizers, with gcc
 # or clang, whose runtime is linked in statically and so not seen in /proc/PID/maps).
 sanitized() {
-	grep -q -- '-fsanitize=' "$WARDEN_BUILD/Makefile" 2>/dev/null
+	grep -qE -- '^WARN_CFLAGS = .*-fsanitize=' "$WARDEN_BUILD/Makefile" 2>/dev/null
 }
 
 # ---- bounded waiting ----

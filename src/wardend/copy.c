@@ -6,7 +6,10 @@
  * host DST (setuid bits dropped, OWNER applied to what it writes). Container paths are
  * only ever resolved inside the container, host paths never through a link inside the
  * tree (copytree.h). The worker ends by writing one line on its result pipe ("ok" or the
- * error), which the loop turns into the reply; wardend's SIGCHLD reaper collects it. */
+ * error), which the loop turns into the reply; wardend's SIGCHLD reaper collects it.
+ * A worker still running after server.copy_timeout is killed (through a pidfd, so a
+ * reaped and reused pid is never hit) and the request fails: its pipes close, so the
+ * container half ends too. */
 #include "copy.h"
 
 #include <errno.h>
@@ -26,6 +29,7 @@
 #include "log.h"
 #include "registry.h"
 #include "req.h"
+#include "util.h"
 #include "wardend.h"
 #include "wshd_proto.h"
 
@@ -36,7 +40,9 @@ struct copy_job {
     int fd;          /* the worker's result pipe */
     char result[RESULT_MAX];
     size_t len;
-    char what[16]; /* "copy in" / "copy out" */
+    char what[16];   /* "copy in" / "copy out" */
+    int pidfd;       /* the worker's; -1 without pidfds (no timeout then) */
+    long long timer; /* server.copy_timeout; 0 none */
 };
 
 struct copy_args {
@@ -146,11 +152,42 @@ static void __attribute__((noreturn)) worker(const struct copy_args *a, int resu
 
 /* ---- wardend's side ---- */
 
+static int nrunning; /* copy jobs, from start to job_free */
+
+int copy_running(void)
+{
+    return nrunning;
+}
+
 static void job_free(struct copy_job *j)
 {
+    nrunning--;
     loop_del_fd(g_loop, j->fd, LOOP_READ);
     close(j->fd);
+    if (j->timer > 0)
+        loop_del_timer(g_loop, j->timer);
+    if (j->pidfd >= 0)
+        close(j->pidfd);
     free(j);
+}
+
+static void on_timeout(struct loop *loop, long long id, void *data)
+{
+    struct copy_job *j = data;
+
+    (void)loop, (void)id;
+    j->timer = 0;
+    (void)syscall(SYS_pidfd_send_signal, j->pidfd, SIGKILL, NULL, 0U);
+    if (j->req) {
+        req_set_cancel(j->req, NULL, NULL);
+        req_error(j->req,
+                  "%s: timed out after %g s (server.copy_timeout); DST may hold part of "
+                  "the copy",
+                  j->what, g_cfg->server.copy_timeout);
+    }
+    log_msg(LOG_WARNING, "%s: timed out after %g s; worker killed", j->what,
+            g_cfg->server.copy_timeout);
+    job_free(j);
 }
 
 static void on_cancel(struct req *r, void *data)
@@ -293,6 +330,8 @@ static int start(struct req *r, struct container *ct, struct copy_args *a, struc
         worker(a, rp[1]);
     close(rp[1]);
     j->fd = rp[0];
+    /* Not reaped before the loop runs again, so the pid is still this worker's. */
+    j->pidfd = pid > 0 ? util_pidfd_open(pid, NULL) : -1;
     if (pid < 0 || loop_add_fd(g_loop, j->fd, LOOP_READ, on_result, j, err) < 0) {
         if (pid < 0)
             w_errno(err, errno, "%s: fork of the worker", j->what);
@@ -301,11 +340,17 @@ static int start(struct req *r, struct container *ct, struct copy_args *a, struc
         if (pid > 0)
             kill(pid, SIGKILL);
         close(j->fd);
+        if (j->pidfd >= 0)
+            close(j->pidfd);
         free(j);
         return -1;
     }
+    if (j->pidfd >= 0 && g_cfg->server.copy_timeout >= 0)
+        j->timer =
+            loop_add_timer(g_loop, (long long)(g_cfg->server.copy_timeout * 1000), on_timeout, j);
     j->req = r;
     req_set_cancel(r, on_cancel, j);
+    nrunning++;
     return 0;
 }
 

@@ -11,5 +11,7 @@ struct container;
 int copy_check(struct req *r, struct w_error *err);
 /* Start the copy (it replies when the worker is done); -1 with err if it cannot start. */
 int cmd_copy(struct req *r, struct container *ct, struct w_error *err);
+/* Copies whose worker has not finished (their client may have gone). */
+int copy_running(void);
 
 #endif

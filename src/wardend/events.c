@@ -2,8 +2,10 @@
  * sent to it per event, and the server's cancel callback unsubscribes it when its
  * connection closes. A subscriber whose client reads too slowly (more than
  * REQ_BACKLOG_HIGH bytes queued) misses events rather than growing wardend's memory;
- * it is told how many with a "lost" event once it catches up. A client that closed its
- * socket without reading is noticed at the next event it is sent (the write fails). */
+ * it is told how many with a "lost" event once it catches up; its socket's kernel
+ * buffer is kept small, so that the backlog, not the kernel, holds what it has not
+ * read. A client that closed its socket without reading is noticed at the next event
+ * it is sent (the write fails). */
 #include "events.h"
 
 #include <json-c/json.h>
@@ -18,6 +20,8 @@ struct sub {
     long long lost; /* events dropped while the client was behind */
     struct sub *next;
 };
+
+#define EVENTS_SNDBUF (64 << 10) /* the kernel doubles it */
 
 static struct sub *subs;
 
@@ -109,6 +113,10 @@ void events_subscribe(struct req *r)
     s->next = subs;
     subs = s;
     req_set_cancel(r, unsubscribe, s);
+    /* Event lines are small: the kernel need hold few of them. With the server's big
+     * buffer (for stream lines) a slow subscriber would get megabytes of stale events
+     * before any were counted as lost. */
+    req_set_sndbuf(r, EVENTS_SNDBUF);
     /* The first line says the subscription is in place: every event after the client
      * has read it reaches the client. */
     req_send(r, event_new("listening", NULL));

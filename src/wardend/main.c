@@ -13,6 +13,7 @@
 
 #include "cfg.h"
 #include "commands.h"
+#include "copy.h"
 #include "create.h"
 #include "env.h"
 #include "health.h"
@@ -69,16 +70,51 @@ static void leave(struct loop *loop)
     loop_stop(loop);
 }
 
-/* SIGUSR2, once the server has no connection left: every snapshot, then exit 0; the
- * next wardend adopts the containers and their jobs from the depot. */
-static void on_drained(void)
+/* Work no connection waits for: container ops (a destroy whose client went away, a
+ * grace-time destroy), hooks (a warm pool refill), copies whose client went away. */
+static int background_work(void)
 {
-    int n = 0;
+    int n = hook_running() + warm_busy() + copy_running();
 
+    for (struct container *ct = ct_first(); ct; ct = ct->next)
+        n += ct->ops != NULL;
+    return n;
+}
+
+static long long drain_deadline;
+
+/* SIGUSR2, once the server has no connection left and its background work is done (or
+ * past the bound: the next start finishes a half-done create or destroy): every
+ * snapshot, then exit 0; the next wardend adopts the containers and their jobs. */
+static void drain_finish(struct loop *loop, long long id, void *data)
+{
+    int n = 0, busy = background_work();
+
+    (void)id, (void)data;
+    if (busy > 0 && loop_now_ms() < drain_deadline) {
+        loop_add_timer(loop, 20, drain_finish, NULL);
+        return;
+    }
+    if (busy > 0)
+        log_msg(LOG_WARNING, "drain: %d background operation(s) still running; exiting anyway",
+                busy);
     for (struct container *ct = ct_first(); ct; ct = ct->next, n++)
         snapshot_save(ct);
     log_msg(LOG_INFO, "drain: %d snapshots written; exiting", n);
-    leave(g_loop);
+    leave(loop);
+}
+
+static void on_drained(void)
+{
+    int busy = background_work();
+
+    /* A destroy is a stop (stop_timeout) and destroy.sh; a create a few hooks. */
+    drain_deadline =
+        loop_now_ms() +
+        (long long)((2 * g_cfg->server.hook_timeout + g_cfg->server.stop_timeout) * 1000);
+    if (busy > 0)
+        log_msg(LOG_INFO, "drain: waiting for %d background operation(s)", busy);
+    drain_finish(g_loop, 0, NULL);
 }
 
 /* SIGTERM, once the warm pool is destroyed (containers handed out keep running). */
@@ -123,6 +159,7 @@ static void on_signal(struct loop *loop, int fd, int mask, void *data)
             log_msg(LOG_INFO, "SIGUSR2: draining (containers and jobs keep running)");
             tell_manager("STOPPING=1");
             health_close();
+            warm_hold();
             server_drain(on_drained);
             break;
         default:

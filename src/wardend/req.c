@@ -97,6 +97,11 @@ size_t req_backlog(struct req *r)
     return r->host->backlog(r->conn);
 }
 
+void req_set_sndbuf(struct req *r, int bytes)
+{
+    r->host->set_sndbuf(r->conn, bytes);
+}
+
 int req_add_ref(struct req *r, uint64_t serial)
 {
     return r->host->add_ref(r->conn, serial);

@@ -28,6 +28,8 @@ struct req_host {
     /* The next reply line goes out with copies of these descriptors (SCM_RIGHTS);
      * -1 when it cannot. */
     int (*pass_fds)(void *conn, const int *fds, int nfds);
+    /* Set the kernel's send buffer of the connection's socket (bytes). */
+    void (*set_sndbuf)(void *conn, int bytes);
 };
 
 /* The server's side: a request owning args; NULL when out of memory. */
@@ -62,6 +64,9 @@ void req_send(struct req *r, struct json_object *payload);
 void req_send_line(struct req *r, char *line, size_t len);
 /* Bytes queued for the client and not yet written (flow control for stream). */
 size_t req_backlog(struct req *r);
+/* The kernel's send buffer of the request's connection: bytes the kernel holds for the
+ * client beyond the backlog above (the server's default is large, for stream lines). */
+void req_set_sndbuf(struct req *r, int bytes);
 /* The request's connection now references the container `serial` (grace time). */
 int req_add_ref(struct req *r, uint64_t serial);
 /* Called if the connection goes away before the request completes; the request is freed

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -42,6 +44,7 @@ struct conn {
     int paused;  /* input waits for the output backlog to drain */
     int in_pump; /* conn_pump is on the stack: it runs the next request itself */
     long long last_progress;
+    int outq; /* SIOCOUTQ at the last sweep: what the kernel holds unread */
     uint64_t *refs;
     size_t nrefs;
     /* Descriptors that go with the first byte of a reply still queued behind pass_at
@@ -306,8 +309,15 @@ static int host_pass_fds(void *conn, const int *fds, int nfds)
     return 0;
 }
 
+static void host_set_sndbuf(void *conn, int bytes)
+{
+    struct conn *c = conn;
+
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
 static const struct req_host host = {host_finish, host_send, host_backlog, host_add_ref,
-                                     host_pass_fds};
+                                     host_pass_fds, host_set_sndbuf};
 
 /* ---- input ---- */
 
@@ -552,7 +562,10 @@ static void on_accept(struct loop *loop, int fd, int mask, void *data)
 }
 
 /* Once a second: drop clients that let replies pile up without reading any of them. A
- * big reply (link of a 10 MiB job) read slowly is fine: only no progress at all counts. */
+ * big reply (link of a 10 MiB job) read slowly is fine: only no progress at all counts.
+ * Progress is a write, or the kernel's queue for the client shrinking: a Unix socket
+ * says it is writable only once 3/4 of its (big) buffer is free, which a slow but
+ * steady reader may take minutes to consume. */
 static void on_sweep(struct loop *loop, long long id, void *data)
 {
     long long now = loop_now_ms();
@@ -562,6 +575,12 @@ static void on_sweep(struct loop *loop, long long id, void *data)
     while (c) {
         struct conn *next = c->next;
         size_t used = buf_used(&c->out);
+        int q;
+        if (used > 0 && ioctl(c->fd, SIOCOUTQ, &q) == 0) {
+            if (q < c->outq)
+                c->last_progress = now;
+            c->outq = q;
+        }
         if (used > 0 && now - c->last_progress > STALL_MS) {
             log_msg(LOG_WARNING, "dropping client fd %d: %zu reply bytes unread for %lld ms", c->fd,
                     used, now - c->last_progress);

@@ -33,6 +33,7 @@ static struct container **ready; /* [0, nready), oldest first */
 static int nready, cap;
 static int filling;     /* a refill's create is in flight */
 static int destroying;  /* destroy.sh of pooled containers in flight */
+static int held;        /* warm_hold: no more refills */
 static long long timer; /* the next refill attempt, 0: none */
 static long long due;   /* when the refill became due (for IDLE_WAIT_MS) */
 static int retry_ms = RETRY_MIN_MS;
@@ -109,7 +110,7 @@ static void on_timer(struct loop *loop, long long id, void *data)
 
     (void)loop, (void)id, (void)data;
     timer = 0;
-    if (draining || filling || nready >= cap)
+    if (draining || held || filling || nready >= cap)
         return;
     if (hook_running() > 0 && loop_now_ms() - due < IDLE_WAIT_MS) {
         timer = loop_add_timer(g_loop, IDLE_POLL_MS, on_timer, NULL);
@@ -128,7 +129,7 @@ static void on_timer(struct loop *loop, long long id, void *data)
 /* A refill attempt in ms, unless one is due already or the pool is full. */
 static void refill_later(long long ms)
 {
-    if (timer || draining || filling || nready >= cap)
+    if (timer || draining || held || filling || nready >= cap)
         return;
     due = loop_now_ms() + ms;
     timer = loop_add_timer(g_loop, ms, on_timer, NULL);
@@ -247,6 +248,19 @@ struct container *warm_take(const char *handle)
     }
     refill_later(0);
     return ct;
+}
+
+void warm_hold(void)
+{
+    held = 1;
+    if (timer)
+        loop_del_timer(g_loop, timer);
+    timer = 0;
+}
+
+int warm_busy(void)
+{
+    return filling + destroying;
 }
 
 void warm_drain(void (*done)(void))

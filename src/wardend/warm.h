@@ -29,5 +29,9 @@ struct container *warm_take(const char *handle);
 /* Stop: no more refills; destroy every pooled container (waiting for a refill in
  * flight to end first), then call done. done may run before this returns. */
 void warm_drain(void (*done)(void));
+/* SIGUSR2: start no further refill (the ready containers stay, for the next wardend). */
+void warm_hold(void);
+/* Refills and pooled destroys in flight. */
+int warm_busy(void);
 
 #endif

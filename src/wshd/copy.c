@@ -2,8 +2,10 @@
  * the request, then forks a child that, inside the container's namespaces and root,
  * becomes the container's user, keeps no descriptor but /dev/null, the data pipe and
  * the status pipe, and unpacks the stream into the path (copy in) or packs the path
- * into the stream (copy out) with copytree.c. wshd does not wait for it: the reaper
- * collects it, and the requester learns the result from the status pipe. */
+ * into the stream (copy out) with copytree.c, confined as a job is (confine.h: an
+ * unprivileged user's empty bounding set, no_new_privs, the jobs' seccomp filter).
+ * wshd does not wait for it: the reaper collects it, and the requester learns the
+ * result from the status pipe. */
 #include "config.h"
 
 #include "copy.h"
@@ -18,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "copytree.h"
 #include "jsonh.h"
 #include "passwd.h"
@@ -89,6 +92,8 @@ static void __attribute__((noreturn)) child(const struct copy_req *c, const int 
         child_fail(4, "close_range");
     if (setsid() < 0)
         child_fail(4, "setsid");
+    if (confine_child_caps(u->uid) < 0)
+        child_fail(4, "drop the bounding set");
     if (setgroups((size_t)u->ngroups, u->groups) < 0)
         child_fail(4, "setgroups");
     if (setgid(u->gid) < 0)
@@ -100,6 +105,10 @@ static void __attribute__((noreturn)) child(const struct copy_req *c, const int 
     if (chdir(u->home) < 0 && chdir("/") < 0)
         child_fail(4, "chdir /");
     umask(022); /* for the directories made on the way to the destination */
+    /* Last, as for a job before exec: what the copy does from here on is what the
+     * container's own processes may do. */
+    if (confine_child_seccomp() < 0)
+        child_fail(4, "load the seccomp filter");
     if (c->in)
         rc = copy_unpack(3, c->path, &uo, &err);
     else

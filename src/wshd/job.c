@@ -7,7 +7,10 @@
  * stdout, user.err for stderr, tag warden.<log_tag>) on the datagram socket wardend
  * connected and passed with the request: wshd sends them itself, so they go on while
  * wardend restarts. A line longer than LOG_LINE_MAX goes in pieces; a syslog that
- * cannot take a line right now loses it (wshd never waits on syslog). */
+ * cannot take a line right now loses it (wshd never waits on syslog). When the file
+ * system is full (ENOSPC, EDQUOT) a stream's pipe is no longer read (the job blocks once
+ * it is full) and the write is tried again every FULL_RETRY_MS, so the files get every
+ * byte, in order, once there is room; the status waits for them. */
 #include "config.h"
 
 #include "job.h"
@@ -48,6 +51,7 @@ struct inwrite {
     void *waiter; /* serve's client, NULL once it went away */
     struct inwrite *next;
 };
+#define FULL_RETRY_MS 250
 
 struct job {
     struct wshd_ctx *ctx;
@@ -74,6 +78,11 @@ struct job {
     struct inwrite *in_head, *in_tail;
     size_t in_queued;
     struct job *next; /* g_jobs */
+    int full[2];   /* the file system is full: pipe i is not read until a retry */
+    char *pend[2]; /* read from pipe i, not yet written (read path only) */
+    size_t pend_len[2];
+    long long full_timer; /* the retry, 0 none */
+    int full_said;        /* logged once */
 };
 
 enum { STDIN_NONE, STDIN_OPEN, STDIN_CLOSED, STDIN_PASSED };
@@ -111,6 +120,10 @@ static void job_free(struct job *j)
         loop_del_timer(j->ctx->loop, j->timer);
     if (j->log_fd >= 0)
         close(j->log_fd);
+    if (j->full_timer > 0)
+        loop_del_timer(j->ctx->loop, j->full_timer);
+    free(j->pend[0]);
+    free(j->pend[1]);
     free(j->line[0]);
     free(j->line[1]);
     free(j->script);
@@ -219,6 +232,79 @@ static ssize_t splice_once(struct job *j, int i)
     return splice(j->pipes[i], NULL, j->files[i], &j->off[i], max, SPLICE_F_NONBLOCK);
 }
 
+/* ---- a full file system: stop reading, retry the write later ---- */
+
+static void on_output(struct loop *loop, int fd, int mask, void *data);
+static void on_full_retry(struct loop *loop, long long id, void *data);
+
+static int is_full(int errnum)
+{
+    return errnum == ENOSPC || errnum == EDQUOT;
+}
+
+/* Stream i cannot be written: stop reading its pipe, keep buf[0..len) (what was read and
+ * not written; len 0 on the splice path, where the pipe keeps it), retry later. */
+static void full_block(struct job *j, int i, const char *buf, size_t len, int errnum)
+{
+    if (len > 0) {
+        char *p = realloc(j->pend[i], j->pend_len[i] + len);
+        if (p == NULL) {
+            log_msg(LOG_ERR, "job %d: out of memory keeping %zu bytes of output", j->id, len);
+        } else {
+            memcpy(p + j->pend_len[i], buf, len);
+            j->pend[i] = p;
+            j->pend_len[i] += len;
+        }
+    }
+    if (!j->full_said) {
+        j->full_said = 1;
+        log_msg(LOG_WARNING, "job %d: write output: %s; the job waits until it can be written",
+                j->id, strerror(errnum));
+    }
+    if (!j->full[i]) {
+        j->full[i] = 1;
+        loop_del_fd(j->ctx->loop, j->pipes[i], LOOP_READ);
+    }
+    if (j->full_timer == 0)
+        j->full_timer = loop_add_timer(j->ctx->loop, FULL_RETRY_MS, on_full_retry, j);
+}
+
+/* Write what stream i kept; 0 once it is all in the file. */
+static int pend_flush(struct job *j, int i)
+{
+    while (j->pend_len[i] > 0) {
+        ssize_t n = pwrite(j->files[i], j->pend[i], j->pend_len[i], j->off[i]);
+        if (n <= 0)
+            return n < 0 && errno == EINTR ? 0 : -1;
+        j->off[i] += n;
+        j->pend_len[i] -= (size_t)n;
+        memmove(j->pend[i], j->pend[i] + n, j->pend_len[i]);
+    }
+    return 0;
+}
+
+static void on_full_retry(struct loop *loop, long long id, void *data)
+{
+    struct job *j = data;
+    struct w_error err;
+
+    (void)id;
+    j->full_timer = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!j->full[i])
+            continue;
+        if (pend_flush(j, i) < 0) {
+            j->full_timer = loop_add_timer(loop, FULL_RETRY_MS, on_full_retry, j);
+            continue;
+        }
+        j->full[i] = 0;
+        /* on_output tries the write again; a full file system blocks it once more. */
+        if (j->pipes[i] >= 0 && loop_add_fd(loop, j->pipes[i], LOOP_READ, on_output, j, &err) < 0)
+            log_msg(LOG_ERR, "job %d: %s", j->id, err.msg);
+    }
+    maybe_finish(j);
+}
+
 /* Append what the pipe holds to the file; past the limit keep only up to it and kill
  * the job. */
 static void drain_once(struct job *j, int i, int *again)
@@ -238,6 +324,10 @@ static void drain_once(struct job *j, int i, int *again)
         }
         if (n < 0 && errno == EAGAIN)
             return;
+        if (n < 0 && is_full(errno)) { /* nothing left the pipe */
+            full_block(j, i, NULL, 0, errno);
+            return;
+        }
     }
     /* discard, at the limit, or a file system without splice: read. */
     if (n != 0)
@@ -260,11 +350,23 @@ static void drain_once(struct job *j, int i, int *again)
     if (j->limit > 0 && j->written + n > j->limit)
         keep = (size_t)(j->limit - j->written);
     if (keep > 0) {
-        if (pwrite(j->files[i], buf, keep, j->off[i]) != (ssize_t)keep)
-            log_msg(LOG_ERR, "job %d: write output: %s", j->id, strerror(errno));
-        j->off[i] += (off_t)keep;
+        ssize_t w = pwrite(j->files[i], buf, keep, j->off[i]);
+        int errnum = errno; /* log_lines may set it */
+
         j->written += (long long)keep;
         log_lines(j, i, buf, keep, 0);
+        if (w < 0 && is_full(errnum)) {
+            full_block(j, i, buf, keep, errnum);
+            *again = 0;
+        } else if (w >= 0 && (size_t)w < keep) { /* a short write: the rest when there is room */
+            j->off[i] += w;
+            full_block(j, i, buf + w, keep - (size_t)w, ENOSPC);
+            *again = 0;
+        } else {
+            if (w != (ssize_t)keep)
+                log_msg(LOG_ERR, "job %d: write output: %s", j->id, strerror(errnum));
+            j->off[i] += (off_t)keep;
+        }
     }
     if (keep < (size_t)n)
         hit_limit(j, again);
@@ -290,6 +392,8 @@ static void on_linger(struct loop *loop, long long id, void *data)
     (void)id;
     j->timer = 0;
     for (int i = 0; i < 2; i++) {
+        if (j->full[i])
+            continue; /* its pipe still holds output: maybe_finish waits on */
         do
             again = 0, j->pipes[i] >= 0 ? drain_once(j, i, &again) : (void)0;
         while (again && j->pipes[i] >= 0);
@@ -302,7 +406,7 @@ static void maybe_finish(struct job *j)
 {
     if (!j->exited)
         return;
-    if (j->pipes[0] < 0 && j->pipes[1] < 0) {
+    if (j->pipes[0] < 0 && j->pipes[1] < 0 && !j->full[0] && !j->full[1]) {
         write_status(j);
         job_free(j);
     } else if (j->timer == 0) {
