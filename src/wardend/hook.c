@@ -61,7 +61,9 @@ static void log_line(int fd, const char *fmt, ...)
     (void)!write(fd, line, (size_t)n);
 }
 
-/* Keep the last non-empty line of what the hook wrote to stderr. */
+/* Keep the last non-empty line of what the hook wrote to stderr. A hook without a log
+ * file (host-setup.sh, destroy.sh) has each line in wardend's log instead, so what it
+ * reports without failing (a warning) is not lost. */
 static void track_stderr(struct hook *h, const char *buf, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -69,6 +71,8 @@ static void track_stderr(struct hook *h, const char *buf, size_t len)
             if (h->plen > 0) {
                 memcpy(h->last, h->partial, h->plen);
                 h->last[h->plen] = '\0';
+                if (h->logfd < 0)
+                    log_msg(LOG_WARNING, "hook %s: %s", h->name, h->last);
             }
             h->plen = 0;
         } else if (h->plen < sizeof(h->partial) - 1) {
