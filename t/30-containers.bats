@@ -688,12 +688,13 @@ reuse_network() {
 
 # host-setup.sh as wardend runs it, recording cgroup_favor_dynmods and seeing a made-up
 # cgroup2 mount under the real cgroup_root that does not exist: the real mount(8) fails.
+# The real hook is sourced, so that its warnings carry the name host-setup.sh.
 favor_hooks() {
 	hooks_copy
 	mv "$WTMP/hooks/host-setup.sh" "$WTMP/hooks/host-setup.sh.real"
 	printf '%s\n' '#!/bin/bash' "echo \"\$cgroup_favor_dynmods\" >>$WTMP/favor" \
 		"export cg_mountinfo=$WTMP/mountinfo" \
-		'exec "${BASH_SOURCE[0]%/*}/host-setup.sh.real" "$@"' >"$WTMP/hooks/host-setup.sh"
+		'. "${BASH_SOURCE[0]%/*}/host-setup.sh.real"' >"$WTMP/hooks/host-setup.sh"
 	chmod 0755 "$WTMP/hooks/host-setup.sh"
 	echo "99 31 0:99 / /sys/fs/cgroup/warden-$WINSTANCE-nosuchmount rw - cgroup2 cgroup2 rw" >"$WTMP/mountinfo"
 }
@@ -703,7 +704,10 @@ favor_hooks() {
 	favor_hooks
 	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
 	assert_file "$WTMP/favor" true
-	assert_grep "hook host-setup.sh: .*cannot remount /sys/fs/cgroup/warden-$WINSTANCE-nosuchmount with favordynmods" "$WTMP/wardend.log"
+	assert_grep "warn: hook host-setup.sh: cannot remount /sys/fs/cgroup/warden-$WINSTANCE-nosuchmount with favordynmods" "$WTMP/wardend.log"
+	# Only the hook's own lines: not iptables' notes on its stderr.
+	run_cmd grep -c "hook host-setup.sh:" "$WTMP/wardend.log"
+	assert_output 1
 	run_w create
 	assert_success
 	run_w destroy "$output"
