@@ -3,7 +3,8 @@
 # wardend, at start; host side, host tools. IP forwarding, the instance's global chains
 # -- every rule that is the same for all its containers: default deny, allow_networks,
 # deny_networks, allow_host_access, MASQUERADE -- with jumps from FORWARD, INPUT and nat
-# PREROUTING, OUTPUT and POSTROUTING, and the instance's cgroup parent. Idempotent:
+# PREROUTING, OUTPUT and POSTROUTING, the instance's cgroup parent, and the cgroup
+# hierarchy remounted with favordynmods (cgroup_favor_dynmods, lib/cgroup.sh). Idempotent:
 # re-running leaves exactly one jump each and puts back the jumps to the per-container
 # chains that exist (containers survive a wardend restart).
 set -euo pipefail
@@ -110,4 +111,5 @@ jump_lines POSTROUTING "-j $w_chain_postrouting" "${nat_rules[@]}"
 batch+="COMMIT"$'\n'
 ipt_batch <<<"$batch" || die "iptables-restore failed for the instance chains of '$instance'"
 
+cg_favor_dynmods
 cg_create_parent

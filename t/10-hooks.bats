@@ -358,6 +358,66 @@ _: line 7: $node: Operation not permitted"
 	"$HK_HOOKS/net.sh" teardown
 }
 
+# cg_favor_dynmods against a made-up mountinfo and features file, with a mount(8) that
+# records its arguments (and fails when T10_MOUNT_FAIL is set): nothing real is remounted.
+favor_env() {
+	local bin=$TMP/bin cg=$TMP/cg
+	mkdir -p "$bin" "$cg"
+	printf '%s\n' '#!/bin/bash' 'printf "%s\n" "$*" >>"$T10_MOUNT_LOG"' '[[ -z ${T10_MOUNT_FAIL:-} ]]' >"$bin/mount"
+	chmod 0755 "$bin/mount"
+	export PATH=$bin:$PATH T10_MOUNT_LOG=$TMP/mount.log cgroup_root=$cg
+	export cg_mountinfo=$TMP/mountinfo cg_features=$TMP/features
+	printf '%s\n' "30 23 0:28 / $cg rw,relatime - tmpfs tmpfs rw,mode=755" \
+		"31 30 0:29 / $cg/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu" \
+		"41 30 0:38 / $cg/unified rw,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot" \
+		"50 23 0:40 / /elsewhere rw - cgroup2 cgroup2 rw" >"$cg_mountinfo"
+	printf '%s\n' nsdelegate favordynmods memory_localevents >"$cg_features"
+}
+
+@test "host-setup.sh: cg_favor_dynmods remounts the cgroup2 tree keeping its options; a refusal is a warning" {
+	favor_env
+	run_cmd hk_lib cg_favor_dynmods
+	assert_success
+	assert_output ""
+	# A hybrid host: the unified tree, not the v1 controller nor a cgroup2 mount elsewhere.
+	assert_file "$T10_MOUNT_LOG" "-o remount,nsdelegate,memory_recursiveprot,favordynmods $cgroup_root/unified"
+	rm "$T10_MOUNT_LOG"
+	T10_MOUNT_FAIL=1 run_cmd hk_lib cg_favor_dynmods
+	assert_success
+	assert_output_contains "cannot remount $cgroup_root/unified with favordynmods (server.cgroup_favor_dynmods)"
+	assert_file "$T10_MOUNT_LOG" "-o remount,nsdelegate,memory_recursiveprot,favordynmods $cgroup_root/unified"
+	rm "$T10_MOUNT_LOG"
+	# Off: nothing.
+	cgroup_favor_dynmods=false run_cmd hk_lib cg_favor_dynmods
+	assert_success
+	assert_output ""
+	[[ ! -e $T10_MOUNT_LOG ]] || _explain "mount ran with cgroup_favor_dynmods=false"
+	# A kernel without the option: a warning, no mount.
+	echo nsdelegate >"$cg_features"
+	run_cmd hk_lib cg_favor_dynmods
+	assert_success
+	assert_output_contains "this kernel has no cgroup favordynmods"
+	[[ ! -e $T10_MOUNT_LOG ]] || _explain "mount ran on a kernel without favordynmods"
+	echo favordynmods >"$cg_features"
+	# Already on: nothing.
+	sed -i 's/memory_recursiveprot$/memory_recursiveprot,favordynmods/' "$cg_mountinfo"
+	run_cmd hk_lib cg_favor_dynmods
+	assert_success
+	assert_output ""
+	[[ ! -e $T10_MOUNT_LOG ]] || _explain "mount ran with favordynmods already on"
+	# A pure v1 host: a v1 hierarchy is tried (and refused by real kernels).
+	sed -i '/cgroup2/d' "$cg_mountinfo"
+	run_cmd hk_lib cg_favor_dynmods
+	assert_success
+	assert_file "$T10_MOUNT_LOG" "-o remount,cpu,favordynmods $cgroup_root/cpu"
+	rm "$T10_MOUNT_LOG"
+	# A plain directory for cgroup_root (tests): nothing.
+	cgroup_root=$TMP/plain run_cmd hk_lib cg_favor_dynmods
+	assert_success
+	assert_output ""
+	[[ ! -e $T10_MOUNT_LOG ]] || _explain "mount ran for a plain directory"
+}
+
 @test "host-teardown.sh: refuses while a container's jump is left, then removes every trace" {
 	fake_v2
 	"$HK_HOOKS/host-setup.sh"

@@ -686,6 +686,41 @@ reuse_network() {
 	[[ ! -e $WSOCK ]] || _explain "socket $WSOCK left"
 }
 
+# host-setup.sh as wardend runs it, recording cgroup_favor_dynmods and seeing a made-up
+# cgroup2 mount under the real cgroup_root that does not exist: the real mount(8) fails.
+# The real hook is sourced, so that its warnings carry the name host-setup.sh.
+favor_hooks() {
+	hooks_copy
+	mv "$WTMP/hooks/host-setup.sh" "$WTMP/hooks/host-setup.sh.real"
+	printf '%s\n' '#!/bin/bash' "echo \"\$cgroup_favor_dynmods\" >>$WTMP/favor" \
+		"export cg_mountinfo=$WTMP/mountinfo" \
+		'. "${BASH_SOURCE[0]%/*}/host-setup.sh.real"' >"$WTMP/hooks/host-setup.sh"
+	chmod 0755 "$WTMP/hooks/host-setup.sh"
+	echo "99 31 0:99 / /sys/fs/cgroup/warden-$WINSTANCE-nosuchmount rw - cgroup2 cgroup2 rw" >"$WTMP/mountinfo"
+}
+
+@test "server.cgroup_favor_dynmods reaches host-setup.sh; a failed remount is a warning in the log, not fatal" {
+	own_daemon_prepare
+	favor_hooks
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	assert_file "$WTMP/favor" true
+	assert_grep "warn: hook host-setup.sh: cannot remount /sys/fs/cgroup/warden-$WINSTANCE-nosuchmount with favordynmods" "$WTMP/wardend.log"
+	# Only the hook's own lines: not iptables' notes on its stderr.
+	run_cmd grep -c "hook host-setup.sh:" "$WTMP/wardend.log"
+	assert_output 1
+	run_w create
+	assert_success
+	run_w destroy "$output"
+	assert_success
+	kill -TERM "$WARDEND_PID"
+	wait "$WARDEND_PID" || true
+	: >"$WTMP/wardend.log"
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\",\"cgroup_favor_dynmods\":false"
+	assert_file "$WTMP/favor" "$(printf 'true\nfalse')"
+	run_cmd grep -c favordynmods "$WTMP/wardend.log"
+	assert_output 0
+}
+
 @test "failing hook: restore's destroy.sh past server.hook_timeout is killed; start-up goes on" {
 	own_daemon_prepare
 	hooks_copy

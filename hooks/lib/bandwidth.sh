@@ -33,8 +33,11 @@ bw_set() {
 	EOF
 }
 
-# bw_clear: no limit; tolerates everything being gone already.
+# bw_clear: no limit; tolerates everything being gone already. bw_set makes the ifb
+# before the qdiscs, so without an ifb there is nothing to clear (and destroy.sh, which
+# leaves the veth to the dying namespace, starts no tc for a container never limited).
 bw_clear() {
+	iface_exists "$w_ifb" || return 0
 	if iface_exists "$network_host_iface"; then
 		tc qdisc del dev "$network_host_iface" root 2>/dev/null || :
 		tc qdisc del dev "$network_host_iface" ingress 2>/dev/null || :

@@ -76,6 +76,7 @@ static const struct key keys[] = {
     {"server", "seccomp", K_BOOL, F(server.seccomp), 0, 0},
     {"server", "warm_pool", K_INT, F(server.warm_pool), 0, 1 << 20},
     {"server", "user_namespaces", K_BOOL, F(server.user_namespaces), 0, 0},
+    {"server", "cgroup_favor_dynmods", K_BOOL, F(server.cgroup_favor_dynmods), 0, 0},
     {"server", "pidfile", K_STR_OR_NULL, F(server.pidfile), 0, 0},
     {"server", "syslog_socket", K_STR, F(server.syslog_socket), 0, 0},
     {"health_check_server", "port", K_INT, F(health_check_server.port), 0, 65535},
@@ -122,6 +123,7 @@ void config_defaults(struct w_config *cfg)
     cfg->server.container_rlimits = json_object_new_object();
     strlcpy(cfg->server.container_capabilities, CAPS_DEFAULT, CONFIG_STR);
     cfg->server.seccomp = 1;
+    cfg->server.cgroup_favor_dynmods = 1;
     strlcpy(cfg->server.syslog_socket, "/dev/log", sizeof(cfg->server.syslog_socket));
     cfg->network.pool_start_address = 0x0afe0000; /* 10.254.0.0 */
     cfg->network.pool_size = 256;

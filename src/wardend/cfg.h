@@ -37,6 +37,7 @@ struct w_config {
         int seccomp;                             /* wshd loads its filter in every job */
         int warm_pool;            /* containers kept prepared for create (warm.c); 0: none */
         int user_namespaces;      /* containers get a user namespace (doc/security.md) */
+        int cgroup_favor_dynmods; /* host-setup.sh remounts cgroups with favordynmods */
         char pidfile[CONFIG_STR]; /* "" none */
         char syslog_socket[108];  /* where log_tag jobs' output goes */
     } server;

@@ -152,6 +152,8 @@ char **env_host(void)
     bad |= env_add(&env, &n, "cgroup_version", "%d", cgroup_v2() ? 2 : 1);
     bad |= env_add(&env, &n, "iptables", "%s", c->server.iptables);
     bad |= env_add(&env, &n, "hooks_path", "%s", c->server.hooks_path);
+    bad |= env_add(&env, &n, "cgroup_favor_dynmods", "%s",
+                   c->server.cgroup_favor_dynmods ? "true" : "false");
     if (bad) {
         spawnp_strv_free(env);
         return NULL;

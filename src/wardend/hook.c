@@ -61,6 +61,17 @@ static void log_line(int fd, const char *fmt, ...)
     (void)!write(fd, line, (size_t)n);
 }
 
+/* A hook without a log file (host-setup.sh, destroy.sh) has the lines it writes itself
+ * ("NAME: ...", lib/common.sh's warn) in wardend's log as warnings, so what it reports
+ * without failing is seen; its tools' chatter (iptables' notes) is not logged. */
+static void forward_own_line(const struct hook *h)
+{
+    size_t n = strlen(h->name);
+
+    if (h->logfd < 0 && strncmp(h->last, h->name, n) == 0 && h->last[n] == ':')
+        log_msg(LOG_WARNING, "hook %s", h->last);
+}
+
 /* Keep the last non-empty line of what the hook wrote to stderr. */
 static void track_stderr(struct hook *h, const char *buf, size_t len)
 {
@@ -69,6 +80,7 @@ static void track_stderr(struct hook *h, const char *buf, size_t len)
             if (h->plen > 0) {
                 memcpy(h->last, h->partial, h->plen);
                 h->last[h->plen] = '\0';
+                forward_own_line(h);
             }
             h->plen = 0;
         } else if (h->plen < sizeof(h->partial) - 1) {
