@@ -13,6 +13,10 @@ struct fd_slot {
     long long paused_until; /* read side paused (not in rset) until then; 0: not paused */
     loop_fd_cb *rcb, *wcb;
     void *rdata, *wdata;
+    /* The select() round in which each direction was last registered anew: a callback
+     * may close an fd and another take its number in the same round, and the readiness
+     * select reported was the old descriptor's. */
+    unsigned long rsince, wsince;
 };
 
 struct timer {
@@ -30,6 +34,7 @@ struct loop {
     struct timer *timers; /* unsorted; the loop holds few timers */
     long long next_timer_id;
     int stop;
+    unsigned long round; /* select() calls so far */
 };
 
 long long loop_now_ms(void)
@@ -116,12 +121,16 @@ int loop_add_fd(struct loop *loop, int fd, int mask, loop_fd_cb *cb, void *data,
         return w_err(err, "fd %d is out of range for select() (FD_SETSIZE %d)", fd, FD_SETSIZE);
     s = &loop->fds[fd];
     if (mask & LOOP_READ) {
+        if (!(s->mask & LOOP_READ))
+            s->rsince = loop->round;
         s->rcb = cb;
         s->rdata = data;
         FD_SET(fd, &loop->rset);
         unpause(loop, s);
     }
     if (mask & LOOP_WRITE) {
+        if (!(s->mask & LOOP_WRITE))
+            s->wsince = loop->round;
         s->wcb = cb;
         s->wdata = data;
         FD_SET(fd, &loop->wset);
@@ -241,6 +250,7 @@ int loop_run(struct loop *loop, struct w_error *err)
             tv.tv_usec = (ms % 1000) * 1000;
             tvp = &tv;
         }
+        loop->round++;
         n = select(maxfd + 1, &r, &w, NULL, tvp);
         if (n < 0) {
             if (errno == EINTR)
@@ -253,10 +263,11 @@ int loop_run(struct loop *loop, struct w_error *err)
 
             if (rd || wr)
                 n--;
-            /* Re-check the registration: an earlier callback may have removed it. */
-            if (rd && (s->mask & LOOP_READ))
+            /* Re-check the registration: an earlier callback may have removed it, or
+             * removed it and registered a new descriptor of the same number. */
+            if (rd && (s->mask & LOOP_READ) && s->rsince != loop->round)
                 s->rcb(loop, fd, LOOP_READ, s->rdata);
-            if (wr && (s->mask & LOOP_WRITE))
+            if (wr && (s->mask & LOOP_WRITE) && s->wsince != loop->round)
                 s->wcb(loop, fd, LOOP_WRITE, s->wdata);
         }
         run_timers(loop);

@@ -210,6 +210,56 @@ static void test_delete_other(void)
     close(a[0]), close(a[1]), close(b[0]), close(b[1]);
 }
 
+/* a's callback closes b (readable in this round) and takes its number for a new, empty
+ * pipe: the new registration must not get the old descriptor's readiness. */
+static int reuse_b, reuse_new[2];
+
+static void on_read_new(struct loop *loop, int fd, int mask, void *data)
+{
+    (void)loop, (void)fd, (void)mask, (void)data;
+    note("n"); /* the new pipe holds nothing: any call is the stale readiness */
+}
+
+static void on_read_reuse(struct loop *loop, int fd, int mask, void *data)
+{
+    struct w_error err = {0};
+
+    (void)mask, (void)data;
+    note("a");
+    loop_del_fd(loop, fd, LOOP_READ);
+    loop_del_fd(loop, reuse_b, LOOP_READ);
+    close(reuse_b);
+    if (pipe2(reuse_new, O_CLOEXEC) < 0)
+        TAP_BAIL("pipe: %s", strerror(errno));
+    if (reuse_new[0] != reuse_b && dup3(reuse_new[0], reuse_b, O_CLOEXEC) < 0)
+        TAP_BAIL("dup3: %s", strerror(errno));
+    loop_add_fd(loop, reuse_b, LOOP_READ, on_read_new, NULL, &err);
+    loop_add_timer(loop, 50, on_timer_stop, "t");
+}
+
+static void test_reused_fd(void)
+{
+    struct loop *loop = new_loop();
+    struct w_error err = {0};
+    int a[2], b[2];
+
+    if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0)
+        TAP_BAIL("pipe: %s", strerror(errno));
+    if (write(a[1], "x", 1) != 1 || write(b[1], "x", 1) != 1)
+        TAP_BAIL("write: %s", strerror(errno));
+    reuse_b = b[0];
+    loop_add_fd(loop, a[0], LOOP_READ, on_read_reuse, NULL, &err);
+    loop_add_fd(loop, b[0], LOOP_READ, on_read_new, NULL, &err);
+    run(loop, "loop_run with a descriptor number reused inside a round");
+    TAP_IS_STR(order, "at",
+               "a descriptor registered anew in a round gets no readiness of the old one");
+    loop_free(loop);
+    close(a[0]), close(a[1]), close(b[1]), close(reuse_b);
+    if (reuse_new[0] != reuse_b)
+        close(reuse_new[0]);
+    close(reuse_new[1]);
+}
+
 static void never(struct loop *loop, int fd, int mask, void *data)
 {
     (void)loop, (void)fd, (void)mask, (void)data;
@@ -357,6 +407,7 @@ int main(void)
     test_fd_callbacks();
     test_write_callback();
     test_delete_other();
+    test_reused_fd();
     test_fd_setsize();
     test_pause();
     test_stop();
