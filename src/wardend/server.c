@@ -316,8 +316,8 @@ static void host_set_sndbuf(void *conn, int bytes)
     (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
 
-static const struct req_host host = {host_finish, host_send, host_backlog, host_add_ref,
-                                     host_pass_fds, host_set_sndbuf};
+static const struct req_host host = {host_finish,  host_send,     host_backlog,
+                                     host_add_ref, host_pass_fds, host_set_sndbuf};
 
 /* ---- input ---- */
 

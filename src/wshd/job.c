@@ -78,8 +78,8 @@ struct job {
     struct inwrite *in_head, *in_tail;
     size_t in_queued;
     struct job *next; /* g_jobs */
-    int full[2];   /* the file system is full: pipe i is not read until a retry */
-    char *pend[2]; /* read from pipe i, not yet written (read path only) */
+    int full[2];      /* the file system is full: pipe i is not read until a retry */
+    char *pend[2];    /* read from pipe i, not yet written (read path only) */
     size_t pend_len[2];
     long long full_timer; /* the retry, 0 none */
     int full_said;        /* logged once */
