@@ -350,8 +350,8 @@ static void conn_pump(struct conn *c)
     if (c->fd < 0)
         return;
     while (c->cur == NULL && !c->closing) {
-        const char *start = c->in.data + c->in.off;
         size_t avail = buf_used(&c->in), len;
+        const char *start = avail ? c->in.data + c->in.off : NULL;
         long nl = avail ? proto_find_line(start, avail) : -1;
         struct json_object *args;
         struct w_error err;
@@ -430,7 +430,9 @@ static void on_readable(struct loop *loop, int fd, int mask, void *data)
     if (n == 0) {
         c->eof = 1;
         set_reading(c, 0);
-        if (c->cur == NULL && proto_find_line(c->in.data + c->in.off, buf_used(&c->in)) < 0) {
+        /* (An empty buffer may have no memory yet: no pointer arithmetic on NULL.) */
+        if (c->cur == NULL && (buf_used(&c->in) == 0 ||
+                               proto_find_line(c->in.data + c->in.off, buf_used(&c->in)) < 0)) {
             conn_close(c);
             return;
         }
