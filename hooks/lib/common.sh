@@ -82,7 +82,9 @@ iface_exists() {
 w_sleep_fd=
 w_sleep() {
 	if [[ -z $w_sleep_fd ]]; then
-		exec {w_sleep_fd}<>/dev/ptmx 2>/dev/null || exec {w_sleep_fd}<> <(:)
+		# (The group keeps 2>/dev/null to this exec: on a bare exec it would stay for
+		# the rest of the hook and swallow its error messages.)
+		{ exec {w_sleep_fd}<>/dev/ptmx; } 2>/dev/null || exec {w_sleep_fd}<> <(:)
 	fi
 	read -r -t "$1" -u "$w_sleep_fd" _ || :
 }
