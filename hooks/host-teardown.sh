@@ -5,16 +5,32 @@
 # parent -- once no container of that instance is left. Host side, host tools.
 #   instance=w hooks/host-teardown.sh
 # Refuses (exit 1) while the instance still has a container (a veth, or a jump to a
-# container chain).
+# container chain). A veth left to a dying network namespace by destroy.sh is waited
+# for, up to $teardown_wait seconds (default 10).
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
 . "${BASH_SOURCE[0]%/*}/lib/common.sh"
 . "${BASH_SOURCE[0]%/*}/lib/cgroup.sh"
 
 # A container without net in/out has no rule of its own: its veth tells it is there.
-for f in /proc/sys/net/ipv4/conf/"$instance"-*; do
-	[[ -e $f ]] && die "instance $instance still has containers (interface ${f##*/})"
+# destroy.sh leaves a pair whose other end is in the container's dying network namespace
+# to the kernel, which removes it on its own time after the reply: wait up to 10 s for
+# that before calling the instance busy.
+teardown_wait=${teardown_wait:-10}
+[[ $teardown_wait =~ ^[0-9]+$ ]] || die "teardown_wait must be a whole number of seconds: '$teardown_wait'"
+veths() {
+	local f
+	veth=
+	for f in /proc/sys/net/ipv4/conf/"$instance"-*; do
+		[[ -e $f ]] && veth=${f##*/} && return 0
+	done
+	return 1
+}
+for ((i = 0; i < teardown_wait * 10; i++)); do
+	veths || break
+	w_sleep 0.1
 done
+veths && die "instance $instance still has containers (interface $veth)"
 
 listing=$(ipt -S) || die "iptables -S failed"
 mapfile -t filter_rules <<<"$listing"

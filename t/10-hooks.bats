@@ -418,6 +418,13 @@ favor_env() {
 	[[ ! -e $T10_MOUNT_LOG ]] || _explain "mount ran for a plain directory"
 }
 
+@test "lib/common.sh w_sleep: sleeps without a process, and what the hook says after it still reaches stderr" {
+	run_cmd hk_lib 'w_now_us; a=$w_now; w_sleep 0.2; w_now_us; echo "slept $(((w_now - a) / 100000))" >&2; die "the reason"'
+	assert_failure 1
+	assert_line_match 0 "slept [2-9]"
+	assert_line_match 1 "*: the reason"
+}
+
 @test "host-teardown.sh: refuses while a container's jump is left, then removes every trace" {
 	fake_v2
 	"$HK_HOOKS/host-setup.sh"
@@ -428,11 +435,14 @@ favor_env() {
 	iptables -w -D "warden-$HK_INSTANCE-forward" -i "$HK_INSTANCE-x-0" -j ACCEPT
 	# A container without rules of its own: its veth.
 	ip link add "$HK_INSTANCE-x-0" type veth peer name "$HK_INSTANCE-x-1"
-	run_cmd "$HK_HOOKS/host-teardown.sh"
+	teardown_wait=1 run_cmd "$HK_HOOKS/host-teardown.sh"
 	assert_failure 1
 	assert_line_match -1 "*instance $HK_INSTANCE still has containers (interface $HK_INSTANCE-x-0)*"
-	ip link del "$HK_INSTANCE-x-0"
-	run_cmd "$HK_HOOKS/host-teardown.sh"
+	# A veth that goes away while it waits (as a dying namespace's does) is no container.
+	{ sleep 0.5 && ip link del "$HK_INSTANCE-x-0"; } &
+	local del=$!
+	teardown_wait=5 run_cmd "$HK_HOOKS/host-teardown.sh"
+	wait "$del"
 	assert_success
 	run_cmd iptables-save -t filter
 	refute_output_contains "warden-$HK_INSTANCE-"
