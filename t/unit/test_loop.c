@@ -188,16 +188,22 @@ static void on_read_kill_other(struct loop *loop, int fd, int mask, void *data)
     loop_stop(loop);
 }
 
+/* Two pipes with a byte each: both read ends readable, a[0] < b[0]. */
+static void readable_pipes(int a[2], int b[2])
+{
+    if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0)
+        TAP_BAIL("pipe: %s", strerror(errno));
+    if (write(a[1], "x", 1) != 1 || write(b[1], "x", 1) != 1)
+        TAP_BAIL("write: %s", strerror(errno));
+}
+
 static void test_delete_other(void)
 {
     struct loop *loop = new_loop();
     struct w_error err = {0};
     int a[2], b[2];
 
-    if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0)
-        TAP_BAIL("pipe: %s", strerror(errno));
-    if (write(a[1], "x", 1) != 1 || write(b[1], "x", 1) != 1)
-        TAP_BAIL("write: %s", strerror(errno));
+    readable_pipes(a, b);
     /* a[0] < b[0], and the loop visits fds in ascending order: a's callback runs first
      * and removes b's registration, so b's callback must not run in the same round. */
     pair_fds[0] = a[0];
@@ -243,10 +249,7 @@ static void test_reused_fd(void)
     struct w_error err = {0};
     int a[2], b[2];
 
-    if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0)
-        TAP_BAIL("pipe: %s", strerror(errno));
-    if (write(a[1], "x", 1) != 1 || write(b[1], "x", 1) != 1)
-        TAP_BAIL("write: %s", strerror(errno));
+    readable_pipes(a, b);
     reuse_b = b[0];
     loop_add_fd(loop, a[0], LOOP_READ, on_read_reuse, NULL, &err);
     loop_add_fd(loop, b[0], LOOP_READ, on_read_new, NULL, &err);
