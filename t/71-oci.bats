@@ -10,44 +10,26 @@
 # shellcheck disable=SC2030,SC2031,SC2034
 
 load helpers
+load oci-lib
 
 WINSTANCE=${WPREFIX}o
 export WINSTANCE
 POOLS='"network":{"pool_start_address":"10.253.80.0","pool_size":16},"user":{"pool_start_uid":61600,"pool_size":32},"port":{"pool_start_port":63600,"pool_size":50}'
-OCI_BIN=$WARDEN_BUILD/src/oci/warden-oci
-
-setup_file() {
-	requires root rootfs wardend
-	[[ -x $OCI_BIN ]] || skip "warden-oci not built at $OCI_BIN"
-	wardend_start "{$POOLS}"
-}
-
-teardown_file() {
-	wardend_stop
-}
 
 setup() {
-	[[ -x $OCI_BIN ]] || skip "warden-oci not built at $OCI_BIN"
-	OCIROOT=$WTMP/oci-$BATS_TEST_NUMBER
-	BUNDLE=$WTMP/bundle-$BATS_TEST_NUMBER
-	mkdir -p "$BUNDLE"
+	oci_setup
 	BG=()
 }
 
 teardown() {
-	local d p
-	for d in "$OCIROOT"/*/; do
-		[[ -d $d ]] || continue
-		d=${d%/}
-		oci delete --force "${d##*/}" >/dev/null 2>&1 || true
-	done
+	local p
+	oci_delete_all
 	for p in "${BG[@]}"; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 }
 
-oci() { "$OCI_BIN" --root "$OCIROOT" --socket "$WSOCK" "$@"; }
 run_oci() {
 	WLAST_CMD="warden-oci $*"
 	run "$OCI_BIN" --root "$OCIROOT" --socket "$WSOCK" "$@"

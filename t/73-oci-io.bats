@@ -8,35 +8,20 @@
 # shellcheck disable=SC2016
 
 load helpers
+load oci-lib
 
 WINSTANCE=${WPREFIX}q
 export WINSTANCE
+# shellcheck disable=SC2034 # read by oci-lib.bash's setup_file
 POOLS='"network":{"pool_start_address":"10.253.216.0","pool_size":8},"user":{"pool_start_uid":62500,"pool_size":8},"port":{"pool_start_port":63700,"pool_size":10}'
-OCI_BIN=$WARDEN_BUILD/src/oci/warden-oci
-
-setup_file() {
-	requires root rootfs wardend
-	[[ -x $OCI_BIN ]] || skip "warden-oci not built at $OCI_BIN"
-	wardend_start "{$POOLS}"
-}
-
-teardown_file() {
-	wardend_stop
-}
 
 setup() {
-	OCIROOT=$WTMP/oci-$BATS_TEST_NUMBER
-	BUNDLE=$WTMP/bundle-$BATS_TEST_NUMBER
-	mkdir -p "$BUNDLE"
+	oci_setup
 }
 
 teardown() {
-	local d p
-	for d in "$OCIROOT"/*/; do
-		[[ -d $d ]] || continue
-		d=${d%/}
-		oci delete --force "${d##*/}" >/dev/null 2>&1 || true
-	done
+	local p
+	oci_delete_all
 	# processes a test started (and, when it failed, what it was checking is gone)
 	for p in ${KILL_PIDS:-}; do
 		kill "$p" 2>/dev/null || true
@@ -49,8 +34,6 @@ teardown() {
 	fi
 	FEEDER=
 }
-
-oci() { "$OCI_BIN" --root "$OCIROOT" --socket "$WSOCK" "$@"; }
 
 # bundle ARGS_JSON [TERMINAL]: a config.json running ARGS, on a terminal when TERMINAL is
 # "true" (consoleSize 30 x 100).
