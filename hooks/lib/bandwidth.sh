@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# hook-runner: preload
 # Variables not set here come from lib/common.sh or the hook environment.
 # shellcheck disable=SC2154
 # The container's bandwidth, both directions, with tc on the host side of its veth:
@@ -7,6 +8,12 @@
 # an ifb device <instance>-<id>-i whose root tbf shapes it. Rates in bytes/s (tc's
 # "bps"), bursts in bytes. Host side, host tools. The veth takes its qdiscs with it
 # when it goes; the ifb is removed by bw_clear (destroy.sh).
+
+# Preloaded by the hook runner (lib/common.sh says how): nothing here reads the
+# environment, so nothing is left to do.
+if [[ -n ${w_preloaded_bandwidth-} ]]; then
+	return 0
+fi
 
 # bw_set RATE BURST (RATE 0: no limit). One ip and one tc batch; re-running replaces.
 bw_set() {
@@ -46,3 +53,5 @@ bw_clear() {
 		ip link del "$w_ifb" 2>/dev/null || ! iface_exists "$w_ifb" || die "cannot delete $w_ifb"
 	fi
 }
+
+[[ -z ${w_preload-} ]] || w_preloaded_bandwidth=1

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# hook-runner: preload
 # Variables not set here come from lib/common.sh or the hook environment.
 # shellcheck disable=SC2154
 # cgroup v1 and v2: making, filling, limiting and removing a container's cgroups (hooks
@@ -13,6 +14,12 @@
 #     cgroup.subtree_control. cgroup_root may be a plain directory (tests): every
 #     function here only reads and writes files, so it works there too.
 
+# Preloaded by the hook runner (lib/common.sh says how): then only cg_init is left to do.
+if [[ -n ${w_preloaded_cgroup-} ]]; then
+	cg_init
+	return
+fi
+
 cg_v1_controllers=(cpu cpuacct memory devices pids cpuset freezer)
 cg_v2_controllers=(cpuset cpu memory pids)
 # v1 devices allow-list: null zero full random urandom tty ptmx pts, plus the mknod
@@ -21,28 +28,31 @@ cg_v2_controllers=(cpuset cpu memory pids)
 cg_v1_devices=("c 1:3 rwm" "c 1:5 rwm" "c 1:7 rwm" "c 1:8 rwm" "c 1:9 rwm"
 	"c 5:0 rwm" "c 5:2 rwm" "c 136:* rwm" "c *:* m" "b *:* m")
 
-case ${cgroup_version:-} in
-1 | 2) cg_version=$cgroup_version ;;
-"")
-	if [[ -e $cgroup_root/cgroup.controllers ]]; then cg_version=2; else cg_version=1; fi
-	;;
-*) die "cgroup_version must be 1, 2 or empty, not '$cgroup_version'" ;;
-esac
+# cg_init: the version and the container's directories, from the hook's environment.
+cg_init() {
+	case ${cgroup_version:-} in
+	1 | 2) cg_version=$cgroup_version ;;
+	"")
+		if [[ -e $cgroup_root/cgroup.controllers ]]; then cg_version=2; else cg_version=1; fi
+		;;
+	*) die "cgroup_version must be 1, 2 or empty, not '$cgroup_version'" ;;
+	esac
 
-# cg_dirs: the container's directories; cg_parents: the instance's directories.
-cg_dirs=()
-cg_parents=()
-if [[ $cg_version == 2 ]]; then
-	cg_dirs=("$cgroup_root/$w_cgroup")
-	cg_parents=("$cgroup_root/warden-$instance")
-else
-	for cg_c in "${cg_v1_controllers[@]}"; do
-		[[ -d $cgroup_root/$cg_c ]] || continue
-		cg_dirs+=("$cgroup_root/$cg_c/$w_cgroup")
-		cg_parents+=("$cgroup_root/$cg_c/warden-$instance")
-	done
-	unset cg_c
-fi
+	# cg_dirs: the container's directories; cg_parents: the instance's directories.
+	cg_dirs=()
+	cg_parents=()
+	if [[ $cg_version == 2 ]]; then
+		cg_dirs=("$cgroup_root/$w_cgroup")
+		cg_parents=("$cgroup_root/warden-$instance")
+	else
+		for cg_c in "${cg_v1_controllers[@]}"; do
+			[[ -d $cgroup_root/$cg_c ]] || continue
+			cg_dirs+=("$cgroup_root/$cg_c/$w_cgroup")
+			cg_parents+=("$cgroup_root/$cg_c/warden-$instance")
+		done
+		unset cg_c
+	fi
+}
 
 # The container's directory for controller $1.
 cg_dir() {
@@ -357,3 +367,9 @@ cg_set_cpuset() {
 	fi
 	cg_write "$cg_d/cpuset.cpus" "$l"
 }
+
+if [[ -n ${w_preload-} ]]; then
+	w_preloaded_cgroup=1
+	return 0
+fi
+cg_init

@@ -1,43 +1,64 @@
 # shellcheck shell=bash
+# hook-runner: preload
 # Variables set here are used by the hooks that source this file.
 # shellcheck disable=SC2034
 # Shared by every bash hook (sourced after `set -euo pipefail`). Host side: uses the
 # host's tools. Defines the derived names of doc/hooks.md and small helpers that keep
 # the number of forked processes low (create+destroy is the hot path).
+#
+# wardend and wshd start each bash hook in a runner that has sourced this file ahead of
+# need (line 2 asks for it; doc/hooks.md, "How hooks run"): only the functions were
+# defined then. The hook's own `. lib/common.sh` then sets what comes from its
+# environment (w_common_init) and returns here, without parsing the rest again.
+if [[ -n ${w_preloaded_common-} ]]; then
+	w_common_init "$@"
+	return
+fi
 
-# `HOOK --help`: the hook's header comment, and how to run it by hand.
-case ${1:-} in
--h | --help)
-	sed -n '2,/^[^#]/{/^# shellcheck/d;/^#/s/^# \{0,1\}//p}' "$0"
-	printf '\nEnvironment: doc/hooks.md. By hand: set -a; . CONTAINER/etc/config; set +a\n'
-	exit 0
-	;;
-esac
+# w_common_init [HOOK ARGS]: `HOOK --help`, and the names from the hook's environment.
+w_common_init() {
+	# `HOOK --help`: the hook's header comment, and how to run it by hand.
+	case ${1:-} in
+	-h | --help)
+		sed -n '2,/^[^#]/{/^# shellcheck/d;/^#/s/^# \{0,1\}//p}' "$0"
+		printf '\nEnvironment: doc/hooks.md. By hand: set -a; . CONTAINER/etc/config; set +a\n'
+		exit 0
+		;;
+	esac
 
-: "${instance:?instance is not set}"
-id=${id:-} # hooks about one container check it themselves
+	: "${instance:?instance is not set}"
+	id=${id:-} # hooks about one container check it themselves
 
-iptables=${iptables:-iptables}
-cgroup_root=${cgroup_root:-/sys/fs/cgroup}
-network_host_iface=${network_host_iface:-$instance-$id-0}
-network_container_iface=${network_container_iface:-$instance-$id-1}
-mtu=${mtu:-1500}
+	iptables=${iptables:-iptables}
+	cgroup_root=${cgroup_root:-/sys/fs/cgroup}
+	network_host_iface=${network_host_iface:-$instance-$id-0}
+	network_container_iface=${network_container_iface:-$instance-$id-1}
+	mtu=${mtu:-1500}
+
+	# Derived names (doc/hooks.md).
+	w_chain=warden-$instance-$id
+	w_chain_forward=warden-$instance-forward
+	w_chain_default=warden-$instance-default
+	w_chain_input=warden-$instance-input
+	w_chain_prerouting=warden-$instance-prerouting
+	w_chain_postrouting=warden-$instance-postrouting
+	w_cgroup=warden-$instance/$id
+	w_ifb=$instance-$id-i # bandwidth: shapes what the container sends (lib/bandwidth.sh)
+
+	# Markers of a container's own chains (net_chain_teardown, below).
+	w_mark_filter=${container_path:-}/run/chain-filter
+	w_mark_nat=${container_path:-}/run/chain-nat
+	w_mark_masq=${container_path:-}/run/chain-masq
+
+	w_sleep_fd=
+	w_now=0
+}
 
 # mkdir and rmdir as loadable builtins (Debian's bash-builtins) where installed: no
 # process per call. Without the package the programs of the same names run instead.
 BASH_LOADABLES_PATH=${BASH_LOADABLES_PATH:-/usr/lib/bash:/usr/local/lib/bash}
 enable -f mkdir mkdir 2>/dev/null || :
 enable -f rmdir rmdir 2>/dev/null || :
-
-# Derived names (doc/hooks.md).
-w_chain=warden-$instance-$id
-w_chain_forward=warden-$instance-forward
-w_chain_default=warden-$instance-default
-w_chain_input=warden-$instance-input
-w_chain_prerouting=warden-$instance-prerouting
-w_chain_postrouting=warden-$instance-postrouting
-w_cgroup=warden-$instance/$id
-w_ifb=$instance-$id-i # bandwidth: shapes what the container sends (lib/bandwidth.sh)
 
 # The last stderr line is what wardend reports: make it say what failed.
 die() {
@@ -79,7 +100,6 @@ iface_exists() {
 # Sleep without forking: a read with a timeout on a descriptor that never has data.
 # A new pty master has none and costs no process (a master never becomes a
 # controlling terminal); a pipe from a subshell is the fallback.
-w_sleep_fd=
 w_sleep() {
 	if [[ -z $w_sleep_fd ]]; then
 		# (The group keeps 2>/dev/null to this exec: on a bare exec it would stay for
@@ -90,7 +110,6 @@ w_sleep() {
 }
 
 # Sets w_now to microseconds since the epoch, without forking.
-w_now=0
 w_now_us() {
 	w_now=$((10#${EPOCHREALTIME/./}))
 }
@@ -100,10 +119,8 @@ w_now_us() {
 # teardown costs no process for a container that never had one. In filter, the chain
 # is jumped to from the forward and input chains (right after their fixed head rules,
 # see host-setup.sh) for traffic from the container's veth; in nat, from the
-# prerouting chain for every new connection to a host address.
-w_mark_filter=${container_path:-}/run/chain-filter
-w_mark_nat=${container_path:-}/run/chain-nat
-w_mark_masq=${container_path:-}/run/chain-masq
+# prerouting chain for every new connection to a host address. The marker files are
+# w_mark_filter, w_mark_nat and w_mark_masq (w_common_init).
 
 # Removes the container's chains and their jumps; tolerates any of them being gone.
 # The common case costs one process (none without chains); anything else falls back to
@@ -208,3 +225,9 @@ veth_teardown() {
 			die "cannot delete $network_host_iface"
 	fi
 }
+
+if [[ -n ${w_preload-} ]]; then
+	w_preloaded_common=1
+	return 0
+fi
+w_common_init "$@"

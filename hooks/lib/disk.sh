@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# hook-runner: preload
 # Variables not set here come from lib/common.sh or the hook environment.
 # shellcheck disable=SC2154
 # The container's private writable filesystem, when a size is asked for (disk_size_mb,
@@ -9,12 +10,21 @@
 # own copy of the mount at clone(); the host's one is what `limit disk` grows and
 # what wardend reads the usage of. Host side, host tools.
 
-disk_img=$container_path/disk.img
-disk_mnt=$container_path/overlay
+# Preloaded by the hook runner (lib/common.sh says how): then only disk_init is left.
+if [[ -n ${w_preloaded_disk-} ]]; then
+	disk_init
+	return
+fi
+
+# disk_init: the image's and the mount's paths, from the hook's environment.
+disk_init() {
+	disk_img=$container_path/disk.img
+	disk_mnt=$container_path/overlay
+	disk_dev=
+}
 
 # disk_mounted: is the image mounted on disk_mnt (in this mount namespace)? Sets
 # disk_dev to the device it is mounted from (/dev/loopN).
-disk_dev=
 disk_mounted() {
 	local dev mp rest
 	while read -r dev mp rest; do
@@ -88,3 +98,9 @@ disk_destroy() {
 	fi
 	rm -f -- "$disk_img"
 }
+
+if [[ -n ${w_preload-} ]]; then
+	w_preloaded_disk=1
+	return 0
+fi
+disk_init

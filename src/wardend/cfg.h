@@ -30,6 +30,7 @@ struct w_config {
         long long job_output_limit;
         double stop_timeout;
         double hook_timeout;
+        int hook_runners;    /* bash hook runners kept started ahead of need (hook.c); 0: none */
         double copy_timeout; /* seconds a copy may run; < 0 means no limit (null) */
         long long max_request_bytes;
         struct json_object *container_rlimits;   /* object name -> int; owned */

@@ -2,7 +2,11 @@
  * everything it started. stdout goes straight to the log file; stderr comes back
  * through a pipe, is copied to the log, and its last line is kept for the error.
  * Completion waits for both the exit (SIGCHLD) and EOF on the pipe -- or, if something
- * the hook left running holds the pipe, for a short grace after the exit. */
+ * the hook left running holds the pipe, for a short grace after the exit.
+ * server.hook_runners bash runners (src/lib/hookrun.h) wait started, each with its
+ * stderr pipe, libraries preloaded: a hook goes to the oldest one whose libraries are
+ * unchanged, and a new runner starts in its place; with none (or for a hook that is not
+ * executable) the hook is exec'd as before. */
 #include "hook.h"
 
 #include <errno.h>
@@ -17,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hookrun.h"
 #include "log.h"
 #include "spawnp.h"
 #include "util.h"
@@ -29,6 +34,7 @@ struct hook {
     char name[64];
     pid_t pid;
     int errfd, logfd;
+    struct hookrun run; /* the runner it runs in (run.pid 0: exec'd directly) */
     int exited, status, timed_out;
     long long started, timer;
     char last[512]; /* last complete stderr line */
@@ -40,6 +46,16 @@ struct hook {
 };
 
 static struct hook *running;
+
+/* Runners started ahead of need, oldest first, each with its stderr pipe's read end. */
+struct runner {
+    struct hookrun r;
+    int errfd;
+    int watched; /* r.req is in the loop until the runner says it is ready */
+};
+static struct runner runners[16];
+static int nrunners;
+static void runners_fill(void);
 
 static void log_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(int fd, const char *fmt, ...)
@@ -151,8 +167,10 @@ static void finish(struct hook *h)
         log_msg(LOG_DEBUG, "hook %s ok (%.0f ms)", h->name, ms);
     if (h->logfd >= 0)
         close(h->logfd);
+    hookrun_release(&h->run);
     h->cb(h->data, error);
     free(h);
+    runners_fill();
 }
 
 static void on_stderr(struct loop *loop, int fd, int mask, void *data)
@@ -180,6 +198,107 @@ static void on_timer(struct loop *loop, long long id, void *data)
     kill(-h->pid, SIGKILL);
 }
 
+static char *const runner_env[] = {(char *)HOOK_PATH, NULL};
+
+static void runner_unwatch(struct runner *r)
+{
+    if (r->watched)
+        loop_del_fd(g_loop, r->r.req, LOOP_READ);
+    r->watched = 0;
+}
+
+static void runner_remove(int i)
+{
+    runner_unwatch(&runners[i]);
+    if (runners[i].errfd >= 0)
+        close(runners[i].errfd);
+    memmove(&runners[i], &runners[i + 1], (size_t)(nrunners - i - 1) * sizeof(runners[0]));
+    nrunners--;
+}
+
+/* An unused runner exited (it cannot preload, or was discarded): forget it. It is
+ * started anew only when a hook takes one, so a broken one costs one start per hook. */
+static void runner_died(pid_t pid, int status)
+{
+    for (int i = 0; i < nrunners; i++)
+        if (runners[i].r.pid == pid) {
+            log_msg(LOG_WARNING, "hook runner %d ended before it had a hook (status 0x%x)",
+                    (int)pid, status);
+            hookrun_release(&runners[i].r); /* reaped: no kill, its pid may be another's now */
+            runner_remove(i);
+            return;
+        }
+}
+
+/* A runner has read the libraries: the next one may start. */
+static void on_runner_ready(struct loop *loop, int fd, int mask, void *data)
+{
+    (void)loop, (void)mask, (void)data;
+    for (int i = 0; i < nrunners; i++)
+        if (runners[i].r.req == fd) {
+            hookrun_ready(&runners[i].r);
+            runner_unwatch(&runners[i]);
+        }
+    runners_fill();
+}
+
+/* One runner more, if there are fewer than server.hook_runners and none is still
+ * reading the libraries: one at a time, so that their starts take one core at most. */
+static void runners_fill(void)
+{
+    int max = g_cfg->server.hook_runners;
+
+    if (max > (int)(sizeof(runners) / sizeof(runners[0])))
+        max = (int)(sizeof(runners) / sizeof(runners[0]));
+    for (int i = 0; i < nrunners; i++)
+        if (!hookrun_ready(&runners[i].r))
+            return;
+    if (nrunners < max) {
+        struct runner *r = &runners[nrunners];
+        struct w_error err;
+        int p[2];
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return;
+        if (hookrun_start(&r->r, g_cfg->server.hooks_path, runner_env, SPAWNP_NULL, p[1], 1, &err) <
+            0) {
+            log_msg(LOG_WARNING, "%s", err.msg);
+            close(p[0]);
+            close(p[1]);
+            return;
+        }
+        close(p[1]);
+        r->errfd = p[0];
+        r->watched = loop_add_fd(g_loop, r->r.req, LOOP_READ, on_runner_ready, NULL, &err) == 0;
+        nrunners++;
+    }
+}
+
+/* Give the hook to a runner: 0 with h->pid and h->errfd set, -1 if none can take it. */
+static int run_in_runner(struct hook *h, const char *path, const char *const *args,
+                         char *const *env, const char *log_path)
+{
+    if (access(path, X_OK) < 0) /* exec'd, it fails with the reason */
+        return -1;
+    while (nrunners > 0) {
+        struct runner r = runners[0];
+        struct w_error err;
+
+        runners[0].errfd = -1;
+        runner_remove(0);
+        if (hookrun_current(&r.r, g_cfg->server.hooks_path) &&
+            hookrun_send(&r.r, path, log_path, args, env, &err) == 0) {
+            h->run = r.r;
+            h->pid = r.r.pid;
+            h->errfd = r.errfd;
+            return 0;
+        }
+        hookrun_discard(&r.r); /* a library changed, or it died: reaped later */
+        close(r.errfd);
+    }
+    return -1;
+}
+
 int hook_running(void)
 {
     int n = 0;
@@ -200,8 +319,10 @@ void hook_reap(void)
             return;
         for (h = running; h && h->pid != pid; h = h->next)
             ;
-        if (h == NULL)
+        if (h == NULL) {
+            runner_died(pid, status);
             continue;
+        }
         h->exited = 1;
         h->status = status;
         drain_stderr(h);
@@ -234,17 +355,14 @@ static char **hook_envp(char *const *env)
 
 /* The hook in a process group of its own: stdin /dev/null, stdout the log (or
  * /dev/null), stderr the pipe. */
-static pid_t spawn_hook(const char *name, const char *const *args, char *const *env, int logfd,
-                        int errfd, struct w_error *err)
+static pid_t spawn_hook(const char *path, const char *name, const char *const *args,
+                        char *const *env, int logfd, int errfd, struct w_error *err)
 {
-    char path[4096];
     const char *argv[16];
     struct spawnp sp = {.path = path, .argv = (char *const *)argv, .pgroup = 1};
     size_t n = 0;
     pid_t pid;
 
-    if (snprintf(path, sizeof(path), "%s/%s", g_cfg->server.hooks_path, name) >= (int)sizeof(path))
-        return w_err(err, "hook %s: path too long", name);
     argv[n++] = path;
     while (args && args[n - 1] && n < 15) {
         argv[n] = args[n - 1];
@@ -270,25 +388,35 @@ int hook_run(const char *name, const char *const *args, char *const *env, const 
     struct hook *h = calloc(1, sizeof(*h));
     int pipefd[2];
 
+    char path[4096];
+
     if (h == NULL)
         return w_err(err, "hook %s: out of memory", name);
+    if (snprintf(path, sizeof(path), "%s/%s", g_cfg->server.hooks_path, name) >=
+        (int)sizeof(path)) {
+        free(h);
+        return w_err(err, "hook %s: path too long", name);
+    }
     strlcpy(h->name, name, sizeof(h->name));
     h->cb = cb;
     h->data = data;
+    h->run.req = h->run.keep = -1;
     h->logfd = log_path ? open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
-    if (pipe2(pipefd, O_CLOEXEC) < 0) {
-        int e = errno;
-        if (h->logfd >= 0)
-            close(h->logfd);
-        free(h);
-        return w_errno(err, e, "hook %s: pipe", name);
-    }
     log_line(h->logfd, "begin %s%s%s", name, args && args[0] ? " " : "",
              args && args[0] ? args[0] : "");
     h->started = loop_now_ms();
-    h->pid = spawn_hook(name, args, env, h->logfd, pipefd[1], err);
-    close(pipefd[1]);
-    h->errfd = pipefd[0];
+    if (run_in_runner(h, path, args, env, log_path) < 0) {
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+            int e = errno;
+            if (h->logfd >= 0)
+                close(h->logfd);
+            free(h);
+            return w_errno(err, e, "hook %s: pipe", name);
+        }
+        h->pid = spawn_hook(path, name, args, env, h->logfd, pipefd[1], err);
+        close(pipefd[1]);
+        h->errfd = pipefd[0];
+    }
     if (h->pid < 0 || util_set_nonblock(h->errfd, 1, err) < 0 ||
         loop_add_fd(g_loop, h->errfd, LOOP_READ, on_stderr, h, err) < 0) {
         if (h->pid > 0) {
@@ -298,6 +426,7 @@ int hook_run(const char *name, const char *const *args, char *const *env, const 
         close(h->errfd);
         if (h->logfd >= 0)
             close(h->logfd);
+        hookrun_release(&h->run);
         free(h);
         return -1;
     }

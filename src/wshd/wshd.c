@@ -38,6 +38,7 @@
 #include "devfilter.h"
 #include "error.h"
 #include "fdpass.h"
+#include "hookrun.h"
 #include "serve.h"
 #include "spawnp.h"
 #include "unixsock.h"
@@ -197,6 +198,17 @@ static void pass_output(int fd, char *last, size_t size)
     }
 }
 
+/* The hook's end as run_and_wait reports it. */
+static int hook_status(const char *name, int status, const char *last, struct w_error *err)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status))
+        return w_err(err, "hook %s exited with status %d%s%s", name, WEXITSTATUS(status),
+                     last[0] ? ": " : "", last);
+    return w_err(err, "hook %s killed by signal %d", name, WTERMSIG(status));
+}
+
 /* Run argv[0] = path (named name in messages) with our environment plus extra ("K=V"
  * or NULL), stdin from stdin_fd (-1: /dev/null), stdout and stderr through a pipe onto
  * our stderr, as spawnp starts every hook; wait for it. A failure's error ends with the
@@ -239,30 +251,90 @@ static int run_and_wait(const char *path, char *const argv[], const char *name, 
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return w_errno(err, errno, "waitpid hook %s", name);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    if (WIFEXITED(status))
-        return w_err(err, "hook %s exited with status %d%s%s", name, WEXITSTATUS(status),
-                     last[0] ? ": " : "", last);
-    return w_err(err, "hook %s killed by signal %d", name, WTERMSIG(status));
+    return hook_status(name, status, last, err);
 }
 
-/* A hook of the hooks directory, argv[0] its name. */
-static int run_hook(const char *path, const char *name, const char *extra, struct w_error *err)
+/* A hook runner (src/lib/hookrun.h) started before its hook is due, so bash's start and
+ * the libraries' parse happen while something else runs: parent-after-clone.sh's while
+ * parent-before-clone.sh runs, child-before-pivot.sh's (in the child's namespaces) while
+ * parent-after-clone.sh runs. out: the read end of its stdout and stderr. */
+struct early {
+    struct hookrun r;
+    int out;
+};
+
+static void early_start(struct early *e, const char *hooks)
 {
-    char *argv[] = {(char *)name, NULL};
+    struct w_error err;
+    int out[2];
 
-    return run_and_wait(path, argv, name, extra, -1, err);
+    e->r.pid = 0;
+    e->r.req = e->r.keep = -1;
+    e->out = -1;
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return;
+    if (hookrun_start(&e->r, hooks, environ, out[1], out[1], 0, &err) < 0) {
+        close(out[0]); /* the hook is exec'd when due */
+    } else {
+        e->out = out[0];
+    }
+    close(out[1]);
 }
 
+/* Forget a runner without ending it: what the other side of clone() does with its
+ * copies of the other's descriptors. */
+static void early_close(struct early *e)
+{
+    hookrun_release(&e->r);
+    if (e->out >= 0)
+        close(e->out);
+    e->out = -1;
+}
+
+/* Run path in e: 1 when it ran (err set on failure), 0 when e cannot take it (it is
+ * then ended and reaped; exec the hook instead). */
+static int early_run(struct early *e, const struct opts *o, const char *path, const char *name,
+                     const char *extra, int *ret, struct w_error *err)
+{
+    char *const env[] = {(char *)extra, NULL};
+    char last[400];
+    pid_t pid = e->r.pid;
+    int status;
+
+    if (pid <= 0)
+        return 0;
+    if (access(path, X_OK) < 0 || !hookrun_current(&e->r, o->hooks) ||
+        hookrun_send(&e->r, path, NULL, NULL, extra ? env : NULL, err) < 0) {
+        hookrun_discard(&e->r);
+        early_close(e);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return 0;
+    }
+    pass_output(e->out, last, sizeof(last));
+    early_close(e);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            *ret = w_errno(err, errno, "waitpid hook %s", name);
+            return 1;
+        }
+    *ret = hook_status(name, status, last, err);
+    return 1;
+}
+
+/* A hook of the hooks directory, argv[0] its name; in e if one was started for it. */
 static int run_named_hook(const struct opts *o, const char *name, const char *extra,
-                          struct w_error *err)
+                          struct early *e, struct w_error *err)
 {
     char path[PATH_MAX];
+    char *argv[] = {(char *)name, NULL};
+    int ret;
 
     if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path))
         return w_err(err, "hook path too long");
-    return run_hook(path, name, extra, err);
+    if (e != NULL && early_run(e, o, path, name, extra, &ret, err))
+        return ret;
+    return run_and_wait(path, argv, name, extra, -1, err);
 }
 
 /* ---- child side: runs in the new namespaces ---- */
@@ -405,9 +477,15 @@ static int attach_idmapped_lower(const struct opts *o, int sock, struct w_error 
 static int child_setup(const struct opts *o, int go_fd, int idmap_sock, struct child_res *r,
                        struct w_error *err)
 {
+    struct early cbp = {.r = {.pid = 0, .req = -1, .keep = -1}, .out = -1};
     char c;
     ssize_t n;
 
+    /* Its runner starts now, to be ready when the parent says go. Not with --userns:
+     * forked before become_userns_root, it would keep the credentials of the host's root
+     * outside the map. */
+    if (o->userns_root < 0)
+        early_start(&cbp, o->hooks);
     do
         n = read(go_fd, &c, 1);
     while (n < 0 && errno == EINTR);
@@ -427,7 +505,7 @@ static int child_setup(const struct opts *o, int go_fd, int idmap_sock, struct c
         return -1;
     if (idmap_sock >= 0)
         close(idmap_sock);
-    if (run_named_hook(o, "child-before-pivot.sh", NULL, err) < 0)
+    if (run_named_hook(o, "child-before-pivot.sh", NULL, &cbp, err) < 0)
         return -1;
     if (open_host_side(o, r, err) < 0 || listen_socket(o, r, err) < 0)
         return -1;
@@ -593,6 +671,7 @@ static void write_pidfile(const struct opts *o, pid_t child)
 int main(int argc, char **argv, char **envp)
 {
     struct opts o = {0};
+    struct early pac;
     struct w_error err;
     int go[2], ready[2], idmap[2] = {-1, -1};
     char pidenv[32];
@@ -614,7 +693,8 @@ int main(int argc, char **argv, char **envp)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (run_named_hook(&o, "parent-before-clone.sh", NULL, &err) < 0)
+    early_start(&pac, o.hooks); /* parent-after-clone.sh's, while this one runs */
+    if (run_named_hook(&o, "parent-before-clone.sh", NULL, NULL, &err) < 0)
         fail(0, err.msg);
     if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
         w_errno(&err, errno, "pipe2 for the child's go and ready");
@@ -634,6 +714,7 @@ int main(int argc, char **argv, char **envp)
     }
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* until ready: the parent's death is ours */
+        early_close(&pac);
         close(go[1]);
         close(ready[0]);
         if (idmap[0] >= 0)
@@ -651,7 +732,7 @@ int main(int argc, char **argv, char **envp)
     if (idmap[0] >= 0)
         close(idmap[0]);
     snprintf(pidenv, sizeof(pidenv), "PID=%d", (int)child);
-    if (run_named_hook(&o, "parent-after-clone.sh", pidenv, &err) < 0)
+    if (run_named_hook(&o, "parent-after-clone.sh", pidenv, &pac, &err) < 0)
         fail(child, err.msg);
     if (write(go[1], "G", 1) != 1) {
         w_errno(&err, errno, "tell the child to go on");

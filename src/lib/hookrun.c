@@ -1,0 +1,269 @@
+/* The hook runner (hookrun.h). The request on the runner's stdin is NUL-separated:
+ * PATH, LOG, N, N arguments, then K=V environment entries. bash reads a pipe a byte at a
+ * time (0.2 us a byte here), so a request longer than HOOKRUN_INLINE goes into a memfd
+ * and the socket carries only "@/proc/<pid>/fd/<n>", which bash reads buffered. Its
+ * stdin is a socket, not a pipe, so that it can say "R" when it has read the libraries. */
+#include "hookrun.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "spawnp.h"
+#include "util.h"
+
+#define HOOKRUN_INLINE 256
+
+/* $1: the hooks directory. The libraries that ask for it are sourced with w_preload set
+ * (each defines its functions and returns; its part that reads the hook's environment
+ * runs when the hook sources it). The hook's own variables must not meet ours: every
+ * w_ name is unset before the hook file is sourced. */
+static const char runner[] =
+    "w_d=$1 w_preload=1\n"
+    "for w_f in \"$w_d\"/lib/*.sh; do\n"
+    "\tw_l=()\n"
+    "\t{ mapfile -n 2 -t w_l <\"$w_f\"; } 2>/dev/null || continue\n"
+    "\t[[ ${w_l[1]-} != '# hook-runner: preload' ]] || . \"$w_f\"\n"
+    "done\n"
+    "unset w_preload w_f w_l\n"
+    "printf R >&0 2>/dev/null || :\n"
+    "mapfile -d '' -t w_r\n"
+    "if [[ ${w_r[0]-} == @* ]]; then mapfile -d '' -t w_r <\"${w_r[0]#@}\" || exit 111; fi\n"
+    "((${#w_r[@]} >= 3)) || exit 0\n"
+    "exec </dev/null\n"
+    "[[ -z ${w_r[1]} ]] || exec >>\"${w_r[1]}\"\n"
+    "BASH_ARGV0=${w_r[0]}\n"
+    "w_n=${w_r[2]}\n"
+    "set -- \"${w_r[@]:3:w_n}\"\n"
+    "((${#w_r[@]} <= 3 + w_n)) || export \"${w_r[@]:3+w_n}\" 2>/dev/null || :\n"
+    "unset w_r w_n w_d\n"
+    "w_l=\n"
+    "{ read -r w_l <\"$0\"; } 2>/dev/null || :\n"
+    "if [[ -x $0 && ($w_l == '#!/bin/bash' || $w_l == '#!/usr/bin/env bash') ]]; then\n"
+    "\tunset w_l\n"
+    "\t. \"$0\"\n"
+    "else\n"
+    "\tunset w_l\n"
+    "\texec \"$0\" \"$@\"\n"
+    "fi\n";
+
+static int is_lib(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n > 3 && n < sizeof(((struct hookrun_stamp *)0)->name) && name[0] != '.' &&
+           strcmp(name + n - 3, ".sh") == 0;
+}
+
+static void stamp_of(struct hookrun_stamp *s, const char *name, const struct stat *st)
+{
+    strlcpy(s->name, name, sizeof(s->name));
+    s->dev = st->st_dev;
+    s->ino = st->st_ino;
+    s->size = st->st_size;
+    s->mtime = st->st_mtim;
+    s->ctime = st->st_ctim;
+}
+
+static int same_stamp(const struct hookrun_stamp *a, const struct hookrun_stamp *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* The stamps of dir/lib/NAME.sh into out (at most HOOKRUN_LIBS); their number, -1 past it
+ * (a missing lib directory has none). */
+static int scan_libs(const char *dir, struct hookrun_stamp *out)
+{
+    char path[4096];
+    struct dirent *e;
+    int n = 0, dfd;
+    DIR *d;
+
+    if (snprintf(path, sizeof(path), "%s/lib", dir) >= (int)sizeof(path))
+        return -1;
+    d = opendir(path);
+    if (d == NULL)
+        return 0;
+    dfd = dirfd(d);
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+
+        if (!is_lib(e->d_name) || fstatat(dfd, e->d_name, &st, 0) < 0)
+            continue;
+        if (n == HOOKRUN_LIBS) {
+            n = -1;
+            break;
+        }
+        stamp_of(&out[n++], e->d_name, &st);
+    }
+    closedir(d);
+    return n;
+}
+
+int hookrun_start(struct hookrun *r, const char *dir, char *const *envp, int out_fd, int err_fd,
+                  int pgroup, struct w_error *err)
+{
+    char *argv[] = {"bash",         "--noprofile", "--norc",    "-c",
+                    (char *)runner, "warden-hook", (char *)dir, NULL};
+    struct spawnp sp = {.path = "/bin/bash", .argv = argv, .envp = envp, .pgroup = pgroup};
+    int p[2];
+
+    r->pid = 0;
+    r->req = r->keep = -1;
+    r->ready = r->sent = 0;
+    /* Before the start: a library changed while the runner reads it is seen as changed. */
+    r->nlibs = scan_libs(dir, r->libs);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+        return w_errno(err, errno, "hook runner: socketpair");
+    sp.fd[0] = p[0];
+    sp.fd[1] = out_fd;
+    sp.fd[2] = err_fd;
+    r->pid = spawnp_start(&sp, err);
+    close(p[0]);
+    if (r->pid < 0) {
+        r->pid = 0;
+        close(p[1]);
+        return w_err_prefix(err, "hook runner");
+    }
+    r->req = p[1];
+    return 0;
+}
+
+int hookrun_ready(struct hookrun *r)
+{
+    char c;
+
+    if (!r->ready && r->req >= 0 && !r->sent && recv(r->req, &c, 1, MSG_DONTWAIT) == 1)
+        r->ready = 1;
+    return r->ready;
+}
+
+int hookrun_current(const struct hookrun *r, const char *dir)
+{
+    struct hookrun_stamp now[HOOKRUN_LIBS];
+    int n;
+
+    if (r->pid <= 0 || r->req < 0 || r->sent || r->nlibs < 0)
+        return 0;
+    n = scan_libs(dir, now);
+    if (n != r->nlibs)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        int j;
+
+        for (j = 0; j < n && strcmp(r->libs[j].name, now[i].name) != 0; j++)
+            ;
+        if (j == n || !same_stamp(&r->libs[j], &now[i]))
+            return 0;
+    }
+    return 1;
+}
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+static int put(struct buf *b, const char *s)
+{
+    size_t n = strlen(s) + 1;
+
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        char *p;
+
+        while (cap < b->len + n)
+            cap *= 2;
+        p = realloc(b->p, cap);
+        if (p == NULL)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int hookrun_send(struct hookrun *r, const char *path, const char *log, const char *const *args,
+                 char *const *env, struct w_error *err)
+{
+    struct buf b = {0};
+    char num[24], ref[64];
+    size_t nargs = 0;
+    int ok = 0, fd = -1;
+
+    if (r->req < 0 || r->sent)
+        return w_err(err, "hook runner: already used");
+    while (args && args[nargs])
+        nargs++;
+    snprintf(num, sizeof(num), "%zu", nargs);
+    if (put(&b, path) < 0 || put(&b, log ? log : "") < 0 || put(&b, num) < 0)
+        goto nomem;
+    for (size_t i = 0; i < nargs; i++)
+        if (put(&b, args[i]) < 0)
+            goto nomem;
+    for (size_t i = 0; env && env[i]; i++)
+        if (put(&b, env[i]) < 0)
+            goto nomem;
+    if (b.len <= HOOKRUN_INLINE) {
+        ok = write_all(r->req, b.p, b.len) == 0;
+    } else {
+        fd = memfd_create("warden-hook-request", MFD_CLOEXEC);
+        snprintf(ref, sizeof(ref), "@/proc/%d/fd/%d", (int)getpid(), fd);
+        ok = fd >= 0 && write_all(fd, b.p, b.len) == 0 &&
+             write_all(r->req, ref, strlen(ref) + 1) == 0;
+    }
+    if (!ok)
+        w_errno(err, errno, "hook runner %d: send the request", (int)r->pid);
+    free(b.p);
+    /* EOF ends the request; the socket stays open so that a late "R" finds a reader. */
+    shutdown(r->req, SHUT_WR);
+    r->sent = 1;
+    r->keep = fd;
+    return ok ? 0 : -1;
+nomem:
+    free(b.p);
+    return w_err(err, "hook runner: out of memory");
+}
+
+void hookrun_release(struct hookrun *r)
+{
+    if (r->req >= 0)
+        close(r->req);
+    if (r->keep >= 0)
+        close(r->keep);
+    r->req = r->keep = -1;
+    r->pid = 0;
+}
+
+void hookrun_discard(struct hookrun *r)
+{
+    if (r->pid > 0 && kill(-r->pid, SIGKILL) < 0)
+        kill(r->pid, SIGKILL);
+    hookrun_release(r);
+}
