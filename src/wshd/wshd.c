@@ -213,12 +213,12 @@ static int hook_status(const char *name, int status, const char *last, struct w_
  * or NULL), stdin from stdin_fd (-1: /dev/null), stdout and stderr through a pipe onto
  * our stderr, as spawnp starts every hook; wait for it. A failure's error ends with the
  * hook's last line. */
-static int run_and_wait(const char *path, char *const argv[], const char *name, const char *extra,
-                        int stdin_fd, struct w_error *err)
+static pid_t start_hook(const char *path, char *const argv[], const char *name, const char *extra,
+                        int stdin_fd, int *outfd, struct w_error *err)
 {
     struct spawnp sp = {.path = path, .argv = argv, .envp = environ};
-    char **envp = NULL, last[400];
-    int status, out[2];
+    char **envp = NULL;
+    int out[2];
     pid_t pid;
 
     if (pipe2(out, O_CLOEXEC) < 0)
@@ -246,12 +246,31 @@ static int run_and_wait(const char *path, char *const argv[], const char *name, 
         close(out[0]);
         return w_errno(err, err->errnum, "hook %s: cannot run %s", name, path);
     }
-    pass_output(out[0], last, sizeof(last));
-    close(out[0]);
+    *outfd = out[0];
+    return pid;
+}
+
+/* Pass a started hook's output on until it closes it, then its end. */
+static int wait_hook(pid_t pid, int outfd, const char *name, struct w_error *err)
+{
+    char last[400];
+    int status;
+
+    pass_output(outfd, last, sizeof(last));
+    close(outfd);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return w_errno(err, errno, "waitpid hook %s", name);
     return hook_status(name, status, last, err);
+}
+
+static int run_and_wait(const char *path, char *const argv[], const char *name, const char *extra,
+                        int stdin_fd, struct w_error *err)
+{
+    int outfd;
+    pid_t pid = start_hook(path, argv, name, extra, stdin_fd, &outfd, err);
+
+    return pid < 0 ? -1 : wait_hook(pid, outfd, name, err);
 }
 
 /* A hook runner (src/lib/hookrun.h) started before its hook is due, so bash's start and
@@ -320,6 +339,18 @@ static int early_run(struct early *e, const struct opts *o, const char *path, co
         }
     *ret = hook_status(name, status, last, err);
     return 1;
+}
+
+/* Start a hook of the hooks directory (argv[0] its name) without waiting for it. */
+static pid_t start_named_hook(const struct opts *o, const char *name, int *outfd,
+                              struct w_error *err)
+{
+    char path[PATH_MAX];
+    char *argv[] = {(char *)name, NULL};
+
+    if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path))
+        return w_err(err, "hook path too long");
+    return start_hook(path, argv, name, NULL, -1, outfd, err);
 }
 
 /* A hook of the hooks directory, argv[0] its name; in e if one was started for it. */
@@ -673,9 +704,9 @@ int main(int argc, char **argv, char **envp)
     struct opts o = {0};
     struct early pac;
     struct w_error err;
-    int go[2], ready[2], idmap[2] = {-1, -1};
+    int go[2], ready[2], idmap[2] = {-1, -1}, outfd;
     char pidenv[32];
-    pid_t child;
+    pid_t child, pbc;
 
     closefrom(3); /* whatever our starter leaked must not live on in the container */
     setproctitle_init(argc, argv, envp);
@@ -693,8 +724,13 @@ int main(int argc, char **argv, char **envp)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    early_start(&pac, o.hooks); /* parent-after-clone.sh's, while this one runs */
-    if (run_named_hook(&o, "parent-before-clone.sh", NULL, NULL, &err) < 0)
+    /* parent-before-clone.sh first, then the runner of parent-after-clone.sh, which
+     * reads the libraries while the first runs. */
+    pbc = start_named_hook(&o, "parent-before-clone.sh", &outfd, &err);
+    if (pbc < 0)
+        fail(0, err.msg);
+    early_start(&pac, o.hooks);
+    if (wait_hook(pbc, outfd, "parent-before-clone.sh", &err) < 0)
         fail(0, err.msg);
     if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
         w_errno(&err, errno, "pipe2 for the child's go and ready");
