@@ -194,10 +194,11 @@ static int put(struct buf *b, const char *s)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+/* sock: fd is the runner's socket (no SIGPIPE if it is gone: an error instead). */
+static int write_all(int fd, int sock, const char *p, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -231,12 +232,12 @@ int hookrun_send(struct hookrun *r, const char *path, const char *log, const cha
         if (put(&b, env[i]) < 0)
             goto nomem;
     if (b.len <= HOOKRUN_INLINE) {
-        ok = write_all(r->req, b.p, b.len) == 0;
+        ok = write_all(r->req, 1, b.p, b.len) == 0;
     } else {
         fd = memfd_create("warden-hook-request", MFD_CLOEXEC);
         snprintf(ref, sizeof(ref), "@/proc/%d/fd/%d", (int)getpid(), fd);
-        ok = fd >= 0 && write_all(fd, b.p, b.len) == 0 &&
-             write_all(r->req, ref, strlen(ref) + 1) == 0;
+        ok = fd >= 0 && write_all(fd, 0, b.p, b.len) == 0 &&
+             write_all(r->req, 1, ref, strlen(ref) + 1) == 0;
     }
     if (!ok)
         w_errno(err, errno, "hook runner %d: send the request", (int)r->pid);
