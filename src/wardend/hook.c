@@ -54,7 +54,7 @@ struct runner {
     int watched; /* r.req is in the loop until the runner says it is ready */
 };
 static struct runner runners[16];
-static int nrunners;
+static int nrunners, cannot_start;
 static void runners_fill(void);
 
 static void log_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -250,6 +250,8 @@ static void runners_fill(void)
 
     if (max > (int)(sizeof(runners) / sizeof(runners[0])))
         max = (int)(sizeof(runners) / sizeof(runners[0]));
+    if (cannot_start)
+        return;
     for (int i = 0; i < nrunners; i++)
         if (!hookrun_ready(&runners[i].r))
             return;
@@ -262,7 +264,9 @@ static void runners_fill(void)
             return;
         if (hookrun_start(&r->r, g_cfg->server.hooks_path, runner_env, SPAWNP_NULL, p[1], 1, &err) <
             0) {
-            log_msg(LOG_WARNING, "%s", err.msg);
+            /* No bash to start (or no resources): say so once, exec hooks from now on. */
+            log_msg(LOG_WARNING, "%s; hooks are exec'd from now on", err.msg);
+            cannot_start = 1;
             close(p[0]);
             close(p[1]);
             return;
