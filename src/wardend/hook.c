@@ -164,7 +164,8 @@ static void finish(struct hook *h)
     if (error)
         log_msg(LOG_WARNING, "%s", error);
     else
-        log_msg(LOG_DEBUG, "hook %s ok (%.0f ms)", h->name, ms);
+        log_msg(LOG_DEBUG, "hook %s ok (%.0f ms%s)", h->name, ms,
+                h->run.pid > 0 ? ", in a runner" : "");
     if (h->logfd >= 0)
         close(h->logfd);
     hookrun_release(&h->run);
