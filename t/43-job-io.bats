@@ -296,6 +296,54 @@ PY
 	assert_failure 100
 }
 
+@test "warden stdin and resize: our stdin byte for byte in pieces, --data, --eof, a tty's size, errors" {
+	local id p
+	{
+		python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4)'
+		head -c 700000 /dev/urandom # more than one 256 KiB piece
+	} >"$BATS_TEST_TMPDIR/in"
+	id=$(spawn_id 'cat >/trig/got; echo "cat ended $?"' '{"stdin":true}')
+	run_cmd bash -c "$(printf '%q ' "$WARDEN_BIN") -s '$WSOCK' stdin io $id <'$BATS_TEST_TMPDIR/in'"
+	assert_success
+	assert_output ''
+	run_w stdin io "$id" --data $'tail\n' --eof
+	assert_success
+	run_cmd link_json "$id"
+	assert_output '[0,"cat ended 0\n",""]'
+	printf 'tail\n' >>"$BATS_TEST_TMPDIR/in"
+	run_cmd cmp "$BATS_TEST_TMPDIR/in" "$TRIG/got"
+	assert_success
+	# --eof alone on an empty stdin: the job's EOF, nothing else
+	id=$(spawn_id 'wc -c' '{"stdin":true}')
+	run_cmd bash -c "$(printf '%q ' "$WARDEN_BIN") -s '$WSOCK' stdin --eof io $id </dev/null"
+	assert_success
+	run_cmd link_json "$id"
+	assert_output '[0,"0\n",""]'
+	# errors: the server's words, exit status 1; usage 100
+	run_w stdin io "$id" --data x
+	assert_failure 1
+	assert_output_contains "already exited"
+	run_w stdin io
+	assert_failure 100
+	# resize on a tty job; then on a job without one
+	id=$(spawn_id 'read x; stty size' '{"tty":{"rows":24,"cols":80}}')
+	run_w resize io "$id" 50 132
+	assert_success
+	assert_output ''
+	run_w stdin io "$id" --data $'go\n'
+	run_cmd link_json "$id"
+	assert_output '[0,"go\r\n50 132\r\n",""]'
+	id=$(spawn_id 'sleep 30')
+	run_w resize io "$id" 50 132
+	assert_failure 1
+	assert_output_contains "is not on a tty"
+	run_w resize io "$id" 0 132
+	assert_failure 1
+	run_w signal io "$id" KILL
+	run_w resize io "$id" 50
+	assert_failure 100
+}
+
 @test "a tty job: a terminal on stdin, stty size as asked, resize changes it" {
 	local id p
 	id=$(spawn_id '[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-tty; stty size; echo "TERM=$TERM"; read x; stty size; echo "read:$x"' '{"tty":{"rows":33,"cols":111}}')

@@ -57,6 +57,8 @@ int cli_cmd_spawn(struct client *c, int argc, char **argv);
 int cli_cmd_run(struct client *c, int argc, char **argv);
 int cli_cmd_link_or_stream(struct client *c, int argc, char **argv);
 int cli_cmd_signal(struct client *c, int argc, char **argv);
+int cli_cmd_stdin(struct client *c, int argc, char **argv);
+int cli_cmd_resize(struct client *c, int argc, char **argv);
 /* events.c: events and bulk_info. */
 int cli_cmd_events(struct client *c, int argc, char **argv);
 int cli_cmd_bulk_info(struct client *c, int argc, char **argv);

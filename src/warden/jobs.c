@@ -630,6 +630,115 @@ int cli_cmd_signal(struct client *c, int argc, char **argv)
     return cli_simple(c, req);
 }
 
+/* One stdin request of len bytes (base64 on the wire: any bytes), eof after them if asked;
+ * the reply ({}) is not printed. Returns 0 or an exit status. */
+static int stdin_request(struct client *c, const char *handle, const char *job, const void *buf,
+                         size_t len, int eof)
+{
+    struct json_object *req = cli_request("stdin"), *opts = json_object_new_object(), *reply,
+                       *payload;
+    char *b64 = util_base64(buf, len);
+    int r;
+
+    if (b64 == NULL) {
+        json_object_put(req);
+        json_object_put(opts);
+        warden_complain("out of memory");
+        return EXIT_BUG;
+    }
+    cli_add_str(req, handle);
+    json_object_array_add(req, cli_num_or_str(job));
+    json_object_array_add(req, json_object_new_string(b64));
+    free(b64);
+    json_object_object_add(opts, "base64", json_object_new_boolean(1));
+    if (eof)
+        json_object_object_add(opts, "eof", json_object_new_boolean(1));
+    json_object_array_add(req, opts);
+    r = cli_call(c, req, &reply, &payload);
+    json_object_put(reply);
+    return r;
+}
+
+/* stdin HANDLE JOB [--data TEXT] [--eof]: TEXT, or all of our stdin in pieces well within
+ * the server's request limit, exactly as bytes; then the job's EOF with --eof. */
+int cli_cmd_stdin(struct client *c, int argc, char **argv)
+{
+    const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
+    static const struct option lo[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"eof", no_argument, NULL, 'e'},
+        {"data", required_argument, NULL, 'd'},
+        {0},
+    };
+    const char *data = NULL, *handle, *job;
+    static char buf[256 << 10];
+    int ch, eof = 0, r;
+
+    CLI_FOR_OPTS(argc, argv, "hed:", lo, ch)
+    {
+        switch (ch) {
+        case 'h':
+            return cli_show_help(cmd);
+        case 'e':
+            eof = 1;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        default:
+            return cli_usage_error(cmd, NULL);
+        }
+    }
+    if (argc - optind != 2)
+        return cli_usage_error(cmd, "expected a handle and a job id");
+    handle = argv[optind];
+    job = argv[optind + 1];
+    if (data != NULL)
+        return stdin_request(c, handle, job, data, strlen(data), eof);
+    for (;;) {
+        size_t len = 0;
+        ssize_t n = 0;
+
+        while (len < sizeof(buf) && (n = read(STDIN_FILENO, buf + len, sizeof(buf) - len)) != 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                warden_complain("read stdin: %s", strerror(errno));
+                return EXIT_BUG;
+            }
+            len += (size_t)n;
+        }
+        if (len > 0 || eof) {
+            r = stdin_request(c, handle, job, buf, len, eof && n == 0);
+            if (r != 0)
+                return r;
+        }
+        if (n == 0)
+            return 0;
+    }
+}
+
+/* resize HANDLE JOB ROWS COLS. */
+int cli_cmd_resize(struct client *c, int argc, char **argv)
+{
+    const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    struct json_object *req;
+    int ch;
+
+    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
+    {
+        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
+    }
+    if (argc - optind != 4)
+        return cli_usage_error(cmd, "expected a handle, a job id, rows and columns");
+    req = cli_request("resize");
+    cli_add_str(req, argv[optind]);
+    for (int i = 1; i < 4; i++)
+        json_object_array_add(req, cli_num_or_str(argv[optind + i]));
+    return cli_simple(c, req);
+}
+
 int cli_cmd_link_or_stream(struct client *c, int argc, char **argv)
 {
     const struct cli_cmd *cmd = cli_find_cmd(argv[0]);

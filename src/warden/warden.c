@@ -577,8 +577,8 @@ static const struct cli_cmd cmds[] = {
     {"spawn", cli_cmd_spawn,
      "HANDLE SCRIPT|- [-i|--stdin] [-t|--tty] [--privileged] [--env K=V]...\n"
      "       [--rlimit NAME=N]... [--discard-output] [--output base64] [--log-tag TAG]\n"
-     "  -i, -t: the job's stdin is a pipe, or it runs on a pty; the `stdin` and `resize`\n"
-     "  requests (warden raw) feed and size it",
+     "  -i, -t: the job's stdin is a pipe, or it runs on a pty; `warden stdin` and\n"
+     "  `warden resize` feed and size it",
      "start SCRIPT with /bin/sh in the container, print the job id"},
     {"link", cli_cmd_link_or_stream, "HANDLE JOB",
      "wait for a job, print its output, exit with its status"},
@@ -591,6 +591,10 @@ static const struct cli_cmd cmds[] = {
     {"stream", cli_cmd_link_or_stream, "HANDLE JOB", "print a job's output as it arrives"},
     {"signal", cli_cmd_signal, "HANDLE JOB SIG",
      "send a running job's process group SIG (TERM, KILL, HUP, INT, ... or a number)"},
+    {"stdin", cli_cmd_stdin, "HANDLE JOB [--data TEXT] [--eof]",
+     "write our stdin (or TEXT), byte for byte, to a job's; --eof then closes it"},
+    {"resize", cli_cmd_resize, "HANDLE JOB ROWS COLS",
+     "set the window size of a job spawned with -t"},
     {"limit", cmd_limit,
      "HANDLE mem|disk [SIZE] | HANDLE cpu [SHARES] | HANDLE cpuset [CPUS]\n"
      "       | HANDLE bandwidth [RATE BURST]",
