@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +24,21 @@
 
 /* $1: the hooks directory. The libraries that ask for it are sourced with w_preload set
  * (each defines its functions and returns; its part that reads the hook's environment
- * runs when the hook sources it). The hook's own variables must not meet ours: every
- * w_ name is unset before the hook file is sourced. */
+ * runs when the hook sources it), the two most hooks use first, and no more once a
+ * request is waiting: the hook then sources the rest itself, so a runner that had no
+ * time ahead costs no more than an exec'd hook (but for one library at most). The hook's own
+ * variables must not meet ours: every w_ name is unset before the hook file is sourced. */
 static const char runner[] =
-    "w_d=$1 w_preload=1\n"
-    "for w_f in \"$w_d\"/lib/*.sh; do\n"
+    "w_d=$1 w_preload=1 w_done=\n"
+    "for w_f in \"$w_d\"/lib/common.sh \"$w_d\"/lib/cgroup.sh \"$w_d\"/lib/*.sh; do\n"
+    "\t[[ $w_done != *\" $w_f \"* ]] || continue\n"
+    "\tw_done+=\" $w_f \"\n"
+    "\tread -r -t 0 && break\n"
     "\tw_l=()\n"
     "\t{ mapfile -n 2 -t w_l <\"$w_f\"; } 2>/dev/null || continue\n"
     "\t[[ ${w_l[1]-} != '# hook-runner: preload' ]] || . \"$w_f\"\n"
     "done\n"
-    "unset w_preload w_f w_l\n"
+    "unset w_preload w_f w_l w_done\n"
     "printf R >&0 2>/dev/null || :\n"
     "mapfile -d '' -t w_r\n"
     "if [[ ${w_r[0]-} == @* ]]; then mapfile -d '' -t w_r <\"${w_r[0]#@}\" || exit 111; fi\n"
@@ -115,6 +121,7 @@ int hookrun_start(struct hookrun *r, const char *dir, char *const *envp, int out
     char *argv[] = {"bash",         "--noprofile", "--norc",    "-c",
                     (char *)runner, "warden-hook", (char *)dir, NULL};
     struct spawnp sp = {.path = "/bin/bash", .argv = argv, .envp = envp, .pgroup = pgroup};
+    struct sched_param idle = {0};
     int p[2];
 
     r->pid = 0;
@@ -135,6 +142,10 @@ int hookrun_start(struct hookrun *r, const char *dir, char *const *envp, int out
         return w_err_prefix(err, "hook runner");
     }
     r->req = p[1];
+    /* SCHED_IDLE until it has a hook: reading the libraries takes only a CPU that nothing
+     * else wants, never one from the hook running now. Set here, once it has exec'd
+     * (posix_spawn waits for that): set before, a starved child would hold us up. */
+    sched_setscheduler(r->pid, SCHED_IDLE, &idle);
     return 0;
 }
 
@@ -220,6 +231,12 @@ int hookrun_send(struct hookrun *r, const char *path, const char *log, const cha
 
     if (r->req < 0 || r->sent)
         return w_err(err, "hook runner: already used");
+    {
+        struct sched_param sp = {0};
+
+        /* From now on it is the hook, on the critical path: the normal policy again. */
+        sched_setscheduler(r->pid, SCHED_OTHER, &sp);
+    }
     while (args && args[nargs])
         nargs++;
     snprintf(num, sizeof(num), "%zu", nargs);
