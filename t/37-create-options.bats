@@ -17,6 +17,9 @@ setup_file() {
 }
 
 teardown_file() {
+	# The create_options test starts the daemon again: stop the one the pid file names.
+	WARDEND_PID=$(cat "$WTMP/wardend.pid" 2>/dev/null || true)
+	export WARDEND_PID
 	wardend_stop
 }
 
@@ -261,4 +264,27 @@ depot_empty() {
 	cfg=$WTMP/depot/$(id_of "$H")/etc/config
 	run_cmd env -i bash -c 'set -a; . "$1"; printf "%s|" "$hostname" "$tmpfs_mounts" "$read_only_root" "$sysctls"' _ "$cfg"
 	assert_output "h1|/t"$'\t'"mode=1777,size=4096"$'\n'"|true|net.ipv4.ip_forward"$'\t'"1"$'\n'"|"
+}
+
+@test "info's create_options: what create was given, in create's own shapes; a restart keeps it" {
+	local want
+	want=$(jq -cn --arg s "$SCRATCH" '{bind_mounts: [[$s, "/b", {mode: "ro"}]],
+		tmpfs_mounts: [["/t", {mode: "0700", size: 8192, options: ["nosuid", "noexec"]}]],
+		sysctls: {"net.ipv4.ip_forward": "1", "kernel.shmmax": "65536"}, hostname: "h2",
+		read_only_root: true, network_address: null}')
+	create_ok "$(jq -c 'del(.network_address)' <<<"$want")"
+	run_cmd bash -c "$(printf '%q ' "$WARDEN_BIN") -s '$WSOCK' --json info $H | jq -cS .create_options"
+	assert_output "$(jq -cS . <<<"$want")"
+	# the defaults: no lists, the id as hostname
+	run_w create
+	local d=$output
+	run_cmd bash -c "$(printf '%q ' "$WARDEN_BIN") -s '$WSOCK' --json info $d | jq -c .create_options"
+	assert_output "{\"bind_mounts\":[],\"tmpfs_mounts\":[],\"sysctls\":{},\"hostname\":\"$(id_of "$d")\",\"read_only_root\":false,\"network_address\":null}"
+	w destroy "$d" >/dev/null
+	# kept across a restart (snapshot.json)
+	kill -KILL "$WARDEND_PID"
+	wait "$WARDEND_PID" 2>/dev/null || true
+	wardend_start "$FILE_CONF"
+	run_cmd bash -c "$(printf '%q ' "$WARDEN_BIN") -s '$WSOCK' --json info $H | jq -cS .create_options"
+	assert_output "$(jq -cS . <<<"$want")"
 }

@@ -62,6 +62,7 @@ static struct json_object *info_of(struct container *ct)
     json_object_object_add(o, "properties", json_object_get(ct->properties));
     json_object_object_add(o, "grace_time",
                            ct->grace_time < 0 ? NULL : json_object_new_double(ct->grace_time));
+    json_object_object_add(o, "create_options", create_options_info(ct));
     return o;
 }
 

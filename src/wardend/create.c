@@ -736,3 +736,78 @@ int cmd_create(struct req *r, struct w_error *err)
     op_submit(a.ct, op);
     return 0;
 }
+
+/* Each line "F1\tF2[\tF3]" of list (NULL: none) to fn, its fields split in place. */
+static void each_line(const char *list, void (*fn)(char **f, int n, struct json_object *out),
+                      struct json_object *out)
+{
+    char *copy = list ? strdup(list) : NULL, *save = NULL;
+
+    for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        char *f[3] = {l, NULL, NULL};
+        int n = 1;
+
+        while (n < 3 && (f[n] = strchr(f[n - 1], '\t')) != NULL)
+            *f[n]++ = '\0', n++;
+        fn(f, n, out);
+    }
+    free(copy);
+}
+
+static void bind_info(char **f, int n, struct json_object *out)
+{
+    struct json_object *e = json_object_new_array(), *o = json_object_new_object();
+
+    json_object_array_add(e, json_object_new_string(f[0]));
+    json_object_array_add(e, json_object_new_string(n > 1 ? f[1] : ""));
+    json_object_object_add(o, "mode", json_object_new_string(n > 2 ? f[2] : "rw"));
+    json_object_array_add(e, o);
+    json_object_array_add(out, e);
+}
+
+/* "DST\tmode=M[,size=N][,FLAG...]" to [DST, {"mode": M, "size": N, "options": [FLAG...]}]. */
+static void tmpfs_info(char **f, int n, struct json_object *out)
+{
+    struct json_object *e = json_object_new_array(), *o = json_object_new_object(),
+                       *flags = json_object_new_array();
+    char *save = NULL;
+
+    json_object_array_add(e, json_object_new_string(f[0]));
+    for (char *opt = n > 1 ? strtok_r(f[1], ",", &save) : NULL; opt;
+         opt = strtok_r(NULL, ",", &save)) {
+        if (strncmp(opt, "mode=", 5) == 0)
+            json_object_object_add(o, "mode", json_object_new_string(opt + 5));
+        else if (strncmp(opt, "size=", 5) == 0)
+            json_object_object_add(o, "size", json_object_new_int64(strtoll(opt + 5, NULL, 10)));
+        else
+            json_object_array_add(flags, json_object_new_string(opt));
+    }
+    json_object_object_add(o, "options", flags);
+    json_object_array_add(e, o);
+    json_object_array_add(out, e);
+}
+
+static void sysctl_info(char **f, int n, struct json_object *out)
+{
+    json_object_object_add(out, f[0], json_object_new_string(n > 1 ? f[1] : ""));
+}
+
+struct json_object *create_options_info(const struct container *ct)
+{
+    struct json_object *o = json_object_new_object(), *binds = json_object_new_array(),
+                       *tmpfs = json_object_new_array(), *sysctls = json_object_new_object();
+
+    each_line(ct->bind_mounts, bind_info, binds);
+    each_line(ct->tmpfs_mounts, tmpfs_info, tmpfs);
+    each_line(ct->sysctls, sysctl_info, sysctls);
+    json_object_object_add(o, "bind_mounts", binds);
+    json_object_object_add(o, "tmpfs_mounts", tmpfs);
+    json_object_object_add(o, "sysctls", sysctls);
+    json_object_object_add(o, "hostname",
+                           json_object_new_string(ct->hostname[0] ? ct->hostname : ct->id));
+    json_object_object_add(o, "read_only_root", json_object_new_boolean(ct->read_only_root));
+    json_object_object_add(o, "network_address",
+                           ct->network_address[0] ? json_object_new_string(ct->network_address)
+                                                  : NULL);
+    return o;
+}

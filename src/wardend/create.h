@@ -16,4 +16,9 @@ int cmd_create(struct req *r, struct w_error *err);
 struct container;
 int create_pooled(void (*done)(struct container *ct, const char *error), struct w_error *err);
 
+/* info's "create_options": the CONFIG options of create that the container keeps
+ * (bind_mounts, tmpfs_mounts, sysctls, hostname, read_only_root, network_address) back
+ * in create's own JSON shapes, rebuilt from the lists the hooks read; a new object. */
+struct json_object *create_options_info(const struct container *ct);
+
 #endif
