@@ -228,7 +228,10 @@ assert_gone() {
 	run_w --json info cold
 	local ci=$output
 	# Equal but for the names; objects of counters (stats, memory_stat, ...) by their keys.
-	local norm='del(.handle,.id,.host_ip,.container_ip,.container_path) | with_entries(
+	# Each one's hostname is its own id (create_options: none was given).
+	[[ $(jq -r '.create_options.hostname == .id' <<<"$wi$ci" | sort -u) == true ]] ||
+		_explain "a hostname is not its container's id"
+	local norm='del(.handle,.id,.host_ip,.container_ip,.container_path,.create_options.hostname) | with_entries(
 		if (.value | type) == "object" and (.value | length) > 0 and
 			([.value[] | type] | all(. == "number")) then .value |= keys else . end)'
 	[[ $(jq -cS "$norm" <<<"$wi") == "$(jq -cS "$norm" <<<"$ci")" ]] ||
