@@ -111,7 +111,9 @@ complete_words() {
 @test "bash completion: commands, options, keywords, and handles from the daemon" {
 	PATH=$(dirname "$WARDEN_BIN"):$PATH
 	complete_words "warden st"
-	assert_output $'stop\nstream'
+	assert_output $'stop\nstream\nstdin'
+	complete_words "warden re"
+	assert_output resize
 	complete_words "warden --js"
 	assert_output --json
 	complete_words "warden -s $WSOCK create --grace"
