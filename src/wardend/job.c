@@ -134,7 +134,7 @@ static char *read_output(struct job *j, const char *name, size_t *len)
 {
     size_t max = (size_t)g_cfg->server.job_output_limit + CHUNK;
     struct w_error err;
-    char path[PATH_MAX + 64];
+    char path[PATH_MAX + 64], *data;
 
     *len = 0;
     if (j->discard)
@@ -143,7 +143,12 @@ static char *read_output(struct job *j, const char *name, size_t *len)
         return NULL;
     strlcat(path, "/", sizeof(path));
     strlcat(path, name, sizeof(path));
-    return util_read_file(AT_FDCWD, path, max ? max : (size_t)1 << 30, len, &err);
+    data = util_read_file(AT_FDCWD, path, max ? max : (size_t)1 << 30, len, &err);
+    /* wshd makes the file with its first byte: none yet is nothing yet (a job whose
+     * wshd was killed before it could end may leave it so). */
+    if (data == NULL && err.errnum == ENOENT)
+        data = strdup("");
+    return data;
 }
 
 /* The reply line of link, [status, stdout, stderr], built here rather than by json-c:
@@ -348,7 +353,8 @@ int job_watch(struct job *j)
 
     if (job_dir(j, path, sizeof(path)) < 0)
         return -1;
-    j->wd = inotify_add_watch(inotify_fd, path, IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
+    j->wd =
+        inotify_add_watch(inotify_fd, path, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
     if (j->wd < 0)
         log_msg(LOG_WARNING, "job %lld: inotify_add_watch %s: %s", j->id, path, strerror(errno));
     return j->wd;

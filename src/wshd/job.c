@@ -184,6 +184,81 @@ static void close_pipe(struct job *j, int i)
     j->pipes[i] = -1;
 }
 
+/* ---- what a finished job leaves: files shared between jobs ----
+ * Every new file costs an inode, and an inode is dear on some file systems: ext4 without
+ * a journal skips, one by one, every inode of the group deleted in the last half minute
+ * (recently_deleted), 0.1 to 0.2 ms a file on a depot where containers come and go. So
+ * a job's stdout and stderr are made when their first byte comes, and when it has
+ * ended, its status and the outputs it never wrote are hard links to one read-only-by-
+ * convention file per content in jobs/ (.empty, .status-exit-N, .status-signal-N,
+ * .status-limit), each written once per wshd (tmp + rename, so the link is whole): a
+ * job that writes nothing creates its directory and nothing else. A link that cannot
+ * be made (EMLINK past the file system's link count, a file deleted meanwhile) writes
+ * the shared file anew once, then falls back to a file of the job's own. */
+
+#define SHARED_EMPTY 0
+#define SHARED_LIMIT 1
+#define SHARED_EXIT 2                     /* + exit code 0..255 */
+#define SHARED_SIGNAL (SHARED_EXIT + 256) /* + signal number */
+#define SHARED_MAX (SHARED_SIGNAL + NSIG)
+
+static unsigned char g_shared_made[SHARED_MAX]; /* written by this wshd */
+
+static void shared_name(int k, char *buf, size_t size)
+{
+    if (k == SHARED_EMPTY)
+        snprintf(buf, size, ".empty");
+    else if (k == SHARED_LIMIT)
+        snprintf(buf, size, ".status-limit");
+    else if (k < SHARED_SIGNAL)
+        snprintf(buf, size, ".status-exit-%d", k - SHARED_EXIT);
+    else
+        snprintf(buf, size, ".status-signal-%d", k - SHARED_SIGNAL);
+}
+
+/* jobs/DST as a link to shared file k holding data: 0, or -1 (errno) when no link. */
+static int link_shared(struct wshd_ctx *ctx, int k, const char *data, size_t len, const char *dst)
+{
+    struct w_error err;
+    char name[32];
+
+    shared_name(k, name, sizeof(name));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (attempt > 0 || !g_shared_made[k]) {
+            if (util_write_file_atomic(ctx->jobs_fd, name, data, len, &err) < 0) {
+                errno = err.errnum ? err.errnum : EIO;
+                return -1;
+            }
+            g_shared_made[k] = 1;
+        }
+        if (linkat(ctx->jobs_fd, name, ctx->jobs_fd, dst, 0) == 0)
+            return 0;
+        if (errno != EMLINK && errno != ENOENT)
+            return -1;
+    }
+    return -1;
+}
+
+/* The outputs the job never wrote: empty files, there before the status. */
+static void empty_outputs(struct job *j)
+{
+    for (int i = 0; i < 2; i++) {
+        char path[32];
+        int fd;
+
+        if (j->files[i] >= 0)
+            continue;
+        snprintf(path, sizeof(path), "%d/%s", j->id, i ? "stderr" : "stdout");
+        if (link_shared(j->ctx, SHARED_EMPTY, "", 0, path) == 0)
+            continue;
+        fd = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            log_msg(LOG_ERR, "job %d: create jobs/%s: %s", j->id, path, strerror(errno));
+        else
+            close(fd);
+    }
+}
+
 static void write_status(struct job *j)
 {
     struct json_object *o = json_object_new_object();
@@ -191,20 +266,28 @@ static void write_status(struct job *j)
     char path[32];
     const char *s;
     size_t len;
+    int k;
 
     if (j->limit_hit) {
         json_object_object_add(o, "exit", NULL);
         json_object_object_add(o, "signal", json_object_new_int(SIGKILL));
         json_object_object_add(o, "reason", json_object_new_string("output limit"));
+        k = SHARED_LIMIT;
     } else if (WIFEXITED(j->status)) {
         json_object_object_add(o, "exit", json_object_new_int(WEXITSTATUS(j->status)));
+        k = SHARED_EXIT + WEXITSTATUS(j->status);
     } else {
         json_object_object_add(o, "exit", NULL);
         json_object_object_add(o, "signal", json_object_new_int(WTERMSIG(j->status)));
+        k = WTERMSIG(j->status) > 0 && WTERMSIG(j->status) < NSIG
+                ? SHARED_SIGNAL + WTERMSIG(j->status)
+                : -1;
     }
     s = jsonh_str(o, &len);
+    empty_outputs(j);
     snprintf(path, sizeof(path), "%d/status", j->id);
-    if (util_write_file_atomic(j->ctx->jobs_fd, path, s, len, &err) < 0)
+    if ((k < 0 || link_shared(j->ctx, k, s, len, path) < 0) &&
+        util_write_file_atomic(j->ctx->jobs_fd, path, s, len, &err) < 0)
         log_msg(LOG_ERR, "job %d: %s", j->id, err.msg);
     json_object_put(o);
 }
@@ -219,6 +302,18 @@ static void hit_limit(struct job *j, int *again)
     close_pipe(j, 0);
     close_pipe(j, 1);
     *again = 0;
+}
+
+/* jobs/<n>/stdout or stderr, made when the first byte for it comes: 0, or -1 (errno). */
+static int open_output(struct job *j, int i)
+{
+    char path[32];
+
+    if (j->files[i] >= 0)
+        return 0;
+    snprintf(path, sizeof(path), "%d/%s", j->id, i ? "stderr" : "stdout");
+    j->files[i] = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    return j->files[i] < 0 ? -1 : 0;
 }
 
 /* Move what the pipe holds into the file in the kernel, without copying it through
@@ -272,6 +367,8 @@ static void full_block(struct job *j, int i, const char *buf, size_t len, int er
 /* Write what stream i kept; 0 once it is all in the file. */
 static int pend_flush(struct job *j, int i)
 {
+    if (j->pend_len[i] > 0 && open_output(j, i) < 0)
+        return -1;
     while (j->pend_len[i] > 0) {
         ssize_t n = pwrite(j->files[i], j->pend[i], j->pend_len[i], j->off[i]);
         if (n <= 0)
@@ -314,8 +411,10 @@ static void drain_once(struct job *j, int i, int *again)
     size_t keep;
 
     *again = 0;
-    /* splice moves the bytes without wshd seeing them: not when syslog needs them. */
-    if (!j->tty && !j->discard && j->log_fd < 0 && !(j->limit > 0 && j->written >= j->limit)) {
+    /* splice moves the bytes without wshd seeing them: not when syslog needs them, and
+     * not before the file exists (the first read tells output from EOF). */
+    if (!j->tty && !j->discard && j->log_fd < 0 && j->files[i] >= 0 &&
+        !(j->limit > 0 && j->written >= j->limit)) {
         n = splice_once(j, i);
         if (n > 0) {
             j->written += n;
@@ -350,7 +449,7 @@ static void drain_once(struct job *j, int i, int *again)
     if (j->limit > 0 && j->written + n > j->limit)
         keep = (size_t)(j->limit - j->written);
     if (keep > 0) {
-        ssize_t w = pwrite(j->files[i], buf, keep, j->off[i]);
+        ssize_t w = open_output(j, i) < 0 ? -1 : pwrite(j->files[i], buf, keep, j->off[i]);
         int errnum = errno; /* log_lines may set it */
 
         j->written += (long long)keep;
@@ -757,10 +856,9 @@ static void remove_job_dir(struct job *j)
     unlinkat(j->ctx->jobs_fd, path, AT_REMOVEDIR);
 }
 
-/* Make jobs/<n>/ with empty stdout and stderr. */
+/* Make jobs/<n>/ (stdout and stderr come with their first byte: open_output). */
 static int make_job_dir(struct job *j, struct w_error *err)
 {
-    static const char *const names[2] = {"stdout", "stderr"};
     char path[32];
 
     snprintf(path, sizeof(path), "%d", j->id);
@@ -768,15 +866,6 @@ static int make_job_dir(struct job *j, struct w_error *err)
         if (errno == EEXIST)
             return w_err(err, "job %d already exists", j->id);
         return w_errno(err, errno, "mkdir jobs/%d", j->id);
-    }
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof(path), "%d/%s", j->id, names[i]);
-        j->files[i] = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (j->files[i] < 0) {
-            w_errno(err, errno, "open jobs/%s", path);
-            remove_job_dir(j);
-            return -1;
-        }
     }
     return 0;
 }
