@@ -325,6 +325,26 @@ static void job_notify(struct job *j)
     }
 }
 
+static int has_stream(const struct job *j)
+{
+    for (const struct waiter *w = j->waiters; w; w = w->next)
+        if (w->stream)
+            return 1;
+    return 0;
+}
+
+/* Every unfinished job, once: after an overflow of the inotify queue, when events for
+ * any of them may be lost. */
+static void notify_all(void)
+{
+    for (struct container *ct = ct_first(); ct; ct = ct->next)
+        for (struct job *j = ct->jobs, *next; j; j = next) {
+            next = j->next;
+            if (!j->done && j->spawned)
+                job_notify(j);
+        }
+}
+
 static void on_inotify(struct loop *loop, int fd, int mask, void *data)
 {
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -336,10 +356,18 @@ static void on_inotify(struct loop *loop, int fd, int mask, void *data)
             struct inotify_event *ev = (struct inotify_event *)p;
             struct job *found = NULL;
             p += sizeof(*ev) + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                notify_all();
+                continue;
+            }
             for (struct container *ct = ct_first(); ct && !found; ct = ct->next)
                 for (struct job *j = ct->jobs; j && !found; j = j->next)
                     if (j->wd == ev->wd && !j->done)
                         found = j;
+            /* Only the status ends a job: the output files matter to streams alone (a
+             * link reads them once the status is there). */
+            if (found && ev->len > 0 && strcmp(ev->name, "status") != 0 && !has_stream(found))
+                continue;
             /* Look it up again per event: serving waiters may end other requests. */
             if (found)
                 job_notify(found);

@@ -66,7 +66,9 @@ static void spawn_reply(struct loop *loop, int fd, int mask, void *data)
     if (j->base64 || j->discard)
         snapshot_save(j->ct);
     job_watch(j);
-    job_read_status(j); /* it may have ended before the watch existed */
+    /* It may have ended before the watch existed: read the status (run's link does). */
+    if (!j->link_after_spawn || r == NULL)
+        job_read_status(j);
     j->spawn_req = NULL;
     if (r != NULL) {
         req_set_cancel(r, NULL, NULL);
