@@ -39,12 +39,34 @@ int confine_bounding_set(uint64_t keep, struct w_error *err)
     return 0;
 }
 
+/* The capabilities of wshd's bounding set, read once: a bounding set only ever loses
+ * capabilities, so what was in it then is all a child may have to drop. -1: not read. */
+static int g_bset[128], g_nbset = -1;
+
+void confine_prepare_child(void)
+{
+    int r;
+
+    if (g_nbset >= 0)
+        return;
+    g_nbset = 0;
+    for (int n = 0; n < 128 && (r = prctl(PR_CAPBSET_READ, n, 0, 0, 0)) >= 0; n++)
+        if (r == 1)
+            g_bset[g_nbset++] = n;
+}
+
 int confine_child_caps(uid_t uid)
 {
     if (uid == 0)
         return 0;
-    for (int n = 0; prctl(PR_CAPBSET_READ, n, 0, 0, 0) >= 0; n++)
-        if (prctl(PR_CAPBSET_DROP, n, 0, 0, 0) < 0)
+    if (g_nbset < 0) { /* not prepared: every capability the kernel knows */
+        for (int n = 0; prctl(PR_CAPBSET_READ, n, 0, 0, 0) >= 0; n++)
+            if (prctl(PR_CAPBSET_DROP, n, 0, 0, 0) < 0)
+                return -1;
+        return 0;
+    }
+    for (int i = 0; i < g_nbset; i++)
+        if (prctl(PR_CAPBSET_DROP, g_bset[i], 0, 0, 0) < 0)
             return -1;
     return 0;
 }

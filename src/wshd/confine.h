@@ -18,6 +18,9 @@ int confine_bounding_set(uint64_t keep, struct w_error *err);
  * calls only). Before setuid: an unprivileged job (uid != 0) drops the whole bounding
  * set. Returns -1 with errno set. */
 int confine_child_caps(uid_t uid);
+/* wshd, before it clones a child: what confine_child_caps needs (the capabilities left
+ * in the bounding set, read once), so the child drops only those. */
+void confine_prepare_child(void);
 /* wshd, at start with --no-seccomp: jobs load no filter. */
 void confine_seccomp_off(void);
 /* The job's child, last thing before exec: load the default filter (compiled in,

@@ -141,12 +141,35 @@ static void __attribute__((noreturn)) die(const char *what)
     _exit(127);
 }
 
+/* The signals whose disposition in wshd is not SIG_DFL (ignored ones would stay so
+ * across exec), read once by wshd before its first clone: wshd sets its dispositions
+ * at start (SIGPIPE ignored, in main) and never after (SIGCHLD and the rest come
+ * through a signalfd). -1: not read, reset them all. */
+static int g_set_sigs[NSIG], g_nset_sigs = -1;
+
+static void prepare_signals(void)
+{
+    struct sigaction sa;
+
+    if (g_nset_sigs >= 0)
+        return;
+    g_nset_sigs = 0;
+    for (int s = 1; s < NSIG; s++)
+        if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+            g_set_sigs[g_nset_sigs++] = s;
+}
+
 static void reset_signals(void)
 {
     sigset_t none;
 
-    for (int s = 1; s < NSIG; s++)
-        signal(s, SIG_DFL); /* fails harmlessly for KILL, STOP and the RT ones glibc uses */
+    if (g_nset_sigs < 0) {
+        for (int s = 1; s < NSIG; s++)
+            signal(s, SIG_DFL); /* fails harmlessly for KILL, STOP and the RT ones glibc uses */
+    } else {
+        for (int i = 0; i < g_nset_sigs; i++)
+            signal(g_set_sigs[i], SIG_DFL);
+    }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -338,6 +361,8 @@ pid_t spawn_start(const struct spawn_opts *o, struct w_error *err)
         free(stack);
         return w_err(err, "out of memory");
     }
+    prepare_signals();
+    confine_prepare_child();
     pr.path = "";
     for (size_t i = 0; pr.envp[i]; i++)
         if (strncmp(pr.envp[i], "PATH=", 5) == 0)
