@@ -21,16 +21,79 @@ if [[ -e $container_path ]]; then
 	"${BASH_SOURCE[0]%/*}/destroy.sh" || die "cannot remove stale $container_path"
 fi
 
-# Two processes for the tree: forks dominate the cost of a hook. The skeleton holds
-# every directory (overlay/upper/etc, overlay/work, etc, ...); install makes the home.
+# The skeleton holds every directory (overlay/upper/etc, overlay/work, etc, ...). Forks
+# dominate the cost of a hook: a skeleton of only directories and plain files is copied
+# by bash itself (skel_scan, skel_make), anything else by cp -a.
 [[ -d ${container_path%/*} ]] || mkdir -p "${container_path%/*}"
+# skel_scan: true when $skeleton_path and all below it are directories (mode 0777 or
+# less) and regular files (no execute or special bit, no NUL byte) of our uid and gid,
+# read with bash's loadable stat; fills skel_d/skel_dm (directories, modes, parents
+# first) and skel_f/skel_fm/skel_fc (files, modes, contents) for skel_make, which keeps
+# modes, owners and contents as cp -a would, not times or extended attributes.
+skel_d=() skel_dm=() skel_f=() skel_fm=() skel_fc=()
+skel_scan() {
+	local LC_ALL=C p r c o set=() paths=()
+	local -A st=()
+	for o in globstar dotglob nullglob; do shopt -q "$o" || set+=("$o"); done
+	shopt -s globstar dotglob nullglob
+	paths=("$skeleton_path" "$skeleton_path"/**/*)
+	((${#set[@]} == 0)) || shopt -u "${set[@]}"
+	for p in "${paths[@]}"; do
+		stat -L -A st -- "$p" 2>/dev/null && [[ -O $p && -G $p ]] || return 1
+		r=${p#"$skeleton_path"}
+		case ${st[type]} in
+		d)
+			((8#${st[perms]} <= 8#777)) || return 1
+			skel_d+=("$r") skel_dm+=("${st[perms]}")
+			;;
+		-)
+			((!(8#${st[perms]} & 8#7111))) || return 1
+			c=''
+			IFS= read -r -d '' c <"$p" || :
+			((${#c} == st[size])) || return 1
+			skel_f+=("$r") skel_fm+=("${st[perms]}") skel_fc+=("$c")
+			;;
+		*) return 1 ;;
+		esac
+	done
+}
+# umask_get: sets w_umask to the umask, read without a process (Linux 4.7 and later).
+umask_get() {
+	local k v
+	while read -r k v; do [[ $k == Umask: ]] && w_umask=$v && return 0; done </proc/self/status
+	return 1
+}
+skel_make() {
+	local m i um
+	umask_get || return 1
+	um=$w_umask
+	umask 0
+	for i in "${!skel_d[@]}"; do
+		mkdir -m "${skel_dm[i]}" "$container_path${skel_d[i]}" || { umask "$um" && return 1; }
+	done
+	for i in "${!skel_f[@]}"; do
+		printf -v m '%o' $((~8#${skel_fm[i]} & 8#777))
+		umask "$m"
+		printf '%s' "${skel_fc[i]}" >"$container_path${skel_f[i]}" || { umask "$um" && return 1; }
+	done
+	umask "$um"
+}
 # On failure only: a full depot is the usual cause, and the client sees only our last line.
 full() {
 	local avail
 	avail=$(stat -f -c %a "${container_path%/*}" 2>/dev/null) || return 0
 	[[ $avail != 0 ]] || printf ': No space left on device in %s' "${container_path%/*}"
 }
-cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path$(full)"
+skel='cp -a'
+if enable -f stat stat 2>/dev/null; then
+	skel_scan && enable -f mkdir mkdir 2>/dev/null && skel=builtins
+	enable -d stat # full() wants stat(1)
+fi
+if [[ $skel == builtins ]]; then
+	skel_make || die "cannot copy $skeleton_path to $container_path$(full)"
+else
+	cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path$(full)"
+fi
 # A disk size asked for: the overlay's upper and work directories go on a private ext4
 # image mounted over the skeleton's (lib/disk.sh).
 disk_size_mb=${disk_size_mb:-0}
