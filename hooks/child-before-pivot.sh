@@ -78,13 +78,22 @@ for p in /proc/kcore /proc/keys /proc/timer_list /proc/timer_stats /proc/latency
 	fi
 done >>"$container_path/etc/fstab"
 mount -a -T "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
-# Device nodes copied from the host's (null zero full random urandom tty), then the
-# usual symlinks. They are made here rather than shipped in the skeleton: `make dist`
-# (tar -h) would follow fd -> /proc/self/fd into an endless tree. bash's loadable ln
-# (Debian bash-builtins; absolute path, never a search of ".") saves five processes.
-# With a user namespace they are already there (setup.sh made them in dev/, above).
+# Device nodes (null zero full random urandom tty), then the usual symlinks. They are
+# made here rather than shipped in the skeleton: `make dist` (tar -h) would follow fd ->
+# /proc/self/fd into an endless tree. With warden's mknod builtin (lib/common.sh
+# w_builtins) the nodes cost no process: the numbers of the devices cgroup's list
+# (lib/cgroup.sh), mode 0666, root's; else they are copied from the host's. bash's
+# loadable ln (Debian bash-builtins; absolute path, never a search of ".") saves five
+# processes. With a user namespace they are already there (setup.sh made them in dev/).
 if [[ $userns != true ]]; then
-	cp -a "${nodes[@]/#//dev/}" "$dev/" || die "cannot populate $dev"
+	if w_builtins mknod; then
+		for n in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+			mm=${n#*:}
+			mknod -m 0666 "$dev/${n%%:*}" c "${mm%:*}" "${mm#*:}" || die "cannot make $dev/${n%%:*}"
+		done
+	else
+		cp -a "${nodes[@]/#//dev/}" "$dev/" || die "cannot populate $dev"
+	fi
 	enable -f /usr/lib/bash/ln ln 2>/dev/null || true
 	for l in fd:/proc/self/fd stdin:/proc/self/fd/0 stdout:/proc/self/fd/1 \
 		stderr:/proc/self/fd/2 ptmx:pts/ptmx; do

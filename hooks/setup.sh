@@ -103,8 +103,16 @@ if ((disk_size_mb > 0)); then
 	disk_create "$disk_size_mb"
 fi
 upper=$container_path/overlay/upper
-install -d -o "$user_uid" -g "$user_uid" -m 0755 "$upper/home/$user_name" ||
-	die "cannot create the home directory of $user_name"
+# The home directory: with warden's chown builtin (lib/common.sh w_builtins) no process.
+home=$upper/home/$user_name
+if [[ ! -e $home ]] && w_builtins chown && umask_get; then
+	# (install -d's modes: 0755, its parents' too, whatever the umask)
+	{ umask 022 && mkdir -p "${home%/*}" && mkdir -m 0755 "$home" && umask "$w_umask" &&
+		chown "$user_uid:$user_uid" "$home"; } || die "cannot create the home directory of $user_name"
+else
+	install -d -o "$user_uid" -g "$user_uid" -m 0755 "$home" ||
+		die "cannot create the home directory of $user_name"
+fi
 
 # Bind mounts, validated now so child-before-pivot.sh can trust them.
 bind_lines=()
@@ -152,7 +160,7 @@ host_name=${hostname:-$id}
 
 # The environment of doc/hooks.md, so `set -a; . etc/config` restores it.
 for v in instance id handle container_path rootfs_path skeleton_path hooks_path \
-	wshd_path network_network network_host_ip network_container_ip network_netmask network_address \
+	wshd_path builtins_path network_network network_host_ip network_container_ip network_netmask network_address \
 	network_host_iface network_container_iface network_pool mtu allow_networks \
 	deny_networks allow_host_access dns_servers user_name user_uid cgroup_root \
 	cgroup_version iptables stop_timeout bind_mounts disk_size_mb container_capabilities \

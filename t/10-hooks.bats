@@ -235,6 +235,100 @@ _: line 7: $node: Operation not permitted"
 		"$before" "checksum of the rootfs listing"
 }
 
+# stub_tools TOOL...: a directory first in PATH whose TOOLs log "TOOL ARGS" to $TMP/ran
+# and run the real program: which of them a hook ran.
+stub_tools() {
+	local t
+	mkdir -p "$TMP/stubs"
+	for t in "$@"; do
+		printf '#!/bin/sh\necho "%s $*" >>"%s"\nexec /usr/bin/%s "$@"\n' "$t" "$TMP/ran" "$t" >"$TMP/stubs/$t"
+		chmod +x "$TMP/stubs/$t"
+	done
+	: >"$TMP/ran"
+	export PATH=$TMP/stubs:$PATH
+}
+
+# The container directory as a listing (type, mode, owner, size, path, link), minus
+# etc/config (which names builtins_path).
+ct_listing() {
+	(cd "$container_path" && find . ! -path ./etc/config -printf '%M %u:%g %s %p %l\n' | sort)
+}
+
+@test "warden-builtins.so: chown and mknod without a process, the hooks' subset; anything else a usage error" {
+	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
+	cd "$TMP"
+	run_cmd bash -c 'set -e; enable -f "$builtins_path" chown mknod
+		[[ $(type -t chown) == builtin && $(type -t mknod) == builtin ]]
+		umask 077
+		mknod -m 0666 null c 1 3; mknod fifo p
+		mkdir -p d/e; : >d/f; ln -s /etc d/l
+		chown -R 4242:4343 d; chown -h 7:8 d/l; chown daemon: fifo; chown :5 null
+		stat -c "%n %F %t:%T %a %u:%g" null fifo d d/e d/f d/l /etc
+		echo x >null && echo wrote null'
+	assert_success
+	assert_output "$(printf '%s\n' 'null character special file 1:3 666 0:5' \
+		'fifo fifo 0:0 600 1:1' 'd directory 0:0 700 4242:4343' 'd/e directory 0:0 700 4242:4343' \
+		'd/f regular empty file 0:0 600 4242:4343' 'd/l symbolic link 0:0 777 7:8' \
+		"/etc directory 0:0 $(stat -c '%a %u:%g' /etc)" 'wrote null')"
+	for bad in 'chown -x 1 f' 'chown nosuchuser f' 'chown 1' 'mknod -m 9 n c 1 3' \
+		'mknod n c 1' 'mknod n x 1 3' 'mknod n p 1 3' 'mknod -m u+rw n p'; do
+		run_cmd bash -c 'enable -f "$builtins_path" chown mknod; : >f; '"$bad"
+		assert_failure 2
+	done
+	run_cmd bash -c 'enable -f "$builtins_path" chown; chown 1 no-such-file'
+	assert_failure 1
+	assert_output_contains "no-such-file: No such file or directory"
+}
+
+@test "setup.sh: skeleton and home without cp or install where builtins are; the programs where not, alike" {
+	stub_tools cp install
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$TMP/ran" ""
+	want=$(ct_listing)
+	assert_equal "$(stat -c '%u:%g %a' "$container_path/overlay/upper/home/vcap")" "10001:10001 755" "home"
+	# No warden builtins: install makes the home, the same way.
+	rm -rf "$container_path"
+	builtins_path='' run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$TMP/ran" "install -d -o 10001 -g 10001 -m 0755 $container_path/overlay/upper/home/vcap"
+	assert_equal "$(ct_listing)" "$want" "the container directory made with install"
+	# A skeleton bash cannot copy (a link here; a node, an executable, a NUL byte or
+	# another owner too) goes to cp -a, whole.
+	cp -a "$HK_SRC/skeleton" "$TMP/skel"
+	ln -s /etc "$TMP/skel/link"
+	printf 'a\nb\n\n' >"$TMP/skel/etc/text"
+	chmod 0700 "$TMP/skel/tmp"
+	rm -rf "$container_path"
+	: >"$TMP/ran"
+	skeleton_path=$TMP/skel run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$TMP/ran" "cp -a $TMP/skel $container_path"
+	# ... and without the link bash copies it: the same tree, modes and contents.
+	rm "$TMP/skel/link" "$container_path/link"
+	cp_listing=$(ct_listing)
+	rm -rf "$container_path"
+	: >"$TMP/ran"
+	skeleton_path=$TMP/skel run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$TMP/ran" ""
+	assert_equal "$(ct_listing)" "$cp_listing" "the container directory bash copied"
+	cmp "$TMP/skel/etc/text" "$container_path/etc/text"
+	for odd in exec nul; do
+		rm -rf "$container_path" "$TMP/skel2"
+		cp -a "$HK_SRC/skeleton" "$TMP/skel2"
+		case $odd in
+		exec) chmod 0755 "$TMP/skel2/bin/.gitkeep" ;;
+		nul) printf 'a\0b' >"$TMP/skel2/etc/nul" ;;
+		esac
+		: >"$TMP/ran"
+		skeleton_path=$TMP/skel2 run_cmd "$HK_HOOKS/setup.sh"
+		assert_success
+		assert_file "$TMP/ran" "cp -a $TMP/skel2 $container_path"
+	done
+	cmp "$TMP/skel2/etc/nul" "$container_path/etc/nul"
+}
+
 @test "setup.sh: loopback nameservers become the host side of the veth; a stale dir is replaced" {
 	printf 'search example.org\nnameserver 127.0.0.53\nnameserver 127.0.0.1\noptions edns0\n' >"$TMP/resolv"
 	export host_resolv_conf=$TMP/resolv
@@ -561,7 +655,20 @@ favor_env() {
 }
 
 @test "child-before-pivot.sh: overlay, /proc, /dev, bind mounts, hostname and network in new namespaces" {
+	child_before_pivot
+	# The device nodes made by warden's mknod builtin, not copied by cp.
+	[[ ! -e $builtins_path ]] || assert_file "$TMP/ran" ""
+}
+
+@test "child-before-pivot.sh: without warden's builtins cp copies the host's device nodes, alike" {
+	builtins_path='' child_before_pivot
+	assert_file "$TMP/ran" "cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty $container_path/mnt/dev/"
+}
+
+# The test of child-before-pivot.sh, run with and without warden's builtins.
+child_before_pivot() {
 	requires cgroup1
+	stub_tools cp
 	export bind_mounts=$'/etc\t/mnt/hostetc\tro'
 	"$HK_HOOKS/setup.sh"
 	"$HK_HOOKS/parent-before-clone.sh"
@@ -575,6 +682,8 @@ favor_env() {
 			chroot "$m" /bin/sh -c "hostname; cat /etc/hostname; ls /dev | tr \"\n\" \" \"; echo; cat /proc/1/cmdline >/dev/null && echo proc ok; echo x 2>/dev/null >/mnt/hostetc/x || echo ro ok; echo hi >/dev/null && echo null ok"
 			ip -o -4 addr show dev "$network_container_iface" | awk "{print \$4}"
 			ip route show default
+			cd "$m/dev" && stat -c "%n %F %t:%T %a" null zero full random urandom tty | tr "\n" " "
+			echo
 		} >"$1/result" 2>&1
 		echo done >>"$1/result"' _ "$TMP" "$HK_HOOKS"
 	pid=$HK_LAST_PID
@@ -600,7 +709,9 @@ favor_env() {
 	assert_line 5 "null ok"
 	assert_line 6 "10.199.0.2/30"
 	assert_line_match 7 "default via 10.199.0.1 dev $HK_INSTANCE-$HK_ID-1*"
-	assert_line 8 "done"
+	assert_line 8 "$(printf '%s character special file %s 666 ' null 1:3 zero 1:5 full 1:7 \
+		random 1:8 urandom 1:9 tty 5:0)"
+	assert_line 9 "done"
 	# Nothing leaked into the host's mount namespace.
 	run_cmd grep " $container_path/mnt" /proc/self/mounts
 	assert_failure 1

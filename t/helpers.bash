@@ -251,6 +251,7 @@ cfg = {
         "hooks_path": env["WARDEN_SRC"] + "/hooks",
         "skeleton_path": env["WARDEN_SRC"] + "/skeleton",
         "wshd_path": env["WARDEN_BUILD"] + "/src/wshd/wshd",
+        "builtins_path": env["WARDEN_BUILD"] + "/src/builtins/warden-builtins.so",
         "container_grace_time": None,
     },
     "network": {"pool_start_address": "10.253.0.0", "pool_size": 32},

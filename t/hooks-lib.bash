@@ -17,6 +17,7 @@ hk_env() {
 	export container_path=$tmp/depot/$HK_ID
 	export rootfs_path=${HK_ROOTFS:-$tmp/rootfs}
 	export skeleton_path=$HK_SRC/skeleton hooks_path=$HK_HOOKS wshd_path=${WARDEN_BUILD:-$HK_SRC/_build}/src/wshd/wshd
+	export builtins_path=${WARDEN_BUILD:-$HK_SRC/_build}/src/builtins/warden-builtins.so
 	export network_network=10.199.0.0 network_host_ip=10.199.0.1
 	export network_container_ip=10.199.0.2 network_netmask=255.255.255.252
 	export network_host_iface=$HK_INSTANCE-$HK_ID-0 network_container_iface=$HK_INSTANCE-$HK_ID-1

@@ -226,6 +226,13 @@ veth_teardown() {
 	fi
 }
 
+# w_builtins NAME...: loads warden's loadable builtins NAME... (chown, mknod:
+# src/builtins/builtins.c) from server.builtins_path, so that they run without a
+# process; false when that file is not there (the caller then runs the programs).
+w_builtins() {
+	[[ -n ${builtins_path:-} ]] && enable -f "$builtins_path" "$@" 2>/dev/null
+}
+
 if [[ -n ${w_preload-} ]]; then
 	w_preloaded_common=1
 	return 0

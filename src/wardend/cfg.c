@@ -62,6 +62,7 @@ static const struct key keys[] = {
     {"server", "hooks_path", K_STR, F(server.hooks_path), 0, 0},
     {"server", "skeleton_path", K_STR, F(server.skeleton_path), 0, 0},
     {"server", "wshd_path", K_STR, F(server.wshd_path), 0, 0},
+    {"server", "builtins_path", K_STR_OR_NULL, F(server.builtins_path), 0, 0},
     {"server", "instance", K_INSTANCE, F(server.instance), 0, 0},
     {"server", "cgroup_root", K_STR, F(server.cgroup_root), 0, 0},
     {"server", "iptables", K_STR, F(server.iptables), 0, 0},
@@ -112,6 +113,7 @@ void config_defaults(struct w_config *cfg)
     strlcpy(cfg->server.hooks_path, WARDEN_SYSCONFDIR "/warden/hooks", CONFIG_STR);
     strlcpy(cfg->server.skeleton_path, WARDEN_PKGDATADIR "/skeleton", CONFIG_STR);
     strlcpy(cfg->server.wshd_path, WARDEN_SBINDIR "/wshd", CONFIG_STR);
+    strlcpy(cfg->server.builtins_path, WARDEN_PKGLIBDIR "/warden-builtins.so", CONFIG_STR);
     strlcpy(cfg->server.instance, "w", sizeof(cfg->server.instance));
     strlcpy(cfg->server.cgroup_root, "/sys/fs/cgroup", CONFIG_STR);
     strlcpy(cfg->server.iptables, "iptables", sizeof(cfg->server.iptables));

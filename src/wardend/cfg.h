@@ -23,6 +23,7 @@ struct w_config {
         char hooks_path[CONFIG_STR];
         char skeleton_path[CONFIG_STR];
         char wshd_path[CONFIG_STR];
+        char builtins_path[CONFIG_STR]; /* the hooks' loadable builtins; "" none */
         char instance[8];
         char cgroup_root[CONFIG_STR];
         char iptables[64];

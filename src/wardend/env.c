@@ -86,6 +86,7 @@ char **env_container(const struct env_ct *ct)
     bad |= env_add(&env, &n, "skeleton_path", "%s", c->server.skeleton_path);
     bad |= env_add(&env, &n, "hooks_path", "%s", c->server.hooks_path);
     bad |= env_add(&env, &n, "wshd_path", "%s", c->server.wshd_path);
+    bad |= env_add(&env, &n, "builtins_path", "%s", c->server.builtins_path);
     bad |= env_add(&env, &n, "network_network", "%s", net);
     bad |= env_add(&env, &n, "network_host_ip", "%s", host);
     bad |= env_add(&env, &n, "network_container_ip", "%s", cont);

@@ -21,6 +21,8 @@ static void test_defaults(void)
     TAP_IS_INT(c.server.job_output_limit, 10 * 1024 * 1024, "default output limit 10 MiB");
     TAP_IS_INT(c.network.pool_start_address, 0x0afe0000, "default pool starts at 10.254.0.0");
     TAP_IS_STR(c.server.instance, "w", "default instance \"w\"");
+    TAP_IS_STR(c.server.builtins_path, WARDEN_PKGLIBDIR "/warden-builtins.so",
+               "default builtins_path under pkglibdir");
     TAP_OK(json_object_is_type(c.server.container_rlimits, json_type_object) &&
                json_object_object_length(c.server.container_rlimits) == 0,
            "default rlimits: an empty object");
@@ -126,6 +128,10 @@ static void test_values(void)
     TAP_IS_INT(load("{\"server\":{\"container_grace_time\":null}}", &c, &err), 0,
                "container_grace_time null loads");
     TAP_OK(c.server.container_grace_time < 0, "container_grace_time null means never (< 0)");
+    config_free(&c);
+    TAP_IS_INT(load("{\"server\":{\"builtins_path\":null}}", &c, &err), 0,
+               "builtins_path null loads");
+    TAP_IS_STR(c.server.builtins_path, "", "builtins_path null: none (the hooks run the programs)");
     config_free(&c);
 
     load("{\"server\":{\"unix_domain_permissions\":\"0700\"}}", &c, &err);
