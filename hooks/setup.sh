@@ -224,11 +224,21 @@ if [[ ${user_namespaces:-false} == true ]]; then
 	# dev/ becomes the container's /dev: an empty file for each node the host's is
 	# bound onto (child-before-pivot.sh), and the usual links (not shipped in the
 	# skeleton: `make dist` would follow fd -> /proc/self/fd).
+	# bash's loadable ln (it has no -n: only for a name not there yet) and warden's chown
+	# (w_builtins) where there: no process.
 	mkdir -p "$container_path/dev" || die "cannot make $container_path/dev"
 	for n in null zero full random urandom tty; do : >"$container_path/dev/$n"; done
+	ln=program
+	enable -f ln ln 2>/dev/null && ln=builtin
+	w_builtins chown || :
 	for l in fd:/proc/self/fd stdin:/proc/self/fd/0 stdout:/proc/self/fd/1 \
 		stderr:/proc/self/fd/2 ptmx:pts/ptmx; do
-		ln -sfn "${l#*:}" "$container_path/dev/${l%%:*}" || die "cannot link dev/${l%%:*}"
+		d=$container_path/dev/${l%%:*}
+		if [[ $ln == builtin && ! -e $d && ! -L $d ]]; then
+			ln -s "${l#*:}" "$d" || die "cannot link dev/${l%%:*}"
+		else
+			env ln -sfn "${l#*:}" "$d" || die "cannot link dev/${l%%:*}"
+		fi
 	done
 	chown -R "$r:$r" "$container_path/overlay" "$container_path/jobs" "$container_path/log" \
 		"$container_path/run" "$container_path/dev" "$container_path/etc/fstab" \

@@ -329,6 +329,25 @@ ct_listing() {
 	cmp "$TMP/skel2/etc/nul" "$container_path/etc/nul"
 }
 
+@test "setup.sh with user namespaces: dev/ links and owners without ln or chown where builtins are; the programs where not, alike" {
+	export user_namespaces=true userns_root_uid=300000
+	stub_tools ln chown install cp
+	run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_file "$TMP/ran" ""
+	want=$(ct_listing)
+	assert_equal "$(readlink "$container_path/dev/fd") $(readlink "$container_path/dev/ptmx")" \
+		"/proc/self/fd pts/ptmx" "dev/ links"
+	assert_equal "$(stat -c '%u:%g' "$container_path/overlay/work" "$container_path/dev/fd" \
+		"$container_path/overlay/upper/home/vcap" | tr '\n' ' ')" \
+		"300000:300000 300000:300000 310001:310001 " "owners"
+	rm -rf "$container_path"
+	builtins_path='' run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	assert_grep "^chown -R 300000:300000 $container_path/overlay " "$TMP/ran"
+	assert_equal "$(ct_listing)" "$want" "the container directory made with chown(1)"
+}
+
 @test "setup.sh: loopback nameservers become the host side of the veth; a stale dir is replaced" {
 	printf 'search example.org\nnameserver 127.0.0.53\nnameserver 127.0.0.1\noptions edns0\n' >"$TMP/resolv"
 	export host_resolv_conf=$TMP/resolv
