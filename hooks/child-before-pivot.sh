@@ -16,9 +16,10 @@ set -euo pipefail
 mnt=$container_path/mnt
 dev=$mnt/dev
 
-# One mount(8) for the fixed mounts (a process costs more than the mounts themselves):
-# the overlay, /proc, /sys read-only, a small tmpfs /dev with devpts and shm, the
-# read-only and masked parts of /proc and /sys.
+# One fstab for the fixed mounts (a process costs more than the mounts themselves),
+# mounted by warden's mount_fstab builtin, no process, or one mount(8) (lib/common.sh
+# w_mount_fstab): the overlay, /proc, /sys read-only, a small tmpfs /dev with devpts
+# and shm, the read-only and masked parts of /proc and /sys.
 # fstab_path VAR PATH: PATH with blanks escaped for fstab, into VAR (no subshell).
 fstab_path() {
 	local p=${2// /\\040}
@@ -77,7 +78,7 @@ for p in /proc/kcore /proc/keys /proc/timer_list /proc/timer_stats /proc/latency
 		printf '%s\n' "/dev/null $m$p none bind,ro 0 0"
 	fi
 done >>"$container_path/etc/fstab"
-mount -a -T "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
+w_mount_fstab "$container_path/etc/fstab" || die "cannot mount the container's filesystems (etc/fstab)"
 # Device nodes (null zero full random urandom tty), then the usual symlinks. They are
 # made here rather than shipped in the skeleton: `make dist` (tar -h) would follow fd ->
 # /proc/self/fd into an endless tree. With warden's mknod builtin (lib/common.sh
@@ -121,7 +122,7 @@ if ((${#tdst[@]} + ${#bdst[@]})); then
 	done
 fi
 
-# tmpfs_mounts, before the bind mounts (so one can go inside a tmpfs), with one mount(8);
+# tmpfs_mounts, before the bind mounts (so one can go inside a tmpfs), as one fstab;
 # X-mount.mkdir makes each mount point on the overlay.
 if ((${#tdst[@]})); then
 	tp=''
@@ -129,7 +130,7 @@ if ((${#tdst[@]})); then
 		fstab_path tp "${real[i + 1]}"
 		printf '%s\n' "tmpfs $tp tmpfs ${topts[i]},X-mount.mkdir 0 0"
 	done >"$container_path/etc/fstab.tmpfs"
-	mount -a -T "$container_path/etc/fstab.tmpfs" || die "cannot mount the tmpfs mounts (etc/fstab.tmpfs)"
+	w_mount_fstab "$container_path/etc/fstab.tmpfs" || die "cannot mount the tmpfs mounts (etc/fstab.tmpfs)"
 fi
 
 # Bind mounts, in order, each mount point made on the overlay if the rootfs lacks it.

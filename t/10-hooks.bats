@@ -280,6 +280,61 @@ ct_listing() {
 	assert_output_contains "no-such-file: No such file or directory"
 }
 
+# mountinfo_under DIR: the mounts below DIR, without ids, device numbers and peer groups.
+mountinfo_under() {
+	awk -v d="$1/" 'index($5, d) == 1 { $1 = $2 = $3 = ""; print }' /proc/self/mountinfo |
+		sed -E 's/ (shared|master):[0-9]+//g'
+}
+
+@test "warden-builtins.so: mount_fstab mounts an fstab as mount -a -T does; an option it does not do, nothing and status 2" {
+	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
+	m=$TMP/m
+	mkdir -p "$m/src" "$m/t"
+	: >"$m/file"
+	: >"$m/t/f"
+	# Escaped spaces, flags and data, binds (recursive and read-only: the submount stays
+	# writable, as with mount(8)), mount points made, a skipped line.
+	cat >"$TMP/fstab" <<-EOF
+		tmpfs $m/t/a\040b tmpfs mode=0700,size=1m,noatime,nosuid,X-mount.mkdir=0711 0 0
+		$m/src $m/t/bind none rbind,ro,nodev,X-mount.mkdir 0 0
+		$m/file $m/t/f none bind,ro 0 0
+		tmpfs $m/t/skipped tmpfs noauto,X-mount.mkdir 0 0
+		proc $m/t/proc proc nosuid,nodev,noexec,X-mount.mkdir,x-whatever 0 0
+	EOF
+	outputs=()
+	for how in 'mount -a -T "$2"' 'enable -f "$builtins_path" mount_fstab && mount_fstab "$2"'; do
+		run_cmd unshare -m -p -f bash -c '. "$3"; mount --make-rprivate / &&
+			mount -t tmpfs tmpfs "$1/src" && mkdir "$1/src/sub" && mount -t tmpfs tmpfs "$1/src/sub" &&
+			'"$how"' && mountinfo_under "$1/t" && stat -c %a "$1/t/a b"' \
+			_ "$m" "$TMP/fstab" <(declare -f mountinfo_under)
+		assert_success
+		outputs+=("$output")
+	done
+	assert_equal "${outputs[1]}" "${outputs[0]}" "mountinfo after mount_fstab (vs mount -a -T)"
+	run_cmd printf '%s\n' "${outputs[0]}"
+	assert_line_match 0 "* / $m/t/a\\\\040b rw,nosuid,noatime - tmpfs tmpfs rw,size=1024k,mode=700"
+	assert_line_match 1 "* / $m/t/bind ro,nodev,relatime - tmpfs tmpfs *"
+	assert_line_match 2 "* / $m/t/bind/sub rw,relatime - tmpfs tmpfs *"
+	assert_line_match 3 "*/file $m/t/f ro,relatime *"
+	assert_line_match 4 "* / $m/t/proc rw,nosuid,nodev,noexec,relatime - proc proc rw"
+	assert_line 5 700
+	# An option mount(8) does itself: nothing mounted, status 2, said unless -q; then
+	# w_mount_fstab runs mount(8).
+	printf 'tmpfs %s tmpfs nofail,X-mount.mkdir 0 0\n' "$m/t/n" >>"$TMP/fstab"
+	run_cmd unshare -m -p -f bash -c 'enable -f "$builtins_path" mount_fstab; mount_fstab "$1"; echo "rc=$?"
+		mount_fstab -q "$1"; echo "rc=$?"; grep -c " $2/" /proc/self/mounts' _ "$TMP/fstab" "$m"
+	assert_output_contains "mount_fstab: $m/t/n: option nofail: not done here, run mount(8)"
+	assert_line -3 rc=2
+	assert_line -2 rc=2
+	assert_line -1 0
+	stub_tools mount
+	run_cmd unshare -m -p -f bash -c '. "$1/lib/common.sh"; mount --make-rprivate /
+		w_mount_fstab "$2" && grep -c " $3/t/n " /proc/self/mounts' _ "$HK_HOOKS" "$TMP/fstab" "$m"
+	assert_success
+	assert_line -1 1
+	assert_grep "^mount -a -T $TMP/fstab\$" "$TMP/ran"
+}
+
 @test "setup.sh: skeleton and home without cp or install where builtins are; the programs where not, alike" {
 	stub_tools cp install
 	run_cmd "$HK_HOOKS/setup.sh"
@@ -675,19 +730,24 @@ favor_env() {
 
 @test "child-before-pivot.sh: overlay, /proc, /dev, bind mounts, hostname and network in new namespaces" {
 	child_before_pivot
-	# The device nodes made by warden's mknod builtin, not copied by cp.
-	[[ ! -e $builtins_path ]] || assert_file "$TMP/ran" ""
+	# The device nodes made by warden's mknod builtin, not copied by cp; the fstab
+	# mounted by its mount_fstab, not mount(8) (which binds bind_mounts' /etc).
+	if [[ -e $builtins_path ]]; then
+		assert_file "$TMP/ran" "$(printf 'mount --bind /etc %s\nmount -o remount,bind,ro %s' \
+			"$container_path/mnt/mnt/hostetc" "$container_path/mnt/mnt/hostetc")"
+	fi
 }
 
 @test "child-before-pivot.sh: without warden's builtins cp copies the host's device nodes, alike" {
 	builtins_path='' child_before_pivot
-	assert_file "$TMP/ran" "cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty $container_path/mnt/dev/"
+	assert_grep "^mount -a -T $container_path/etc/fstab\$" "$TMP/ran"
+	assert_grep "^cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty $container_path/mnt/dev/\$" "$TMP/ran"
 }
 
 # The test of child-before-pivot.sh, run with and without warden's builtins.
 child_before_pivot() {
 	requires cgroup1
-	stub_tools cp
+	stub_tools cp mount
 	export bind_mounts=$'/etc\t/mnt/hostetc\tro'
 	"$HK_HOOKS/setup.sh"
 	"$HK_HOOKS/parent-before-clone.sh"

@@ -226,11 +226,23 @@ veth_teardown() {
 	fi
 }
 
-# w_builtins NAME...: loads warden's loadable builtins NAME... (chown, mknod:
-# src/builtins/builtins.c) from server.builtins_path, so that they run without a
-# process; false when that file is not there (the caller then runs the programs).
+# w_builtins NAME...: loads warden's loadable builtins NAME... (chown, mknod,
+# mount_fstab: src/builtins/builtins.c) from server.builtins_path, so that they run
+# without a process; false when that file is not there (the caller runs the programs).
 w_builtins() {
 	[[ -n ${builtins_path:-} ]] && enable -f "$builtins_path" "$@" 2>/dev/null
+}
+
+# w_mount_fstab FSTAB: mount -a -T FSTAB, by warden's mount_fstab builtin (w_builtins)
+# where it is there and does every option of FSTAB (else it mounts nothing and says so
+# with status 2), by mount(8) otherwise.
+w_mount_fstab() {
+	local rc=0
+	if w_builtins mount_fstab; then
+		mount_fstab -q "$1" || rc=$?
+		((rc != 2)) && return "$rc"
+	fi
+	mount -a -T "$1"
 }
 
 if [[ -n ${w_preload-} ]]; then

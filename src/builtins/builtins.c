@@ -1,11 +1,12 @@
-/* Loadable bash builtins for the hooks (`enable -f warden-builtins.so chown mknod`,
- * lib/common.sh): chown and mknod, the two tools on the create path that bash's own
- * loadables (Debian bash-builtins) lack, run without a process. Each takes the subset
- * of its coreutils namesake that the hooks use and refuses anything else with a usage
+/* Loadable bash builtins for the hooks (lib/common.sh w_builtins: `enable -f
+ * warden-builtins.so NAME`): the tools on the create path that bash's own loadables
+ * (Debian bash-builtins) lack, run without a process. chown and mknod take the subset
+ * of their coreutils namesakes that the hooks use and refuse anything else with a usage
  * error (status 2), so a hook that needs more says so instead of doing something else:
  *   chown [-R] [-h] OWNER[:[GROUP]] | :GROUP FILE...   (names or numbers; -R never
  *         follows a symbolic link and changes links themselves, as coreutils' -R -P)
  *   mknod [-m OCTAL_MODE] NAME c|u|b MAJOR MINOR | NAME p   (-m: exactly that mode)
+ * mount_fstab [-q] FSTAB is mount -a -T FSTAB (see mount_fstab_builtin).
  * Built against bash's headers (pkg-config bash); not linked with the rest of warden. */
 /* What bash's loadables.h includes, in its order (Debian ships that file outside the
  * header path). */
@@ -21,9 +22,13 @@
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <mntent.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -235,6 +240,201 @@ static int mknod_builtin(WORD_LIST *list)
     return EXECUTION_SUCCESS;
 }
 
+/* mount_fstab: what `mount -a -T FSTAB` does with the hooks' fstabs, in this process.
+ * The option names of mount(8) that are flags become flags; x-* and X-* are mount(8)'s
+ * own (X-mount.mkdir[=MODE] makes the mount point, with its parents, 0755 or MODE);
+ * anything else goes to the file system as data. A bind mount with flags is bound, then
+ * remounted with them (not recursively, as mount(8)). Lines with noauto are skipped.
+ * Every line is checked before anything is mounted: an option this does not do
+ * (propagation, remount, move, user mounts, nofail, loop, ...) makes it fail with
+ * status 2 having done nothing (and saying why, unless -q), so the caller can run
+ * mount(8) instead. */
+static const struct {
+    const char *name;
+    unsigned long set, clear;
+} mount_flags[] = {
+    {"defaults", 0, 0},
+    {"rw", 0, MS_RDONLY},
+    {"ro", MS_RDONLY, 0},
+    {"suid", 0, MS_NOSUID},
+    {"nosuid", MS_NOSUID, 0},
+    {"dev", 0, MS_NODEV},
+    {"nodev", MS_NODEV, 0},
+    {"exec", 0, MS_NOEXEC},
+    {"noexec", MS_NOEXEC, 0},
+    {"async", 0, MS_SYNCHRONOUS},
+    {"sync", MS_SYNCHRONOUS, 0},
+    {"dirsync", MS_DIRSYNC, 0},
+    {"atime", 0, MS_NOATIME},
+    {"noatime", MS_NOATIME, 0},
+    {"diratime", 0, MS_NODIRATIME},
+    {"nodiratime", MS_NODIRATIME, 0},
+    {"norelatime", 0, MS_RELATIME},
+    {"relatime", MS_RELATIME, 0},
+    {"nostrictatime", 0, MS_STRICTATIME},
+    {"strictatime", MS_STRICTATIME, 0},
+    {"nolazytime", 0, MS_LAZYTIME},
+    {"lazytime", MS_LAZYTIME, 0},
+    {"loud", 0, MS_SILENT},
+    {"silent", MS_SILENT, 0},
+    {"nomand", 0, MS_MANDLOCK},
+    {"mand", MS_MANDLOCK, 0},
+    {"bind", MS_BIND, 0},
+    {"rbind", MS_BIND | MS_REC, 0},
+    {"auto", 0, 0},
+};
+/* mount(8)'s, which this does not do. */
+static const char *const mount_refused[] = {
+    "remount", "move",      "rmove",      "shared",      "rshared", "slave",   "rslave",
+    "private", "rprivate",  "unbindable", "runbindable", "user",    "nouser",  "users",
+    "owner",   "noowner",   "group",      "nogroup",     "_netdev", "nofail",  "loop",
+    "offset",  "sizelimit", "encryption", "verity",      "helper",  "comment", NULL,
+};
+
+struct mount_line {
+    char *src, *dst, *type, *data;
+    unsigned long flags;
+    mode_t mkdir_mode; /* 0: no X-mount.mkdir */
+    int skip;
+};
+
+/* Splits OPTS into L's flags, data and X-mount.mkdir; -1 for an option refused. */
+static int mount_parse(char *opts, struct mount_line *l, const char **bad)
+{
+    char *o, *save = NULL;
+    size_t used = 0, cap = strlen(opts) + 1;
+
+    l->data = xmalloc(cap);
+    l->data[0] = '\0';
+    for (o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+        size_t i;
+        int known = 0;
+        char *eq = strchr(o, '=');
+        size_t nlen = eq ? (size_t)(eq - o) : strlen(o);
+
+        for (i = 0; mount_refused[i]; i++)
+            if (strlen(mount_refused[i]) == nlen && strncmp(o, mount_refused[i], nlen) == 0) {
+                *bad = o;
+                return -1;
+            }
+        for (i = 0; i < sizeof(mount_flags) / sizeof(mount_flags[0]); i++)
+            if (!eq && strcmp(o, mount_flags[i].name) == 0) {
+                l->flags = (l->flags & ~mount_flags[i].clear) | mount_flags[i].set;
+                known = 1;
+            }
+        if (known)
+            continue;
+        if (strcmp(o, "noauto") == 0) {
+            l->skip = 1;
+        } else if (strncmp(o, "X-mount.mkdir", 13) == 0 && (o[13] == '\0' || o[13] == '=')) {
+            unsigned long m = 0755;
+            if (o[13] == '=' && parse_number(o + 14, 8, 07777, &m) != 0) {
+                *bad = o;
+                return -1;
+            }
+            l->mkdir_mode = (mode_t)m;
+        } else if (strncmp(o, "X-mount.", 8) == 0) {
+            *bad = o; /* owner, mode, subdir, idmap...: mount(8)'s */
+            return -1;
+        } else if (strncasecmp(o, "x-", 2) != 0) {
+            used += (size_t)snprintf(l->data + used, cap - used, "%s%s", used ? "," : "", o);
+        }
+    }
+    return 0;
+}
+
+/* mkdir -p PATH with MODE for what is made. */
+static int mount_mkdir(const char *path, mode_t mode)
+{
+    char *p = savestring(path), *s;
+    int rc = 0;
+
+    for (s = p + 1; rc == 0; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, mode) != 0 && errno != EEXIST)
+            rc = -1;
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+static int mount_fstab_builtin(WORD_LIST *list)
+{
+    FILE *f;
+    struct mntent *e;
+    struct mount_line *lines = NULL;
+    size_t n = 0, i;
+    int rc = EXECUTION_SUCCESS;
+    const char *bad = NULL;
+    int quiet = 0;
+
+    if (list && strcmp(list->word->word, "-q") == 0) {
+        quiet = 1;
+        list = list->next;
+    }
+    if (!list || list->next || list->word->word[0] == '-') {
+        builtin_usage();
+        return EX_USAGE;
+    }
+    f = setmntent(list->word->word, "r");
+    if (!f) {
+        builtin_error("%s: %s", list->word->word, strerror(errno));
+        return EXECUTION_FAILURE;
+    }
+    while ((e = getmntent(f)) != NULL) {
+        struct mount_line *l;
+        char *opts = savestring(e->mnt_opts);
+        lines = xrealloc(lines, (n + 1) * sizeof(*lines));
+        l = &lines[n++];
+        memset(l, 0, sizeof(*l));
+        l->src = savestring(e->mnt_fsname);
+        l->dst = savestring(e->mnt_dir);
+        l->type = savestring(e->mnt_type);
+        if (mount_parse(opts, l, &bad) != 0) {
+            if (!quiet)
+                builtin_error("%s: option %s: not done here, run mount(8)", l->dst, bad);
+            rc = EX_USAGE;
+        }
+        free(opts);
+        if (rc != EXECUTION_SUCCESS)
+            break;
+    }
+    endmntent(f);
+    for (i = 0; i < n && rc == EXECUTION_SUCCESS; i++) {
+        struct mount_line *l = &lines[i];
+        unsigned long change = l->flags & ~(MS_BIND | MS_REC);
+        if (l->skip)
+            continue;
+        if (l->mkdir_mode && mount_mkdir(l->dst, l->mkdir_mode) != 0) {
+            builtin_error("%s: cannot make the mount point: %s", l->dst, strerror(errno));
+            rc = EXECUTION_FAILURE;
+        } else if (l->flags & MS_BIND) {
+            if (mount(l->src, l->dst, NULL, l->flags, NULL) != 0 ||
+                (change && mount("none", l->dst, NULL, MS_REMOUNT | MS_BIND | change, NULL) != 0)) {
+                builtin_error("%s on %s: %s", l->src, l->dst, strerror(errno));
+                rc = EXECUTION_FAILURE;
+            }
+        } else if (mount(l->src, l->dst, l->type, l->flags, l->data[0] ? l->data : NULL) != 0) {
+            builtin_error("%s on %s (%s): %s", l->src, l->dst, l->type, strerror(errno));
+            rc = EXECUTION_FAILURE;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        free(lines[i].src);
+        free(lines[i].dst);
+        free(lines[i].type);
+        free(lines[i].data);
+    }
+    free(lines);
+    return rc;
+}
+
 static char *chown_doc[] = {
     "Change the owner and group of files, without a process (warden's hooks).",
     "",
@@ -250,7 +450,7 @@ static char *mknod_doc[] = {
 };
 
 /* The names bash looks up: NAME_struct. */
-extern struct builtin chown_struct, mknod_struct;
+extern struct builtin chown_struct, mknod_struct, mount_fstab_struct;
 struct builtin chown_struct = {
     "chown",
     chown_builtin,
@@ -266,4 +466,15 @@ struct builtin mknod_struct = {
     mknod_doc,
     "mknod [-m OCTAL_MODE] NAME c|u|b MAJOR MINOR  or  mknod [-m OCTAL_MODE] NAME p",
     0,
+};
+static char *mount_fstab_doc[] = {
+    "Mount what FSTAB lists, as mount -a -T FSTAB, without a process (warden's hooks).",
+    "",
+    "Status 2, nothing mounted, for an option it does not do (-q: silently): run",
+    "mount(8) then.",
+    NULL,
+};
+struct builtin mount_fstab_struct = {
+    "mount_fstab",   mount_fstab_builtin,      BUILTIN_ENABLED,
+    mount_fstab_doc, "mount_fstab [-q] FSTAB", 0,
 };
