@@ -162,7 +162,9 @@ fi
 
 host_name=${hostname:-$id}
 if [[ $userns == true ]]; then
-	# /proc/sys/kernel/hostname is writable only by the host's root.
+	# /proc/sys/kernel/hostname is writable only by the host's root: sethostname(2), by
+	# warden's hostname builtin (w_builtins) where there, else hostname(1).
+	w_builtins hostname || :
 	command hostname "$host_name" || die "cannot set the hostname"
 else
 	printf '%s' "$host_name" >/proc/sys/kernel/hostname || die "cannot set the hostname"

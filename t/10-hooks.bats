@@ -254,7 +254,7 @@ ct_listing() {
 	(cd "$container_path" && find . ! -path ./etc/config -printf '%M %u:%g %s %p %l\n' | sort)
 }
 
-@test "warden-builtins.so: chown and mknod without a process, the hooks' subset; anything else a usage error" {
+@test "warden-builtins.so: chown, mknod and hostname without a process, the hooks' subset; anything else a usage error" {
 	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
 	cd "$TMP"
 	run_cmd bash -c 'set -e; enable -f "$builtins_path" chown mknod
@@ -278,6 +278,10 @@ ct_listing() {
 	run_cmd bash -c 'enable -f "$builtins_path" chown; chown 1 no-such-file'
 	assert_failure 1
 	assert_output_contains "no-such-file: No such file or directory"
+	# hostname, in a uts namespace of its own.
+	run_cmd unshare -u bash -c 'enable -f "$builtins_path" hostname; hostname t10.example
+		hostname; cat /proc/sys/kernel/hostname; hostname -f || echo "rc=$?"'
+	assert_output "$(printf '%s\n' t10.example t10.example "hostname: usage: hostname [NAME]" rc=2)"
 }
 
 # mountinfo_under DIR: the mounts below DIR, without ids, device numbers and peer groups.

@@ -227,7 +227,7 @@ veth_teardown() {
 }
 
 # w_builtins NAME...: loads warden's loadable builtins NAME... (chown, mknod,
-# mount_fstab: src/builtins/builtins.c) from server.builtins_path, so that they run
+# mount_fstab, hostname: src/builtins/builtins.c) from server.builtins_path, so that they run
 # without a process; false when that file is not there (the caller runs the programs).
 w_builtins() {
 	[[ -n ${builtins_path:-} ]] && enable -f "$builtins_path" "$@" 2>/dev/null

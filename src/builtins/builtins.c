@@ -6,7 +6,8 @@
  *   chown [-R] [-h] OWNER[:[GROUP]] | :GROUP FILE...   (names or numbers; -R never
  *         follows a symbolic link and changes links themselves, as coreutils' -R -P)
  *   mknod [-m OCTAL_MODE] NAME c|u|b MAJOR MINOR | NAME p   (-m: exactly that mode)
- * mount_fstab [-q] FSTAB is mount -a -T FSTAB (see mount_fstab_builtin).
+ * mount_fstab [-q] FSTAB is mount -a -T FSTAB (see mount_fstab_builtin); hostname [NAME]
+ * prints or sets the host name (of the caller's uts namespace).
  * Built against bash's headers (pkg-config bash); not linked with the rest of warden. */
 /* What bash's loadables.h includes, in its order (Debian ships that file outside the
  * header path). */
@@ -435,6 +436,31 @@ static int mount_fstab_builtin(WORD_LIST *list)
     return rc;
 }
 
+/* hostname [NAME]: prints the host name, or sets it to NAME. */
+static int hostname_builtin(WORD_LIST *list)
+{
+    char name[HOST_NAME_MAX + 1];
+
+    if (list && (list->next || list->word->word[0] == '-')) {
+        builtin_usage();
+        return EX_USAGE;
+    }
+    if (!list) {
+        if (gethostname(name, sizeof(name)) != 0) {
+            builtin_error("%s", strerror(errno));
+            return EXECUTION_FAILURE;
+        }
+        name[sizeof(name) - 1] = '\0';
+        printf("%s\n", name);
+        return sh_chkwrite(EXECUTION_SUCCESS);
+    }
+    if (sethostname(list->word->word, strlen(list->word->word)) != 0) {
+        builtin_error("%s: %s", list->word->word, strerror(errno));
+        return EXECUTION_FAILURE;
+    }
+    return EXECUTION_SUCCESS;
+}
+
 static char *chown_doc[] = {
     "Change the owner and group of files, without a process (warden's hooks).",
     "",
@@ -450,7 +476,7 @@ static char *mknod_doc[] = {
 };
 
 /* The names bash looks up: NAME_struct. */
-extern struct builtin chown_struct, mknod_struct, mount_fstab_struct;
+extern struct builtin chown_struct, mknod_struct, mount_fstab_struct, hostname_struct;
 struct builtin chown_struct = {
     "chown",
     chown_builtin,
@@ -477,4 +503,11 @@ static char *mount_fstab_doc[] = {
 struct builtin mount_fstab_struct = {
     "mount_fstab",   mount_fstab_builtin,      BUILTIN_ENABLED,
     mount_fstab_doc, "mount_fstab [-q] FSTAB", 0,
+};
+static char *hostname_doc[] = {
+    "Print the host name, or set it to NAME, without a process (warden's hooks).",
+    NULL,
+};
+struct builtin hostname_struct = {
+    "hostname", hostname_builtin, BUILTIN_ENABLED, hostname_doc, "hostname [NAME]", 0,
 };
