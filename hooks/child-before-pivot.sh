@@ -178,11 +178,13 @@ if [[ ${read_only_root:-false} == true ]]; then
 	mount -o remount,bind,ro "$mnt" || die "cannot make the container's root read-only"
 fi
 
+# The network with one ip -batch, or warden's ip_batch builtin, no process (lib/common.sh
+# w_ip_batch).
 if [[ -n ${network_address:-} ]]; then
 	# The given address and prefix only; the host side is reached on the link (its
 	# /30 address is not in our subnet) and is the gateway. Peers of the subnet are
 	# answered by the host's proxy ARP (lib/common.sh address_setup).
-	ip -batch - <<-EOF || die "cannot configure $network_container_iface with $network_address"
+	w_ip_batch <<-EOF || die "cannot configure $network_container_iface with $network_address"
 		link set lo up
 		addr add $network_address dev $network_container_iface
 		link set $network_container_iface mtu $mtu up
@@ -190,7 +192,7 @@ if [[ -n ${network_address:-} ]]; then
 		route add default via $network_host_ip dev $network_container_iface
 	EOF
 else
-	ip -batch - <<-EOF || die "cannot configure $network_container_iface"
+	w_ip_batch <<-EOF || die "cannot configure $network_container_iface"
 		link set lo up
 		addr add $network_container_ip/30 dev $network_container_iface
 		link set $network_container_iface mtu $mtu up

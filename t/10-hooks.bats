@@ -339,6 +339,44 @@ mountinfo_under() {
 	assert_grep "^mount -a -T $TMP/fstab\$" "$TMP/ran"
 }
 
+@test "warden-builtins.so: ip_batch sets links, addresses and routes as ip -batch does; a line it does not do, nothing and status 2" {
+	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
+	# child-before-pivot.sh's two batches, in a network namespace with a veth pair each.
+	show='ip -o addr | sed -E "s/^[0-9]+: //; /inet6 fe80/d"; ip -o -d link | sed -E "s/^[0-9]+: //; s/ (link\/ether|addrgenmode|numtxqueues) .*//"
+		ip -d route show table all | grep -v fe80'
+	printf '%s\n' 'link set lo up' 'addr add 10.199.0.2/30 dev v0' 'link set v0 mtu 1400 up' \
+		'route add default via 10.199.0.1' >"$TMP/b1"
+	printf '%s\n' 'link set lo up' 'addr add 10.99.0.5/24 dev v0' 'link set v0 mtu 1400 up' \
+		'route add 10.199.0.1/32 dev v0 scope link' 'route add default via 10.199.0.1 dev v0' >"$TMP/b2"
+	for b in b1 b2; do
+		outputs=()
+		for how in 'ip -batch - <"$1"' 'enable -f "$builtins_path" ip_batch && ip_batch <"$1"'; do
+			run_cmd unshare -n bash -c 'ip link add v0 type veth peer name v1 && ip link set v1 up &&
+				'"$how"' && '"$show" _ "$TMP/$b"
+			assert_success
+			outputs+=("$output")
+		done
+		assert_equal "${outputs[1]}" "${outputs[0]}" "links, addresses and routes after ip_batch <$b (vs ip -batch)"
+	done
+	assert_output_contains "unicast default via 10.199.0.1 dev v0 table main proto boot scope global"
+	assert_output_contains "unicast 10.199.0.1 dev v0 table main proto boot scope link"
+	# A line ip(8) does itself: nothing done, status 2, said unless -q; w_ip_batch then
+	# runs ip -batch.
+	printf '%s\n' 'link set lo up' 'link add v2 type veth peer name v3' >"$TMP/b3"
+	run_cmd unshare -n bash -c 'enable -f "$builtins_path" ip_batch; ip_batch <"$1"; echo "rc=$?"
+		ip_batch -q <"$1"; echo "rc=$?"; ip -o link show up | wc -l' _ "$TMP/b3"
+	assert_output_contains "ip_batch: line 2: not done here, run ip(8): link add v2 type veth peer name v3"
+	assert_line -3 rc=2
+	assert_line -2 rc=2
+	assert_line -1 0
+	stub_tools ip
+	run_cmd unshare -n bash -c '. "$1/lib/common.sh"; w_ip_batch <"$2" && ip -o link show v3 | wc -l' \
+		_ "$HK_HOOKS" "$TMP/b3"
+	assert_success
+	assert_line -1 1
+	assert_grep "^ip -batch -\$" "$TMP/ran"
+}
+
 @test "setup.sh: skeleton and home without cp or install where builtins are; the programs where not, alike" {
 	stub_tools cp install
 	run_cmd "$HK_HOOKS/setup.sh"
@@ -736,22 +774,27 @@ favor_env() {
 	child_before_pivot
 	# The device nodes made by warden's mknod builtin, not copied by cp; the fstab
 	# mounted by its mount_fstab, not mount(8) (which binds bind_mounts' /etc).
+	# The container's network set by its ip_batch: the one ip -batch is
+	# parent-after-clone.sh's veth (the test's own ip calls come after).
 	if [[ -e $builtins_path ]]; then
-		assert_file "$TMP/ran" "$(printf 'mount --bind /etc %s\nmount -o remount,bind,ro %s' \
+		run_cmd grep -v '^ip -o -4 addr show\|^ip route show default\|^ip -batch -$' "$TMP/ran"
+		assert_output "$(printf 'mount --bind /etc %s\nmount -o remount,bind,ro %s' \
 			"$container_path/mnt/mnt/hostetc" "$container_path/mnt/mnt/hostetc")"
+		assert_equal "$(grep -c '^ip -batch -$' "$TMP/ran")" 1 "ip -batch runs"
 	fi
 }
 
 @test "child-before-pivot.sh: without warden's builtins cp copies the host's device nodes, alike" {
 	builtins_path='' child_before_pivot
 	assert_grep "^mount -a -T $container_path/etc/fstab\$" "$TMP/ran"
+	assert_equal "$(grep -c '^ip -batch -$' "$TMP/ran")" 2 "ip -batch runs (the veth's and the container's)"
 	assert_grep "^cp -a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty $container_path/mnt/dev/\$" "$TMP/ran"
 }
 
 # The test of child-before-pivot.sh, run with and without warden's builtins.
 child_before_pivot() {
 	requires cgroup1
-	stub_tools cp mount
+	stub_tools cp mount ip
 	export bind_mounts=$'/etc\t/mnt/hostetc\tro'
 	"$HK_HOOKS/setup.sh"
 	"$HK_HOOKS/parent-before-clone.sh"

@@ -227,8 +227,9 @@ veth_teardown() {
 }
 
 # w_builtins NAME...: loads warden's loadable builtins NAME... (chown, mknod,
-# mount_fstab, hostname: src/builtins/builtins.c) from server.builtins_path, so that they run
-# without a process; false when that file is not there (the caller runs the programs).
+# mount_fstab, hostname, ip_batch: src/builtins/builtins.c) from server.builtins_path,
+# so that they run without a process; false when that file is not there (the caller
+# then runs the programs).
 w_builtins() {
 	[[ -n ${builtins_path:-} ]] && enable -f "$builtins_path" "$@" 2>/dev/null
 }
@@ -243,6 +244,21 @@ w_mount_fstab() {
 		((rc != 2)) && return "$rc"
 	fi
 	mount -a -T "$1"
+}
+
+# w_ip_batch: ip -batch - of stdin, by warden's ip_batch builtin (w_builtins) where it is
+# there and does every line (link set, addr add, route add; else it does nothing and
+# says so with status 2), by ip(8) otherwise.
+w_ip_batch() {
+	local rc=0 batch=''
+	if w_builtins ip_batch; then
+		IFS= read -r -d '' batch || :
+		ip_batch -q <<<"$batch" || rc=$?
+		((rc != 2)) && return "$rc"
+		ip -batch - <<<"$batch"
+		return
+	fi
+	ip -batch -
 }
 
 if [[ -n ${w_preload-} ]]; then

@@ -7,7 +7,8 @@
  *         follows a symbolic link and changes links themselves, as coreutils' -R -P)
  *   mknod [-m OCTAL_MODE] NAME c|u|b MAJOR MINOR | NAME p   (-m: exactly that mode)
  * mount_fstab [-q] FSTAB is mount -a -T FSTAB (see mount_fstab_builtin); hostname [NAME]
- * prints or sets the host name (of the caller's uts namespace).
+ * prints or sets the host name (of the caller's uts namespace); ip_batch [-q] is a part of
+ * ip -batch - (see ip_batch_builtin).
  * Built against bash's headers (pkg-config bash); not linked with the rest of warden. */
 /* What bash's loadables.h includes, in its order (Debian ships that file outside the
  * header path). */
@@ -19,17 +20,22 @@
 #include "common.h"
 /* clang-format on */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <mntent.h>
+#include <net/if.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -461,6 +467,235 @@ static int hostname_builtin(WORD_LIST *list)
     return EXECUTION_SUCCESS;
 }
 
+/* ip_batch: what `ip -batch -` does with these lines on stdin, over one rtnetlink
+ * socket of this process (the hooks' container side):
+ *   link set DEV [mtu N] [up|down]
+ *   addr add A.B.C.D/P dev DEV
+ *   route add default|A.B.C.D/P [via A.B.C.D] [dev DEV] [scope link]
+ * as ip(8) sends them (proto boot, main table; a route without via has scope link). All
+ * lines are read first: anything else makes it fail with status 2 having done nothing
+ * (and saying why, unless -q), so the caller can run ip(8) instead. */
+struct nl_req {
+    struct nlmsghdr h;
+    union {
+        struct ifinfomsg i;
+        struct ifaddrmsg a;
+        struct rtmsg r;
+    } m;
+    char attrs[64];
+};
+
+static void nl_attr(struct nl_req *q, unsigned short type, const void *data, unsigned short len)
+{
+    struct rtattr *a = (struct rtattr *)((char *)q + NLMSG_ALIGN(q->h.nlmsg_len));
+    a->rta_type = type;
+    a->rta_len = (unsigned short)RTA_LENGTH(len);
+    memcpy(RTA_DATA(a), data, len);
+    q->h.nlmsg_len = NLMSG_ALIGN(q->h.nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+/* A.B.C.D[/P]: the address, and the prefix (32 without one; -1 for "default"). */
+static int ip_parse_prefix(const char *s, struct in_addr *a, int *plen)
+{
+    char buf[32];
+    const char *slash = strchr(s, '/');
+    unsigned long p = 32;
+
+    if (strcmp(s, "default") == 0) {
+        a->s_addr = 0;
+        *plen = 0;
+        return 0;
+    }
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    if (slash) {
+        buf[slash - s] = '\0';
+        if (parse_number(slash + 1, 10, 32, &p) != 0)
+            return -1;
+    }
+    *plen = (int)p;
+    return inet_pton(AF_INET, buf, a) == 1 ? 0 : -1;
+}
+
+/* One line into Q; -1 for a line it does not do. */
+static int ip_parse_line(char *line, struct nl_req *q)
+{
+    char *w[12], *save = NULL, *t;
+    int n = 0, i;
+    unsigned int dev = 0;
+    struct in_addr a;
+    int plen;
+
+    for (t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+        if (n == 12)
+            return -1;
+        w[n++] = t;
+    }
+    memset(q, 0, sizeof(*q));
+    q->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    if (n >= 3 && strcmp(w[0], "link") == 0 && strcmp(w[1], "set") == 0) {
+        q->h.nlmsg_type = RTM_NEWLINK;
+        q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+        q->m.i.ifi_family = AF_UNSPEC;
+        if (!(dev = if_nametoindex(w[2])))
+            return -1;
+        q->m.i.ifi_index = (int)dev;
+        for (i = 3; i < n; i++) {
+            unsigned long mtu;
+            if (strcmp(w[i], "up") == 0 || strcmp(w[i], "down") == 0) {
+                q->m.i.ifi_change |= IFF_UP;
+                q->m.i.ifi_flags = w[i][0] == 'u' ? IFF_UP : 0;
+            } else if (strcmp(w[i], "mtu") == 0 && i + 1 < n &&
+                       parse_number(w[i + 1], 10, 65535, &mtu) == 0) {
+                unsigned int m = (unsigned int)mtu;
+                nl_attr(q, IFLA_MTU, &m, sizeof(m));
+                i++;
+            } else {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (n == 5 && strcmp(w[0], "addr") == 0 && strcmp(w[1], "add") == 0 &&
+        strcmp(w[3], "dev") == 0) {
+        if (ip_parse_prefix(w[2], &a, &plen) != 0 || strcmp(w[2], "default") == 0 ||
+            !(dev = if_nametoindex(w[4])))
+            return -1;
+        q->h.nlmsg_type = RTM_NEWADDR;
+        q->h.nlmsg_flags |= NLM_F_CREATE | NLM_F_EXCL;
+        q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+        q->m.a.ifa_family = AF_INET;
+        q->m.a.ifa_prefixlen = (unsigned char)plen;
+        q->m.a.ifa_index = dev;
+        nl_attr(q, IFA_LOCAL, &a, sizeof(a));
+        nl_attr(q, IFA_ADDRESS, &a, sizeof(a));
+        return 0;
+    }
+    if (n >= 3 && strcmp(w[0], "route") == 0 && strcmp(w[1], "add") == 0) {
+        int via = 0, scope_link = 0;
+        struct in_addr gw;
+        if (ip_parse_prefix(w[2], &a, &plen) != 0)
+            return -1;
+        for (i = 3; i < n; i++) {
+            if (strcmp(w[i], "via") == 0 && i + 1 < n && inet_pton(AF_INET, w[i + 1], &gw) == 1) {
+                via = 1;
+                i++;
+            } else if (strcmp(w[i], "dev") == 0 && i + 1 < n && (dev = if_nametoindex(w[i + 1]))) {
+                i++;
+            } else if (strcmp(w[i], "scope") == 0 && i + 1 < n && strcmp(w[i + 1], "link") == 0) {
+                scope_link = 1;
+                i++;
+            } else {
+                return -1;
+            }
+        }
+        if (!via && !dev)
+            return -1;
+        q->h.nlmsg_type = RTM_NEWROUTE;
+        q->h.nlmsg_flags |= NLM_F_CREATE | NLM_F_EXCL;
+        q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+        q->m.r.rtm_family = AF_INET;
+        q->m.r.rtm_dst_len = (unsigned char)plen;
+        q->m.r.rtm_table = RT_TABLE_MAIN;
+        q->m.r.rtm_protocol = RTPROT_BOOT;
+        q->m.r.rtm_scope = scope_link || !via ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+        q->m.r.rtm_type = RTN_UNICAST;
+        if (plen)
+            nl_attr(q, RTA_DST, &a, sizeof(a));
+        if (via)
+            nl_attr(q, RTA_GATEWAY, &gw, sizeof(gw));
+        if (dev)
+            nl_attr(q, RTA_OIF, &dev, sizeof(dev));
+        return 0;
+    }
+    return -1;
+}
+
+/* Sends Q and reads its ack: 0, or the negative errno. */
+static int nl_talk(int fd, struct nl_req *q, unsigned int seq)
+{
+    char buf[4096];
+    ssize_t r;
+
+    q->h.nlmsg_seq = seq;
+    if (send(fd, q, q->h.nlmsg_len, 0) < 0)
+        return -errno;
+    for (;;) {
+        struct nlmsghdr *h;
+        r = recv(fd, buf, sizeof(buf), 0);
+        if (r < 0)
+            return errno == EINTR ? -EINTR : -errno;
+        for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)r); h = NLMSG_NEXT(h, r)) {
+            if (h->nlmsg_seq == seq && h->nlmsg_type == NLMSG_ERROR)
+                return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+        }
+    }
+}
+
+static int ip_batch_builtin(WORD_LIST *list)
+{
+    char *line = NULL, **lines = NULL;
+    size_t cap = 0, n = 0, i;
+    struct nl_req *reqs;
+    int quiet = 0, fd, rc = EXECUTION_SUCCESS;
+    ssize_t len;
+    FILE *in;
+
+    if (list && strcmp(list->word->word, "-q") == 0) {
+        quiet = 1;
+        list = list->next;
+    }
+    if (list) {
+        builtin_usage();
+        return EX_USAGE;
+    }
+    in = fdopen(dup(0), "r");
+    if (!in) {
+        builtin_error("stdin: %s", strerror(errno));
+        return EXECUTION_FAILURE;
+    }
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        if (strspn(line, " \t\n") == (size_t)len)
+            continue;
+        lines = xrealloc(lines, (n + 1) * sizeof(*lines));
+        lines[n++] = savestring(line);
+    }
+    free(line);
+    fclose(in);
+    reqs = xmalloc((n ? n : 1) * sizeof(*reqs));
+    for (i = 0; i < n && rc == EXECUTION_SUCCESS; i++) {
+        char *copy = savestring(lines[i]);
+        if (ip_parse_line(copy, &reqs[i]) != 0) {
+            if (!quiet)
+                builtin_error("line %zu: not done here, run ip(8): %s", i + 1, lines[i]);
+            rc = EX_USAGE;
+        }
+        free(copy);
+    }
+    if (rc == EXECUTION_SUCCESS) {
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0) {
+            builtin_error("netlink: %s", strerror(errno));
+            rc = EXECUTION_FAILURE;
+        }
+        for (i = 0; i < n && rc == EXECUTION_SUCCESS; i++) {
+            int err = nl_talk(fd, &reqs[i], (unsigned int)i + 1);
+            if (err) {
+                builtin_error("%s: %s", strtok(lines[i], "\n"), strerror(-err));
+                rc = EXECUTION_FAILURE;
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    for (i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    free(reqs);
+    return rc;
+}
+
 static char *chown_doc[] = {
     "Change the owner and group of files, without a process (warden's hooks).",
     "",
@@ -476,7 +711,8 @@ static char *mknod_doc[] = {
 };
 
 /* The names bash looks up: NAME_struct. */
-extern struct builtin chown_struct, mknod_struct, mount_fstab_struct, hostname_struct;
+extern struct builtin chown_struct, mknod_struct, mount_fstab_struct, hostname_struct,
+    ip_batch_struct;
 struct builtin chown_struct = {
     "chown",
     chown_builtin,
@@ -510,4 +746,13 @@ static char *hostname_doc[] = {
 };
 struct builtin hostname_struct = {
     "hostname", hostname_builtin, BUILTIN_ENABLED, hostname_doc, "hostname [NAME]", 0,
+};
+static char *ip_batch_doc[] = {
+    "Apply ip -batch lines read from stdin (link set, addr add, route add) over",
+    "rtnetlink, without a process (warden's hooks). Status 2, nothing done, for a",
+    "line it does not do (-q: silently): run ip(8) then.",
+    NULL,
+};
+struct builtin ip_batch_struct = {
+    "ip_batch", ip_batch_builtin, BUILTIN_ENABLED, ip_batch_doc, "ip_batch [-q] <BATCH", 0,
 };
