@@ -173,13 +173,14 @@ ${nat}COMMIT
 
 # veth pair with the MTU, the container's end made straight inside the network
 # namespace of PID (moving it there later costs the kernel as much again); the host
-# side gets its /30 address and goes up. A stale pair of the same name goes first.
+# side gets its /30 address and goes up. A stale pair of the same name goes first. One
+# ip -batch, or warden's ip_batch builtin (w_ip_batch, below): no process.
 veth_setup() {
 	: "${network_host_ip:?}" "${1:?veth_setup: pid}"
 	if iface_exists "$network_host_iface"; then
 		ip link del "$network_host_iface" || die "cannot delete stale $network_host_iface"
 	fi
-	ip -batch - <<-EOF || die "cannot create veth pair $network_host_iface/$network_container_iface"
+	w_ip_batch <<-EOF || die "cannot create veth pair $network_host_iface/$network_container_iface"
 		link add name $network_host_iface mtu $mtu type veth peer name $network_container_iface mtu $mtu netns $1
 		addr add $network_host_ip/30 dev $network_host_iface
 		link set $network_host_iface up

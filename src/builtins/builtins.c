@@ -482,7 +482,7 @@ struct nl_req {
         struct ifaddrmsg a;
         struct rtmsg r;
     } m;
-    char attrs[64];
+    char attrs[256];
 };
 
 static void nl_attr(struct nl_req *q, unsigned short type, const void *data, unsigned short len)
@@ -490,7 +490,8 @@ static void nl_attr(struct nl_req *q, unsigned short type, const void *data, uns
     struct rtattr *a = (struct rtattr *)((char *)q + NLMSG_ALIGN(q->h.nlmsg_len));
     a->rta_type = type;
     a->rta_len = (unsigned short)RTA_LENGTH(len);
-    memcpy(RTA_DATA(a), data, len);
+    if (len)
+        memcpy(RTA_DATA(a), data, len);
     q->h.nlmsg_len = NLMSG_ALIGN(q->h.nlmsg_len) + RTA_ALIGN(a->rta_len);
 }
 
@@ -518,28 +519,108 @@ static int ip_parse_prefix(const char *s, struct in_addr *a, int *plen)
     return inet_pton(AF_INET, buf, a) == 1 ? 0 : -1;
 }
 
-/* One line into Q; -1 for a line it does not do. */
-static int ip_parse_line(char *line, struct nl_req *q)
+/* Opens a nested attribute; nl_nest_end closes it. */
+static struct rtattr *nl_nest(struct nl_req *q, unsigned short type)
 {
-    char *w[12], *save = NULL, *t;
+    struct rtattr *a = (struct rtattr *)((char *)q + NLMSG_ALIGN(q->h.nlmsg_len));
+    nl_attr(q, type, NULL, 0);
+    return a;
+}
+
+static void nl_nest_end(struct nl_req *q, struct rtattr *a)
+{
+    a->rta_len = (unsigned short)((char *)q + q->h.nlmsg_len - (char *)a);
+}
+
+/* link add name DEV [mtu N] type veth peer name PEER [mtu N] [netns PID], as ip(8) sends
+ * it: the peer's attributes after an ifinfomsg of its own in VETH_INFO_PEER. */
+static int ip_parse_veth(char **w, int n, struct nl_req *q)
+{
+    unsigned long v;
+    unsigned int mtu;
+    int i = 2, pid;
+    struct rtattr *info, *data, *peer;
+    struct ifinfomsg pi = {.ifi_family = AF_UNSPEC};
+
+    q->h.nlmsg_type = RTM_NEWLINK;
+    q->h.nlmsg_flags |= NLM_F_CREATE | NLM_F_EXCL;
+    q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+    q->m.i.ifi_family = AF_UNSPEC;
+    if (i + 1 >= n || strcmp(w[i], "name") != 0 || strlen(w[i + 1]) >= IFNAMSIZ)
+        return -1;
+    nl_attr(q, IFLA_IFNAME, w[i + 1], (unsigned short)(strlen(w[i + 1]) + 1));
+    i += 2;
+    if (i + 1 < n && strcmp(w[i], "mtu") == 0) {
+        if (parse_number(w[i + 1], 10, 65535, &v) != 0)
+            return -1;
+        mtu = (unsigned int)v;
+        nl_attr(q, IFLA_MTU, &mtu, sizeof(mtu));
+        i += 2;
+    }
+    if (i + 4 >= n || strcmp(w[i], "type") != 0 || strcmp(w[i + 1], "veth") != 0 ||
+        strcmp(w[i + 2], "peer") != 0 || strcmp(w[i + 3], "name") != 0 ||
+        strlen(w[i + 4]) >= IFNAMSIZ)
+        return -1;
+    info = nl_nest(q, IFLA_LINKINFO);
+    nl_attr(q, IFLA_INFO_KIND, "veth", 4);
+    data = nl_nest(q, IFLA_INFO_DATA);
+    peer = nl_nest(q, 1 /* VETH_INFO_PEER */);
+    memcpy((char *)q + q->h.nlmsg_len, &pi, sizeof(pi));
+    q->h.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
+    nl_attr(q, IFLA_IFNAME, w[i + 4], (unsigned short)(strlen(w[i + 4]) + 1));
+    for (i += 5; i < n; i += 2) {
+        if (i + 1 >= n)
+            return -1;
+        if (strcmp(w[i], "mtu") == 0 && parse_number(w[i + 1], 10, 65535, &v) == 0) {
+            mtu = (unsigned int)v;
+            nl_attr(q, IFLA_MTU, &mtu, sizeof(mtu));
+        } else if (strcmp(w[i], "netns") == 0 && parse_number(w[i + 1], 10, INT_MAX, &v) == 0) {
+            pid = (int)v;
+            nl_attr(q, IFLA_NET_NS_PID, &pid, sizeof(pid));
+        } else {
+            return -1;
+        }
+    }
+    nl_nest_end(q, peer);
+    nl_nest_end(q, data);
+    nl_nest_end(q, info);
+    return 0;
+}
+
+/* A device's index; with CHECK only whether NAME can be one (the lines are all checked
+ * before any is sent, and a device may be made by an earlier line). */
+static unsigned int ip_dev(const char *name, int check)
+{
+    if (check)
+        return *name && strlen(name) < IFNAMSIZ ? 1 : 0;
+    return if_nametoindex(name);
+}
+
+/* One line into Q; -1 for a line it does not do (with CHECK: checked only, see ip_dev),
+ * -2 for a device that is not there. */
+static int ip_parse_line(char *line, struct nl_req *q, int check)
+{
+    char *w[24], *save = NULL, *t;
     int n = 0, i;
     unsigned int dev = 0;
     struct in_addr a;
     int plen;
 
     for (t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
-        if (n == 12)
+        if (n == 24)
             return -1;
         w[n++] = t;
     }
     memset(q, 0, sizeof(*q));
     q->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    if (n >= 3 && strcmp(w[0], "link") == 0 && strcmp(w[1], "add") == 0)
+        return ip_parse_veth(w, n, q);
     if (n >= 3 && strcmp(w[0], "link") == 0 && strcmp(w[1], "set") == 0) {
         q->h.nlmsg_type = RTM_NEWLINK;
         q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
         q->m.i.ifi_family = AF_UNSPEC;
-        if (!(dev = if_nametoindex(w[2])))
-            return -1;
+        if (!(dev = ip_dev(w[2], check)))
+            return -2;
         q->m.i.ifi_index = (int)dev;
         for (i = 3; i < n; i++) {
             unsigned long mtu;
@@ -560,8 +641,8 @@ static int ip_parse_line(char *line, struct nl_req *q)
     if (n == 5 && strcmp(w[0], "addr") == 0 && strcmp(w[1], "add") == 0 &&
         strcmp(w[3], "dev") == 0) {
         if (ip_parse_prefix(w[2], &a, &plen) != 0 || strcmp(w[2], "default") == 0 ||
-            !(dev = if_nametoindex(w[4])))
-            return -1;
+            !(dev = ip_dev(w[4], check)))
+            return -2;
         q->h.nlmsg_type = RTM_NEWADDR;
         q->h.nlmsg_flags |= NLM_F_CREATE | NLM_F_EXCL;
         q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
@@ -581,7 +662,9 @@ static int ip_parse_line(char *line, struct nl_req *q)
             if (strcmp(w[i], "via") == 0 && i + 1 < n && inet_pton(AF_INET, w[i + 1], &gw) == 1) {
                 via = 1;
                 i++;
-            } else if (strcmp(w[i], "dev") == 0 && i + 1 < n && (dev = if_nametoindex(w[i + 1]))) {
+            } else if (strcmp(w[i], "dev") == 0 && i + 1 < n) {
+                if (!(dev = ip_dev(w[i + 1], check)))
+                    return -2;
                 i++;
             } else if (strcmp(w[i], "scope") == 0 && i + 1 < n && strcmp(w[i + 1], "link") == 0) {
                 scope_link = 1;
@@ -666,7 +749,7 @@ static int ip_batch_builtin(WORD_LIST *list)
     reqs = xmalloc((n ? n : 1) * sizeof(*reqs));
     for (i = 0; i < n && rc == EXECUTION_SUCCESS; i++) {
         char *copy = savestring(lines[i]);
-        if (ip_parse_line(copy, &reqs[i]) != 0) {
+        if (ip_parse_line(copy, &reqs[i], 1) != 0) {
             if (!quiet)
                 builtin_error("line %zu: not done here, run ip(8): %s", i + 1, lines[i]);
             rc = EX_USAGE;
@@ -680,7 +763,11 @@ static int ip_batch_builtin(WORD_LIST *list)
             rc = EXECUTION_FAILURE;
         }
         for (i = 0; i < n && rc == EXECUTION_SUCCESS; i++) {
-            int err = nl_talk(fd, &reqs[i], (unsigned int)i + 1);
+            char *copy = savestring(lines[i]);
+            int err = ip_parse_line(copy, &reqs[i], 0) == 0 ? 0 : -ENODEV;
+            free(copy);
+            if (!err)
+                err = nl_talk(fd, &reqs[i], (unsigned int)i + 1);
             if (err) {
                 builtin_error("%s: %s", strtok(lines[i], "\n"), strerror(-err));
                 rc = EXECUTION_FAILURE;
