@@ -301,8 +301,8 @@ static const char *const mount_refused[] = {
 struct mount_line {
     char *src, *dst, *type, *data;
     unsigned long flags;
-    mode_t mkdir_mode; /* 0: no X-mount.mkdir */
-    int skip;
+    mode_t mkdir_mode;
+    int mkdir, skip; /* X-mount.mkdir; noauto */
 };
 
 /* Splits OPTS into L's flags, data and X-mount.mkdir; -1 for an option refused. */
@@ -340,6 +340,7 @@ static int mount_parse(char *opts, struct mount_line *l, const char **bad)
                 return -1;
             }
             l->mkdir_mode = (mode_t)m;
+            l->mkdir = 1;
         } else if (strncmp(o, "X-mount.", 8) == 0) {
             *bad = o; /* owner, mode, subdir, idmap...: mount(8)'s */
             return -1;
@@ -418,7 +419,7 @@ static int mount_fstab_builtin(WORD_LIST *list)
         unsigned long change = l->flags & ~(MS_BIND | MS_REC);
         if (l->skip)
             continue;
-        if (l->mkdir_mode && mount_mkdir(l->dst, l->mkdir_mode) != 0) {
+        if (l->mkdir && mount_mkdir(l->dst, l->mkdir_mode) != 0) {
             builtin_error("%s: cannot make the mount point: %s", l->dst, strerror(errno));
             rc = EXECUTION_FAILURE;
         } else if (l->flags & MS_BIND) {
@@ -707,8 +708,10 @@ static int nl_talk(int fd, struct nl_req *q, unsigned int seq)
     for (;;) {
         struct nlmsghdr *h;
         r = recv(fd, buf, sizeof(buf), 0);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r < 0)
-            return errno == EINTR ? -EINTR : -errno;
+            return -errno;
         for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)r); h = NLMSG_NEXT(h, r)) {
             if (h->nlmsg_seq == seq && h->nlmsg_type == NLMSG_ERROR)
                 return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
