@@ -877,3 +877,25 @@ child_before_pivot() {
 	assert_success
 	assert_line_match 0 'usage:*'
 }
+
+@test "lib/common.sh iface_exists: this namespace's interfaces by one lookup, the same answer as /proc/net/dev" {
+	local dev=${HK_INSTANCE}ifx other
+	ip link del "$dev" 2>/dev/null || true
+	run_cmd hk_lib "iface_exists lo && ! iface_exists $dev && ! iface_exists all && ! iface_exists default && ! iface_exists ../lo && echo fine"
+	assert_output fine
+	ip link add name "$dev" type veth peer name "${dev}p"
+	run_cmd hk_lib "iface_exists $dev && echo there"
+	ip link del "$dev"
+	assert_output there
+	run_cmd hk_lib "iface_exists $dev || echo gone"
+	assert_output gone
+	# another namespace's interface is not ours
+	unshare --net sleep 30 &
+	other=$!
+	wait_for 5 eval "[[ \$(readlink /proc/$other/ns/net) != \$(readlink /proc/self/ns/net) ]]"
+	nsenter -t "$other" -n ip link add name "$dev" type veth peer name "${dev}p"
+	run_cmd hk_lib "iface_exists $dev || echo not-here"
+	kill "$other"
+	wait "$other" 2>/dev/null || true
+	assert_output not-here
+}

@@ -86,8 +86,16 @@ ipt_batch() {
 }
 
 # /proc/net/dev lists the interfaces of the reader's network namespace; /sys/class/net
-# those of the namespace that mounted /sys, which need not be ours. No process.
+# those of the namespace that mounted /sys, which need not be ours. No process. With
+# IPv4, /proc/sys/net/ipv4/conf has a directory per interface of the reader's namespace
+# too: one lookup, where reading /proc/net/dev costs a line per interface (2.5 ms of bash
+# with 250 containers' veths on the host).
 iface_exists() {
+	if [[ $1 != */* && $1 != . && $1 != .. && $1 != all && $1 != default &&
+		-d /proc/sys/net/ipv4/conf/lo ]]; then
+		[[ -d /proc/sys/net/ipv4/conf/$1 ]]
+		return
+	fi
 	local l devs=()
 	mapfile -t -s 2 devs </proc/net/dev
 	for l in "${devs[@]}"; do
