@@ -609,8 +609,9 @@ int cli_cmd_run(struct client *c, int argc, char **argv)
     return interact(c, handle, job, fd, tty);
 }
 
-/* signal HANDLE JOB SIG. */
-int cli_cmd_signal(struct client *c, int argc, char **argv)
+/* NAME HANDLE JOB ARG...: the handle and nwords - 1 more words, each a number where it is
+ * one; the reply printed as cli_simple does. signal and resize. */
+static int job_words(struct client *c, int argc, char **argv, int nwords, const char *usage)
 {
     const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
     static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
@@ -621,13 +622,19 @@ int cli_cmd_signal(struct client *c, int argc, char **argv)
     {
         return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
     }
-    if (argc - optind != 3)
-        return cli_usage_error(cmd, "expected a handle, a job id and a signal");
-    req = cli_request("signal");
+    if (argc - optind != nwords)
+        return cli_usage_error(cmd, usage);
+    req = cli_request(argv[0]);
     cli_add_str(req, argv[optind]);
-    json_object_array_add(req, cli_num_or_str(argv[optind + 1]));
-    json_object_array_add(req, cli_num_or_str(argv[optind + 2]));
+    for (int i = 1; i < nwords; i++)
+        json_object_array_add(req, cli_num_or_str(argv[optind + i]));
     return cli_simple(c, req);
+}
+
+/* signal HANDLE JOB SIG. */
+int cli_cmd_signal(struct client *c, int argc, char **argv)
+{
+    return job_words(c, argc, argv, 3, "expected a handle, a job id and a signal");
 }
 
 /* One stdin request of len bytes (base64 on the wire: any bytes), eof after them if asked;
@@ -721,22 +728,7 @@ int cli_cmd_stdin(struct client *c, int argc, char **argv)
 /* resize HANDLE JOB ROWS COLS. */
 int cli_cmd_resize(struct client *c, int argc, char **argv)
 {
-    const struct cli_cmd *cmd = cli_find_cmd(argv[0]);
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    struct json_object *req;
-    int ch;
-
-    CLI_FOR_OPTS(argc, argv, "h", lo, ch)
-    {
-        return ch == 'h' ? cli_show_help(cmd) : cli_usage_error(cmd, NULL);
-    }
-    if (argc - optind != 4)
-        return cli_usage_error(cmd, "expected a handle, a job id, rows and columns");
-    req = cli_request("resize");
-    cli_add_str(req, argv[optind]);
-    for (int i = 1; i < 4; i++)
-        json_object_array_add(req, cli_num_or_str(argv[optind + i]));
-    return cli_simple(c, req);
+    return job_words(c, argc, argv, 4, "expected a handle, a job id, rows and columns");
 }
 
 int cli_cmd_link_or_stream(struct client *c, int argc, char **argv)
