@@ -179,94 +179,63 @@ int hookrun_current(const struct hookrun *r, const char *dir)
     return 1;
 }
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int put(struct buf *b, const char *s)
+/* The request, NUL-separated, into *out (malloc'd): its length, or -1. */
+static ssize_t request_of(const char *path, const char *log, const char *const *args,
+                          char *const *env, char **out)
 {
-    size_t n = strlen(s) + 1;
+    size_t len = 0, nargs = 0;
+    FILE *f = open_memstream(out, &len);
 
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        char *p;
-
-        while (cap < b->len + n)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
+    if (f == NULL)
+        return -1;
+    while (args && args[nargs])
+        nargs++;
+    fprintf(f, "%s%c%s%c%zu%c", path, 0, log ? log : "", 0, nargs, 0);
+    for (size_t i = 0; i < nargs; i++)
+        fprintf(f, "%s%c", args[i], 0);
+    for (size_t i = 0; env && env[i]; i++)
+        fprintf(f, "%s%c", env[i], 0);
+    if (fclose(f) != 0) {
+        free(*out);
+        return -1;
     }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
+    return (ssize_t)len;
 }
 
-/* sock: fd is the runner's socket (no SIGPIPE if it is gone: an error instead). */
-static int write_all(int fd, int sock, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
+/* Writes to the runner's socket: the caller ignores SIGPIPE (wardend and wshd do), so a
+ * runner that died before its request is an error here, not the caller's death. */
 int hookrun_send(struct hookrun *r, const char *path, const char *log, const char *const *args,
                  char *const *env, struct w_error *err)
 {
-    struct buf b = {0};
-    char num[24], ref[64];
-    size_t nargs = 0;
-    int ok = 0, fd = -1;
+    struct sched_param normal = {0};
+    char *req, ref[64];
+    ssize_t len;
+    int ok, fd = -1;
 
     if (r->req < 0 || r->sent)
         return w_err(err, "hook runner: already used");
-    {
-        struct sched_param sp = {0};
-
-        /* From now on it is the hook, on the critical path: the normal policy again. */
-        sched_setscheduler(r->pid, SCHED_OTHER, &sp);
-    }
-    while (args && args[nargs])
-        nargs++;
-    snprintf(num, sizeof(num), "%zu", nargs);
-    if (put(&b, path) < 0 || put(&b, log ? log : "") < 0 || put(&b, num) < 0)
-        goto nomem;
-    for (size_t i = 0; i < nargs; i++)
-        if (put(&b, args[i]) < 0)
-            goto nomem;
-    for (size_t i = 0; env && env[i]; i++)
-        if (put(&b, env[i]) < 0)
-            goto nomem;
-    if (b.len <= HOOKRUN_INLINE) {
-        ok = write_all(r->req, 1, b.p, b.len) == 0;
+    if ((len = request_of(path, log, args, env, &req)) < 0)
+        return w_err(err, "hook runner: out of memory");
+    /* From now on it is the hook, on the critical path: the normal policy again. */
+    sched_setscheduler(r->pid, SCHED_OTHER, &normal);
+    if (len <= HOOKRUN_INLINE) {
+        ok = util_write_all(r->req, req, (size_t)len, err) == 0;
     } else {
         fd = memfd_create("warden-hook-request", MFD_CLOEXEC);
         snprintf(ref, sizeof(ref), "@/proc/%d/fd/%d", (int)getpid(), fd);
-        ok = fd >= 0 && write_all(fd, 0, b.p, b.len) == 0 &&
-             write_all(r->req, 1, ref, strlen(ref) + 1) == 0;
+        ok = fd >= 0 && util_write_all(fd, req, (size_t)len, err) == 0 &&
+             util_write_all(r->req, ref, strlen(ref) + 1, err) == 0;
+        if (fd < 0)
+            w_errno(err, errno, "memfd_create");
     }
     if (!ok)
-        w_errno(err, errno, "hook runner %d: send the request", (int)r->pid);
-    free(b.p);
+        w_err_prefix(err, "hook runner %d: send the request", (int)r->pid);
+    free(req);
     /* EOF ends the request; the socket stays open so that a late "R" finds a reader. */
     shutdown(r->req, SHUT_WR);
     r->sent = 1;
     r->keep = fd;
     return ok ? 0 : -1;
-nomem:
-    free(b.p);
-    return w_err(err, "hook runner: out of memory");
 }
 
 void hookrun_release(struct hookrun *r)
