@@ -198,7 +198,7 @@ static void pass_output(int fd, char *last, size_t size)
     }
 }
 
-/* The hook's end as run_and_wait reports it. */
+/* A hook's end as every error of wshd says it (wait_hook). */
 static int hook_status(const char *name, int status, const char *last, struct w_error *err)
 {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -310,15 +310,14 @@ static void early_close(struct early *e)
     e->out = -1;
 }
 
-/* Run path in e: 1 when it ran (err set on failure), 0 when e cannot take it (it is
- * then ended and reaped; exec the hook instead). */
-static int early_run(struct early *e, const struct opts *o, const char *path, const char *name,
-                     const char *extra, int *ret, struct w_error *err)
+/* Hand path to e: the runner's pid, with *outfd its output as start_hook gives them,
+ * or 0 when e cannot take it (it is then ended and reaped: exec the hook instead). e's
+ * socket stays open until early_close, after the hook's end. */
+static pid_t early_take(struct early *e, const struct opts *o, const char *path, const char *extra,
+                        int *outfd, struct w_error *err)
 {
     char *const env[] = {(char *)extra, NULL};
-    char last[400];
     pid_t pid = e->r.pid;
-    int status;
 
     if (pid <= 0)
         return 0;
@@ -330,42 +329,39 @@ static int early_run(struct early *e, const struct opts *o, const char *path, co
             ;
         return 0;
     }
-    pass_output(e->out, last, sizeof(last));
-    early_close(e);
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            *ret = w_errno(err, errno, "waitpid hook %s", name);
-            return 1;
-        }
-    *ret = hook_status(name, status, last, err);
-    return 1;
+    *outfd = e->out;
+    e->out = -1; /* wait_hook closes it */
+    return pid;
 }
 
-/* Start a hook of the hooks directory (argv[0] its name) without waiting for it. */
-static pid_t start_named_hook(const struct opts *o, const char *name, int *outfd,
-                              struct w_error *err)
+/* Start a hook of the hooks directory (argv[0] its name, extra "K=V" or NULL added to
+ * our environment) without waiting for it: in e if one was started for it. */
+static pid_t start_named_hook(const struct opts *o, const char *name, const char *extra,
+                              struct early *e, int *outfd, struct w_error *err)
 {
     char path[PATH_MAX];
     char *argv[] = {(char *)name, NULL};
+    pid_t pid;
 
     if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path))
         return w_err(err, "hook path too long");
-    return start_hook(path, argv, name, NULL, -1, outfd, err);
+    if (e != NULL && (pid = early_take(e, o, path, extra, outfd, err)) > 0)
+        return pid;
+    return start_hook(path, argv, name, extra, -1, outfd, err);
 }
 
-/* A hook of the hooks directory, argv[0] its name; in e if one was started for it. */
 static int run_named_hook(const struct opts *o, const char *name, const char *extra,
                           struct early *e, struct w_error *err)
 {
-    char path[PATH_MAX];
-    char *argv[] = {(char *)name, NULL};
-    int ret;
+    int outfd, ret;
+    pid_t pid = start_named_hook(o, name, extra, e, &outfd, err);
 
-    if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path))
-        return w_err(err, "hook path too long");
-    if (e != NULL && early_run(e, o, path, name, extra, &ret, err))
-        return ret;
-    return run_and_wait(path, argv, name, extra, -1, err);
+    if (pid < 0)
+        return -1;
+    ret = wait_hook(pid, outfd, name, err);
+    if (e != NULL)
+        early_close(e);
+    return ret;
 }
 
 /* ---- child side: runs in the new namespaces ---- */
@@ -726,7 +722,7 @@ int main(int argc, char **argv, char **envp)
     signal(SIGPIPE, SIG_IGN);
     /* parent-before-clone.sh first, then the runner of parent-after-clone.sh, which
      * reads the libraries while the first runs. */
-    pbc = start_named_hook(&o, "parent-before-clone.sh", &outfd, &err);
+    pbc = start_named_hook(&o, "parent-before-clone.sh", NULL, NULL, &outfd, &err);
     if (pbc < 0)
         fail(0, err.msg);
     early_start(&pac, o.hooks);
