@@ -136,6 +136,23 @@ create_ok() {
 	assert_output "warden: hook net.sh exited with status 3: net.sh: lib two"
 }
 
+@test "runners that die before their hook (a library that exits at preload): hooks are exec'd, wardend says so and goes on" {
+	sed -i '3i [[ -z ${w_preload-} ]] || exit 7' "$WTMP/hooks/lib/common.sh"
+	# the runners started before the edit read the old library: let them go
+	create_ok
+	run_w destroy "$H"
+	H=''
+	create_ok
+	run_w run "$H" 'echo alive'
+	assert_output alive
+	run_w destroy "$H"
+	assert_success
+	H=''
+	wait_for 5 grep -q "hook runner [0-9]* ended before it had a hook (status 0x700)" "$WTMP/wardend.log"
+	run_w ping
+	assert_success
+}
+
 @test "a hook whose first line names another interpreter is exec'd by it" {
 	create_ok
 	set_hook net.sh '#!/bin/sh' 'echo "net.sh: bash=${BASH_VERSION:-none} zero=$0" >&2; exit 4'
