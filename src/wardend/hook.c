@@ -217,14 +217,15 @@ static void runner_remove(int i)
     nrunners--;
 }
 
-/* An unused runner exited (it cannot preload, or was discarded): forget it. It is
- * started anew only when a hook takes one, so a broken one costs one start per hook. */
+/* An unused runner exited (it cannot preload): forget it. The next one starts when a
+ * hook ends, so a broken library costs one start per hook. */
 static void runner_died(pid_t pid, int status)
 {
     for (int i = 0; i < nrunners; i++)
         if (runners[i].r.pid == pid) {
             log_msg(LOG_WARNING, "hook runner %d ended before it had a hook (status 0x%x)",
                     (int)pid, status);
+            runner_unwatch(&runners[i]);    /* before its socket closes */
             hookrun_release(&runners[i].r); /* reaped: no kill, its pid may be another's now */
             runner_remove(i);
             return;
