@@ -172,11 +172,18 @@ else
 	printf '%s' "$host_name" >/proc/sys/kernel/hostname || die "cannot set the hostname"
 fi
 
+# A rootfs without /tmp still gets one, in the overlay's upper layer (read-only with
+# read_only_root). Whatever is there, even a symbolic link, is left alone: it is not
+# followed, as it would lead into the host's tree before pivot_root. chmod(1), as bash's
+# loadable mkdir drops the sticky bit of -m.
+if [[ ! -e $mnt/tmp && ! -L $mnt/tmp ]]; then
+	{ mkdir "$mnt/tmp" && chmod 1777 "$mnt/tmp"; } || die "cannot make /tmp"
+fi
+
 # read_only_root: the overlay read-only once everything is mounted on it and every mount
 # point made; what is mounted on it (/dev, /proc, the bind and tmpfs mounts) stays as
-# it is. child-after-pivot.sh wants a /tmp, even a read-only one.
+# it is.
 if [[ ${read_only_root:-false} == true ]]; then
-	[[ -d $mnt/tmp ]] || mkdir -m 1777 "$mnt/tmp" || die "cannot make /tmp"
 	mount -o remount,bind,ro "$mnt" || die "cannot make the container's root read-only"
 fi
 

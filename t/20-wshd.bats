@@ -247,6 +247,17 @@ SH
 	assert_output_contains "CapBnd:	0000000000000021" # CHOWN (0) and KILL (5)
 }
 
+@test "no child-after-pivot.sh (none is shipped): wshd starts no shell after pivot_root and serves" {
+	cp -a "$HOOKS" "$T/hooks"
+	rm "$T/hooks/child-after-pivot.sh"
+	HOOKS=$T/hooks started
+	# The fixture's after-pivot hook would have left /tmp/after-pivot in the container.
+	run_cmd nsenter -t "$WSHD_PID" -m test -e /tmp/after-pivot
+	assert_failure 1
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
+}
+
 @test "exec'd processes: root gets --caps, the user none; both load the seccomp filter" {
 	WSHD_ARGS=(--caps "CHOWN,KILL")
 	started

@@ -691,6 +691,28 @@ sleep 0.5'
 	fix_hook child-before-pivot.sh
 }
 
+@test "a rootfs without /tmp: child-before-pivot.sh makes one (1777) in the upper layer; a link there is left alone" {
+	own_daemon_prepare
+	cp -a "$WARDEN_TEST_ROOTFS" "$WTMP/rootfs"
+	rmdir "$WTMP/rootfs/tmp"
+	own_daemon_start "\"container_rootfs_path\":\"$WTMP/rootfs\""
+	run_w create --network 10.253.130.0
+	assert_success
+	run_w run 0afd8200 'stat -c "%a %F" /tmp; echo x >/tmp/x && echo written'
+	assert_output "$(printf '1777 directory\nwritten')"
+	[[ ! -e $WTMP/rootfs/tmp ]] || _explain "made in the rootfs"
+	run_w destroy 0afd8200
+	assert_gone 0afd8200
+	# A link (to where the host has a directory, the container not) stays a link.
+	ln -s /var/lib "$WTMP/rootfs/tmp"
+	run_w create --network 10.253.130.0
+	assert_success
+	run_w run 0afd8200 'readlink /tmp'
+	assert_output /var/lib
+	run_w destroy 0afd8200
+	assert_gone 0afd8200
+}
+
 @test "failing hook: net.sh exits 2 on net out -> its status and last stderr line; the container goes on" {
 	own_daemon_prepare
 	hooks_copy

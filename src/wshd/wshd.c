@@ -414,8 +414,11 @@ static int open_host_side(const struct opts *o, struct child_res *r, struct w_er
     if (snprintf(path, sizeof(path), "%s/child-after-pivot.sh", o->hooks) >= (int)sizeof(path))
         return w_err(err, "hooks path too long");
     r->after_pivot = util_read_file(AT_FDCWD, path, 1024 * 1024, &len, err);
+    if (r->after_pivot == NULL && err->errnum == ENOENT)
+        r->after_pivot = strdup(""); /* none: the container's /bin/sh is not started */
     if (r->after_pivot == NULL)
-        return w_err_prefix(err, "hook child-after-pivot.sh");
+        return err->errnum == ENOENT ? w_err(err, "out of memory")
+                                     : w_err_prefix(err, "hook child-after-pivot.sh");
     return 0;
 }
 
@@ -455,7 +458,8 @@ static int do_pivot(const struct opts *o, struct child_res *r, struct w_error *e
 }
 
 /* child-after-pivot.sh runs the container's /bin/sh, which comes with the rootfs: only
- * once the old root is gone and the bounding set is the container's, like a job. */
+ * once the old root is gone and the bounding set is the container's, like a job. It is
+ * optional (none is shipped): missing or empty, nothing runs. */
 static int run_after_pivot(struct child_res *r, struct w_error *err)
 {
     char *argv[] = {"sh", "-c", r->after_pivot, "child-after-pivot.sh", NULL};
