@@ -250,10 +250,10 @@ SH
 @test "no child-after-pivot.sh (none is shipped): wshd starts no shell after pivot_root and serves" {
 	cp -a "$HOOKS" "$T/hooks"
 	rm "$T/hooks/child-after-pivot.sh"
+	# The fixture's after-pivot hook would leave /tmp/after-pivot in the (bound) rootfs.
+	rm -f "$BATS_FILE_TMPDIR/rootfs/tmp/after-pivot"
 	HOOKS=$T/hooks started
-	# The fixture's after-pivot hook would have left /tmp/after-pivot in the container.
-	run_cmd nsenter -t "$WSHD_PID" -m test -e /tmp/after-pivot
-	assert_failure 1
+	[[ ! -e $BATS_FILE_TMPDIR/rootfs/tmp/after-pivot ]] || _explain "an after-pivot hook ran"
 	run_cmd client '{"op":"ping"}'
 	assert_output '{"ok":true,"pid":1}'
 }
