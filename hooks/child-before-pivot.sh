@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 # The cloned child, before pivot_root; runs in the container's new mount, uts, ipc, pid
 # and net namespaces with the host's tools, at the same time as parent-after-clone.sh
-# (but with user namespaces). Mounts the overlay on mnt and what goes in it (/proc,
+# (with user namespaces: after it). Mounts the overlay on mnt and what goes in it (/proc,
 # /sys, a minimal /dev, the tmpfs and bind mounts), writes the sysctls, sets the
 # hostname, the root read-only when asked, and the network once our end of the veth is
 # there.

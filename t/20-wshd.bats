@@ -220,6 +220,24 @@ not a tty"
 	assert_failure 1
 }
 
+@test "parent-after-clone.sh fails once the child has bound its socket (they run at once): the socket goes too" {
+	cp -a "$HOOKS" "$T/hooks"
+	cat >"$T/hooks/parent-after-clone.sh" <<'SH'
+#!/bin/bash
+for ((i = 0; i < 100; i++)); do [[ -S $container_path/run/wshd.sock ]] && break; sleep 0.05; done
+[[ -S $container_path/run/wshd.sock ]] || { echo "parent-after-clone: no socket yet" >&2; exit 3; }
+echo "parent-after-clone: failing after the child's socket" >&2
+exit 2
+SH
+	HOOKS=$T/hooks start_wshd
+	assert_failure 111
+	[[ ${lines[-1]} == "wshd: hook parent-after-clone.sh exited with status 2: parent-after-clone: failing after the child's socket" ]] ||
+		_explain "last line"
+	[[ ! -e $C/run/wshd.pid && ! -e $S ]] || _explain "wshd.pid or the socket left"
+	run_cmd pgrep -f "$C/run"
+	assert_failure 1
+}
+
 @test "a hook that cannot be run (no exec bit): precise last line, nothing left behind" {
 	cp -a "$HOOKS" "$T/hooks"
 	chmod -x "$T/hooks/parent-after-clone.sh"

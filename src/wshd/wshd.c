@@ -609,6 +609,10 @@ child_main(const struct opts *o, int go_fd, int ready_fd, int idmap_sock)
 
 /* ---- parent side: host namespaces ---- */
 
+/* The child's socket, once there is a child: a failed start removes it, as the child
+ * may have bound it while parent-after-clone.sh still ran, and a killed child cannot. */
+static char child_sock[PATH_MAX];
+
 static void __attribute__((noreturn)) fail(pid_t child, const char *msg)
 {
     if (child > 0) {
@@ -616,6 +620,8 @@ static void __attribute__((noreturn)) fail(pid_t child, const char *msg)
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
             ;
     }
+    if (child_sock[0] != '\0')
+        unlink(child_sock);
     fprintf(stderr, "wshd: %s\n", msg);
     exit(EXIT_SYSTEM);
 }
@@ -757,6 +763,8 @@ int main(int argc, char **argv, char **envp)
         w_errno(&err, errno, "socketpair for the idmapped rootfs");
         fail(0, err.msg);
     }
+    if (snprintf(child_sock, sizeof(child_sock), "%s/wshd.sock", o.run) >= (int)sizeof(child_sock))
+        child_sock[0] = '\0'; /* the child refuses such a path: nothing to remove */
     child = (pid_t)syscall(SYS_clone,
                            CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET |
                                (o.userns_root >= 0 ? CLONE_NEWUSER : 0) | SIGCHLD,
