@@ -1,9 +1,11 @@
 #!/bin/bash
 # shellcheck source-path=SCRIPTDIR
 # The cloned child, before pivot_root; runs in the container's new mount, uts, ipc, pid
-# and net namespaces with the host's tools. Mounts the overlay on mnt and what goes in
-# it (/proc, /sys, a minimal /dev, the tmpfs and bind mounts), writes the sysctls, sets
-# the hostname and the network, and makes the root read-only when asked.
+# and net namespaces with the host's tools, at the same time as parent-after-clone.sh
+# (with user namespaces: after it). Mounts the overlay on mnt and what goes in it (/proc,
+# /sys, a minimal /dev, the tmpfs and bind mounts), writes the sysctls, sets the
+# hostname, the root read-only when asked, and the network once our end of the veth is
+# there.
 # Everything is mounted in this namespace only (wshd made / rprivate before running
 # this hook), so it all vanishes with the container. wshd does pivot_root and
 # unmounts the old root itself.
@@ -170,14 +172,34 @@ else
 	printf '%s' "$host_name" >/proc/sys/kernel/hostname || die "cannot set the hostname"
 fi
 
+# A rootfs without /tmp still gets one, in the overlay's upper layer (read-only with
+# read_only_root). Whatever is there, even a symbolic link, is left alone: it is not
+# followed, as it would lead into the host's tree before pivot_root. chmod(1), as bash's
+# loadable mkdir drops the sticky bit of -m.
+if [[ ! -e $mnt/tmp && ! -L $mnt/tmp ]]; then
+	{ mkdir "$mnt/tmp" && chmod 1777 "$mnt/tmp"; } || die "cannot make /tmp"
+fi
+
 # read_only_root: the overlay read-only once everything is mounted on it and every mount
 # point made; what is mounted on it (/dev, /proc, the bind and tmpfs mounts) stays as
-# it is. child-after-pivot.sh wants a /tmp, even a read-only one.
+# it is.
 if [[ ${read_only_root:-false} == true ]]; then
-	[[ -d $mnt/tmp ]] || mkdir -m 1777 "$mnt/tmp" || die "cannot make /tmp"
 	mount -o remount,bind,ro "$mnt" || die "cannot make the container's root read-only"
 fi
 
+# Our end of the veth: wshd runs this hook while parent-after-clone.sh makes it in our
+# network namespace (doc/hooks.md); it is there long before we get here, else wait for
+# it, without a process, at most 10 s.
+if ! iface_exists "$network_container_iface"; then
+	w_now_us
+	deadline=$((w_now + 10000000))
+	until iface_exists "$network_container_iface"; do
+		w_now_us
+		((w_now < deadline)) ||
+			die "no $network_container_iface after 10 s (parent-after-clone.sh makes it)"
+		w_sleep 0.001
+	done
+fi
 # The network with one ip -batch, or warden's ip_batch builtin, no process (lib/common.sh
 # w_ip_batch).
 if [[ -n ${network_address:-} ]]; then

@@ -220,6 +220,24 @@ not a tty"
 	assert_failure 1
 }
 
+@test "parent-after-clone.sh fails once the child has bound its socket (they run at once): the socket goes too" {
+	cp -a "$HOOKS" "$T/hooks"
+	cat >"$T/hooks/parent-after-clone.sh" <<'SH'
+#!/bin/bash
+for ((i = 0; i < 100; i++)); do [[ -S $container_path/run/wshd.sock ]] && break; sleep 0.05; done
+[[ -S $container_path/run/wshd.sock ]] || { echo "parent-after-clone: no socket yet" >&2; exit 3; }
+echo "parent-after-clone: failing after the child's socket" >&2
+exit 2
+SH
+	HOOKS=$T/hooks start_wshd
+	assert_failure 111
+	[[ ${lines[-1]} == "wshd: hook parent-after-clone.sh exited with status 2: parent-after-clone: failing after the child's socket" ]] ||
+		_explain "last line"
+	[[ ! -e $C/run/wshd.pid && ! -e $S ]] || _explain "wshd.pid or the socket left"
+	run_cmd pgrep -f "$C/run"
+	assert_failure 1
+}
+
 @test "a hook that cannot be run (no exec bit): precise last line, nothing left behind" {
 	cp -a "$HOOKS" "$T/hooks"
 	chmod -x "$T/hooks/parent-after-clone.sh"
@@ -245,6 +263,17 @@ SH
 	assert_success
 	refute_output_contains .wshd-oldroot
 	assert_output_contains "CapBnd:	0000000000000021" # CHOWN (0) and KILL (5)
+}
+
+@test "no child-after-pivot.sh (none is shipped): wshd starts no shell after pivot_root and serves" {
+	cp -a "$HOOKS" "$T/hooks"
+	rm "$T/hooks/child-after-pivot.sh"
+	# The fixture's after-pivot hook would leave /tmp/after-pivot in the (bound) rootfs.
+	rm -f "$BATS_FILE_TMPDIR/rootfs/tmp/after-pivot"
+	HOOKS=$T/hooks started
+	[[ ! -e $BATS_FILE_TMPDIR/rootfs/tmp/after-pivot ]] || _explain "an after-pivot hook ran"
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
 }
 
 @test "exec'd processes: root gets --caps, the user none; both load the seccomp filter" {

@@ -582,9 +582,19 @@ break_hook() {
 	chmod 0755 "$WTMP/hooks/$1"
 }
 
+# before_hook NAME BODY: NAME runs BODY (bash), then the real hook.
+before_hook() {
+	mv "$WTMP/hooks/$1" "$WTMP/hooks/$1.real"
+	printf '#!/bin/bash\n%s\n"${BASH_SOURCE[0]%%/*}/%s.real" "$@"\n' "$2" "$1" >"$WTMP/hooks/$1"
+	chmod 0755 "$WTMP/hooks/$1"
+}
+
 fix_hook() {
 	mv "$WTMP/hooks/$1.real" "$WTMP/hooks/$1"
 }
+
+# wait_mark NAME: (in a hook) wait at most 5 s for run/NAME of the container.
+WAIT_MARK='wait_mark() { for ((i = 0; i < 100; i++)); do [[ -e $container_path/run/$1 ]] && return; sleep 0.05; done; return 1; }'
 
 # A failed create leaves nothing, and its /30 can be taken again at once.
 assert_failed_create_clean() {
@@ -617,6 +627,90 @@ reuse_network() {
 	assert_failed_create_clean
 	fix_hook parent-after-clone.sh
 	reuse_network
+}
+
+# wshd runs child-before-pivot.sh and parent-after-clone.sh at once (doc/hooks.md): each
+# hook below waits for the other to have begun, so these fail where they run one after
+# the other.
+@test "failing hook: parent-after-clone.sh fails while child-before-pivot.sh works -> its message; the child is killed, nothing leaks" {
+	own_daemon_prepare
+	hooks_copy
+	before_hook child-before-pivot.sh ': >"$container_path/run/cbp-began"; sleep 31.25'
+	before_hook parent-after-clone.sh "$WAIT_MARK"'
+wait_mark cbp-began || { echo "parent-after-clone.sh: child-before-pivot.sh has not begun" >&2; exit 3; }
+echo "parent-after-clone.sh: failing while the child works" >&2; exit 2'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	SECONDS=0
+	run_w create --network 10.253.130.0
+	assert_failure 1
+	assert_output "warden: hook start.sh exited with status 111: wshd: hook parent-after-clone.sh exited with status 2: parent-after-clone.sh: failing while the child works"
+	((SECONDS < 20)) || _explain "the create waited for child-before-pivot.sh"
+	run_cmd pgrep -f '^sleep 31.25$'
+	assert_failure 1
+	assert_failed_create_clean
+	fix_hook parent-after-clone.sh
+	fix_hook child-before-pivot.sh
+	reuse_network
+}
+
+@test "failing hook: child-before-pivot.sh fails while parent-after-clone.sh works -> its message; nothing leaks" {
+	own_daemon_prepare
+	hooks_copy
+	before_hook child-before-pivot.sh ': >"$container_path/run/cbp-failed"
+echo "child-before-pivot.sh: some noise" >&2; echo "child-before-pivot.sh: the last words" >&2; exit 2'
+	# The real hook then puts the veth into the child's namespace: the child must still be there.
+	before_hook parent-after-clone.sh "$WAIT_MARK"'
+wait_mark cbp-failed || { echo "parent-after-clone.sh: child-before-pivot.sh has not run" >&2; exit 3; }
+sleep 0.2'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	run_w create --network 10.253.130.0
+	assert_failure 1
+	assert_output "warden: hook start.sh exited with status 111: wshd: hook child-before-pivot.sh exited with status 2: child-before-pivot.sh: the last words"
+	assert_failed_create_clean
+	fix_hook parent-after-clone.sh
+	fix_hook child-before-pivot.sh
+	reuse_network
+}
+
+@test "parent-after-clone.sh slower than child-before-pivot.sh: the child waits for its end of the veth" {
+	own_daemon_prepare
+	hooks_copy
+	before_hook child-before-pivot.sh ': >"$container_path/run/cbp-began"'
+	before_hook parent-after-clone.sh "$WAIT_MARK"'
+wait_mark cbp-began || { echo "parent-after-clone.sh: child-before-pivot.sh has not begun" >&2; exit 3; }
+sleep 0.5'
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
+	run_w create --network 10.253.130.0
+	assert_success
+	run_w run 0afd8200 'ip -o -4 addr show dev '"$WINSTANCE"'-0afd8200-1; ip route show default'
+	assert_output_contains "inet 10.253.130.2/30"
+	assert_output_contains "default via 10.253.130.1 dev $WINSTANCE-0afd8200-1"
+	run_w destroy 0afd8200
+	assert_gone 0afd8200
+	fix_hook parent-after-clone.sh
+	fix_hook child-before-pivot.sh
+}
+
+@test "a rootfs without /tmp: child-before-pivot.sh makes one (1777) in the upper layer; a link there is left alone" {
+	own_daemon_prepare
+	cp -a "$WARDEN_TEST_ROOTFS" "$WTMP/rootfs"
+	rmdir "$WTMP/rootfs/tmp"
+	own_daemon_start "\"container_rootfs_path\":\"$WTMP/rootfs\""
+	run_w create --network 10.253.130.0
+	assert_success
+	run_w run 0afd8200 'stat -c "%a %F" /tmp; echo x >/tmp/x && echo written'
+	assert_output "$(printf '1777 directory\nwritten')"
+	[[ ! -e $WTMP/rootfs/tmp ]] || _explain "made in the rootfs"
+	run_w destroy 0afd8200
+	assert_gone 0afd8200
+	# A link (to where the host has a directory, the container not) stays a link.
+	ln -s /var/lib "$WTMP/rootfs/tmp"
+	run_w create --network 10.253.130.0
+	assert_success
+	run_w run 0afd8200 'readlink /tmp'
+	assert_output /var/lib
+	run_w destroy 0afd8200
+	assert_gone 0afd8200
 }
 
 @test "failing hook: net.sh exits 2 on net out -> its status and last stderr line; the container goes on" {

@@ -2,7 +2,7 @@
 # The hook runner (doc/hooks.md, "How hooks run: the runner"), for real: a bash hook runs
 # in a bash started ahead of need with the libraries preloaded, yet as its own process
 # ($$, parent, exit status, signal death, environment), an edited hook or library applies
-# to the next run, a hook that is not bash is exec'd, wshd's clone-stage hooks get the
+# to the next run, a hook that is not bash is exec'd, wshd's parent-after-clone.sh gets the
 # same, and a killed wardend leaves no runner behind.
 
 # Hook bodies are single-quoted on purpose; H is set in a test and read by teardown.
@@ -160,7 +160,7 @@ create_ok() {
 	assert_output "warden: hook net.sh exited with status 4: net.sh: bash=none zero=$WTMP/hooks/net.sh"
 }
 
-@test "wshd's parent-after-clone.sh and child-before-pivot.sh run in runners, as their own processes" {
+@test "wshd's parent-after-clone.sh runs in a runner, child-before-pivot.sh exec'd, each its own process" {
 	wrap_hook parent-after-clone.sh "$PROBE"
 	wrap_hook child-before-pivot.sh "$PROBE"
 	create_ok
@@ -169,8 +169,10 @@ create_ok() {
 		read -r pid bashpid <<<"$output"
 		assert_equal "$pid" "$bashpid"
 		assert_equal "$(probe_field "$hook" runner-vars)" 0
-		assert_match "$(probe_field "$hook" cmdline)" "bash --noprofile --norc -c * warden-hook $WTMP/hooks"
 	done
+	assert_match "$(probe_field parent-after-clone.sh cmdline)" "bash --noprofile --norc -c * warden-hook $WTMP/hooks"
+	# child-before-pivot.sh is due as soon as the child is cloned: no runner to wait for.
+	assert_equal "$(probe_field child-before-pivot.sh cmdline)" "/bin/bash $WTMP/hooks/child-before-pivot.sh"
 	# parent-after-clone.sh: wshd's child on the host, with PID (the container's init).
 	run probe_field parent-after-clone.sh env
 	assert_match "$output" "$WINSTANCE [0-9]*"

@@ -3,13 +3,17 @@
  *   parent  host namespaces: parent-before-clone.sh, clone, (--userns: the child's
  *           uid_map and gid_map, the idmapped rootfs sent to it), parent-after-clone.sh,
  *           waits for the child's "ready", writes <run>/wshd.pid, exits 0.
- *   child   new namespaces, pid 1: waits for "go", (--userns: becomes root of its user
- *           namespace, attaches the idmapped rootfs), child-before-pivot.sh, opens what it
- *           needs from the host (jobs dir, socket, log, /dev/null, the after-pivot hook),
- *           pivot_root, drops the old root and the capabilities outside --caps,
- *           child-after-pivot.sh, detaches, says "ready", serves.
+ *   child   new namespaces, pid 1: (--userns: waits for "go", becomes root of its user
+ *           namespace, attaches the idmapped rootfs), child-before-pivot.sh (without
+ *           --userns while the parent runs parent-after-clone.sh), opens what it needs
+ *           from the host (jobs dir, socket, log, /dev/null, the after-pivot hook),
+ *           pivot_root, drops the old root and the capabilities outside --caps, waits
+ *           for "go" (it is in the container's cgroups then), child-after-pivot.sh,
+ *           detaches, says "ready", serves.
  * The two talk over two pipes; EOF on a pipe means the peer died. The child reports a
- * failure as 'E' + message on its pipe, so the parent prints one precise last line. */
+ * failure as 'E' + message on its pipe, then waits for "go" (or EOF) before it exits,
+ * so that parent-after-clone.sh never meets a dead child: the parent prints one precise
+ * last line, its own hook's failure, else the child's. */
 #include "config.h"
 
 #include <errno.h>
@@ -275,8 +279,8 @@ static int run_and_wait(const char *path, char *const argv[], const char *name, 
 
 /* A hook runner (src/lib/hookrun.h) started before its hook is due, so bash's start and
  * the libraries' parse happen while something else runs: parent-after-clone.sh's while
- * parent-before-clone.sh runs, child-before-pivot.sh's (in the child's namespaces) while
- * parent-after-clone.sh runs. out: the read end of its stdout and stderr. */
+ * parent-before-clone.sh runs. (child-before-pivot.sh has none: it is due as soon as the
+ * child exists.) out: the read end of its stdout and stderr. */
 struct early {
     struct hookrun r;
     int out;
@@ -410,8 +414,11 @@ static int open_host_side(const struct opts *o, struct child_res *r, struct w_er
     if (snprintf(path, sizeof(path), "%s/child-after-pivot.sh", o->hooks) >= (int)sizeof(path))
         return w_err(err, "hooks path too long");
     r->after_pivot = util_read_file(AT_FDCWD, path, 1024 * 1024, &len, err);
+    if (r->after_pivot == NULL && err->errnum == ENOENT)
+        r->after_pivot = strdup(""); /* none: the container's /bin/sh is not started */
     if (r->after_pivot == NULL)
-        return w_err_prefix(err, "hook child-after-pivot.sh");
+        return err->errnum == ENOENT ? w_err(err, "out of memory")
+                                     : w_err_prefix(err, "hook child-after-pivot.sh");
     return 0;
 }
 
@@ -451,7 +458,8 @@ static int do_pivot(const struct opts *o, struct child_res *r, struct w_error *e
 }
 
 /* child-after-pivot.sh runs the container's /bin/sh, which comes with the rootfs: only
- * once the old root is gone and the bounding set is the container's, like a job. */
+ * once the old root is gone and the bounding set is the container's, like a job. It is
+ * optional (none is shipped): missing or empty, nothing runs. */
 static int run_after_pivot(struct child_res *r, struct w_error *err)
 {
     char *argv[] = {"sh", "-c", r->after_pivot, "child-after-pivot.sh", NULL};
@@ -500,26 +508,35 @@ static int attach_idmapped_lower(const struct opts *o, int sock, struct w_error 
     return ret;
 }
 
-/* Everything the child does before "ready"; any failure goes back to the parent. */
-static int child_setup(const struct opts *o, int go_fd, int idmap_sock, struct child_res *r,
-                       struct w_error *err)
+/* The parent's "go": parent-after-clone.sh has put us into the container's cgroups and
+ * made the veth. Read once; *go_fd is -1 after. */
+static int wait_go(int *go_fd, struct w_error *err)
 {
-    struct early cbp = {.r = {.pid = 0, .req = -1, .keep = -1}, .out = -1};
     char c;
     ssize_t n;
 
-    /* Its runner starts now, to be ready when the parent says go. Not with --userns:
-     * forked before become_userns_root, it would keep the credentials of the host's root
-     * outside the map. */
-    if (o->userns_root < 0)
-        early_start(&cbp, o->hooks);
+    if (*go_fd < 0)
+        return 0;
     do
-        n = read(go_fd, &c, 1);
+        n = read(*go_fd, &c, 1);
     while (n < 0 && errno == EINTR);
+    close(*go_fd);
+    *go_fd = -1;
     if (n != 1)
         return w_err(err, "parent died before the child could go on");
-    close(go_fd);
-    if (o->userns_root >= 0 && become_userns_root(err) < 0)
+    return 0;
+}
+
+/* Everything the child does before "ready"; any failure goes back to the parent. Without
+ * --userns, child-before-pivot.sh runs at once, concurrently with parent-after-clone.sh
+ * (it works in our own mount namespace and waits itself for our end of the veth); we
+ * wait for "go" only before the first process of the container's own, so that it starts
+ * in the container's cgroups. With --userns we wait first: the parent writes our maps
+ * before it says go, and we must be root of the namespace before any hook. */
+static int child_setup(const struct opts *o, int *go_fd, int idmap_sock, struct child_res *r,
+                       struct w_error *err)
+{
+    if (o->userns_root >= 0 && (wait_go(go_fd, err) < 0 || become_userns_root(err) < 0))
         return -1;
     /* No ptrace, no /proc/1/fd, /proc/1/environ or /proc/1/mem for anyone in the
      * container, root included (it lacks CAP_SYS_PTRACE); exec resets it in jobs. */
@@ -532,12 +549,12 @@ static int child_setup(const struct opts *o, int go_fd, int idmap_sock, struct c
         return -1;
     if (idmap_sock >= 0)
         close(idmap_sock);
-    if (run_named_hook(o, "child-before-pivot.sh", NULL, &cbp, err) < 0)
+    if (run_named_hook(o, "child-before-pivot.sh", NULL, NULL, err) < 0)
         return -1;
     if (open_host_side(o, r, err) < 0 || listen_socket(o, r, err) < 0)
         return -1;
     if (do_pivot(o, r, err) < 0 || confine_bounding_set(o->caps, err) < 0 ||
-        run_after_pivot(r, err) < 0)
+        wait_go(go_fd, err) < 0 || run_after_pivot(r, err) < 0)
         return -1;
     free(r->after_pivot);
     r->after_pivot = NULL;
@@ -557,11 +574,15 @@ child_main(const struct opts *o, int go_fd, int ready_fd, int idmap_sock)
     struct wshd_ctx ctx;
     struct w_error err;
 
-    if (child_setup(o, go_fd, idmap_sock, &r, &err) < 0) {
+    if (child_setup(o, &go_fd, idmap_sock, &r, &err) < 0) {
         char sock[PATH_MAX];
+        struct w_error ignored;
         if (r.listen_fd >= 0 && snprintf(sock, sizeof(sock), "%s/wshd.sock", o->run) > 0)
             unlink(sock); /* the host still sees it unless pivot_root succeeded */
         dprintf(ready_fd, "E%s", err.msg);
+        /* Alive until the parent is done with parent-after-clone.sh (it reads our
+         * message then, and kills us), so that its hook does not fail for our death. */
+        wait_go(&go_fd, &ignored);
         _exit(EXIT_SYSTEM);
     }
     setproctitle("-%s", o->title);
@@ -588,6 +609,10 @@ child_main(const struct opts *o, int go_fd, int ready_fd, int idmap_sock)
 
 /* ---- parent side: host namespaces ---- */
 
+/* The child's socket, once there is a child: a failed start removes it, as the child
+ * may have bound it while parent-after-clone.sh still ran, and a killed child cannot. */
+static char child_sock[PATH_MAX];
+
 static void __attribute__((noreturn)) fail(pid_t child, const char *msg)
 {
     if (child > 0) {
@@ -595,6 +620,8 @@ static void __attribute__((noreturn)) fail(pid_t child, const char *msg)
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
             ;
     }
+    if (child_sock[0] != '\0')
+        unlink(child_sock);
     fprintf(stderr, "wshd: %s\n", msg);
     exit(EXIT_SYSTEM);
 }
@@ -736,6 +763,8 @@ int main(int argc, char **argv, char **envp)
         w_errno(&err, errno, "socketpair for the idmapped rootfs");
         fail(0, err.msg);
     }
+    if (snprintf(child_sock, sizeof(child_sock), "%s/wshd.sock", o.run) >= (int)sizeof(child_sock))
+        child_sock[0] = '\0'; /* the child refuses such a path: nothing to remove */
     child = (pid_t)syscall(SYS_clone,
                            CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET |
                                (o.userns_root >= 0 ? CLONE_NEWUSER : 0) | SIGCHLD,
