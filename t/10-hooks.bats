@@ -731,6 +731,13 @@ favor_env() {
 @test "every hook answers --help with its header comment, needing no environment" {
 	local f first
 	for f in "$HK_HOOKS"/*.sh; do
+		# child-after-pivot.sh ships as comments only, which wshd does not run at all
+		# (t/20): its header is all it has.
+		if [[ ${f##*/} == child-after-pivot.sh ]]; then
+			run_cmd grep -Ev '^[[:space:]]*(#|$)' "$f"
+			assert_failure 1
+			continue
+		fi
 		run_cmd env -i PATH="$PATH" "$f" --help
 		assert_success
 		# The first line of the help is the second line of the file, without "# ".

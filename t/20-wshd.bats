@@ -64,7 +64,7 @@ start_wshd() {
 }
 
 started() {
-	start_wshd
+	start_wshd "$@"
 	assert_success
 	WSHD_PID=$(cat "$C/run/wshd.pid")
 }
@@ -265,7 +265,27 @@ SH
 	assert_output_contains "CapBnd:	0000000000000021" # CHOWN (0) and KILL (5)
 }
 
-@test "no child-after-pivot.sh (none is shipped): wshd starts no shell after pivot_root and serves" {
+@test "a child-after-pivot.sh of only comments and blank lines starts no shell" {
+	cp -a "$HOOKS" "$T/hooks"
+	cp -a "$BATS_FILE_TMPDIR/rootfs" "$T/rootfs"
+	rm "$T/rootfs/bin/sh" # a shell started after pivot_root would fail the start
+	printf '#!/bin/sh\n# only comments\n\n  \t# and blanks\n' >"$T/hooks/child-after-pivot.sh"
+	HOOKS=$T/hooks started rootfs_path="$T/rootfs"
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
+}
+
+@test "a child-after-pivot.sh with one command after its comments is run" {
+	cp -a "$HOOKS" "$T/hooks"
+	cp -a "$BATS_FILE_TMPDIR/rootfs" "$T/rootfs"
+	rm "$T/rootfs/bin/sh" # so the shell's start fails, which shows it was tried
+	printf '#!/bin/sh\n# a comment\n:\n' >"$T/hooks/child-after-pivot.sh"
+	HOOKS=$T/hooks start_wshd rootfs_path="$T/rootfs"
+	assert_failure
+	assert_output_contains "child-after-pivot.sh"
+}
+
+@test "no child-after-pivot.sh at all: wshd starts no shell after pivot_root and serves" {
 	cp -a "$HOOKS" "$T/hooks"
 	rm "$T/hooks/child-after-pivot.sh"
 	# The fixture's after-pivot hook would leave /tmp/after-pivot in the (bound) rootfs.

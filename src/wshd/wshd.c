@@ -457,14 +457,29 @@ static int do_pivot(const struct opts *o, struct child_res *r, struct w_error *e
     return 0;
 }
 
+/* Whether shell text S has a line that is neither blank nor a comment. */
+static int has_commands(const char *s)
+{
+    while (*s != '\0') {
+        s += strspn(s, " \t\r");
+        if (*s != '\0' && *s != '\n' && *s != '#')
+            return 1;
+        s += strcspn(s, "\n");
+        if (*s == '\n')
+            s++;
+    }
+    return 0;
+}
+
 /* child-after-pivot.sh runs the container's /bin/sh, which comes with the rootfs: only
- * once the old root is gone and the bounding set is the container's, like a job. It is
- * optional (none is shipped): missing or empty, nothing runs. */
+ * once the old root is gone and the bounding set is the container's, like a job. The
+ * shipped one holds only comments: missing, or without a command, nothing runs (the
+ * container's shell would cost a create about 1 ms for nothing). */
 static int run_after_pivot(struct child_res *r, struct w_error *err)
 {
     char *argv[] = {"sh", "-c", r->after_pivot, "child-after-pivot.sh", NULL};
 
-    if (r->after_pivot[0] == '\0')
+    if (!has_commands(r->after_pivot))
         return 0;
     return run_and_wait("/bin/sh", argv, "child-after-pivot.sh", NULL, r->devnull, err);
 }
