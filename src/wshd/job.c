@@ -188,15 +188,16 @@ static void close_pipe(struct job *j, int i)
  * Every new file costs an inode, and an inode is dear on some file systems: ext4 without
  * a journal skips, one by one, every inode of the group deleted in the last half minute
  * (recently_deleted), 0.1 to 0.2 ms a file on a depot where containers come and go. So
- * a job's stdout and stderr are made when their first byte comes, and when it has
- * ended, its status and the outputs it never wrote are hard links to one read-only-by-
- * convention file per content in jobs/ (.empty, .status-exit-N, .status-signal-N,
- * .status-limit), each written once per wshd (tmp + rename, so the link is whole): a
- * job that writes nothing creates its directory and nothing else. A link that cannot
+ * a job's stdout and stderr are made when their first byte comes (an output it never
+ * writes is never made: a missing one is empty, before its end and after), and when it
+ * has ended, its status is a hard link to one read-only-by-convention file per content
+ * in jobs/ (.status-exit-N, .status-signal-N, .status-limit), each written once per
+ * wshd (tmp + rename, so the link is whole): a job that writes nothing creates its
+ * directory and nothing else, and the status is the one entry its end adds (so a
+ * watcher of the directory wakes once for it). A link that cannot
  * be made (EMLINK past the file system's link count, a file deleted meanwhile) writes
  * the shared file anew once, then falls back to a file of the job's own. */
 
-#define SHARED_EMPTY 0
 #define SHARED_LIMIT 1
 #define SHARED_EXIT 2                     /* + exit code 0..255 */
 #define SHARED_SIGNAL (SHARED_EXIT + 256) /* + signal number */
@@ -206,9 +207,7 @@ static unsigned char g_shared_made[SHARED_MAX]; /* written by this wshd */
 
 static void shared_name(int k, char *buf, size_t size)
 {
-    if (k == SHARED_EMPTY)
-        snprintf(buf, size, ".empty");
-    else if (k == SHARED_LIMIT)
+    if (k == SHARED_LIMIT)
         snprintf(buf, size, ".status-limit");
     else if (k < SHARED_SIGNAL)
         snprintf(buf, size, ".status-exit-%d", k - SHARED_EXIT);
@@ -239,26 +238,6 @@ static int link_shared(struct wshd_ctx *ctx, int k, const char *data, size_t len
     return -1;
 }
 
-/* The outputs the job never wrote: empty files, there before the status. */
-static void empty_outputs(struct job *j)
-{
-    for (int i = 0; i < 2; i++) {
-        char path[32];
-        int fd;
-
-        if (j->files[i] >= 0)
-            continue;
-        snprintf(path, sizeof(path), "%d/%s", j->id, i ? "stderr" : "stdout");
-        if (link_shared(j->ctx, SHARED_EMPTY, "", 0, path) == 0)
-            continue;
-        fd = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-            log_msg(LOG_ERR, "job %d: create jobs/%s: %s", j->id, path, strerror(errno));
-        else
-            close(fd);
-    }
-}
-
 static void write_status(struct job *j)
 {
     struct json_object *o = json_object_new_object();
@@ -284,7 +263,6 @@ static void write_status(struct job *j)
                 : -1;
     }
     s = jsonh_str(o, &len);
-    empty_outputs(j);
     snprintf(path, sizeof(path), "%d/status", j->id);
     if ((k < 0 || link_shared(j->ctx, k, s, len, path) < 0) &&
         util_write_file_atomic(j->ctx->jobs_fd, path, s, len, &err) < 0)
