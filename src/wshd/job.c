@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -198,8 +199,8 @@ static void close_pipe(struct job *j, int i)
  * be made (EMLINK past the file system's link count, a file deleted meanwhile) writes
  * the shared file anew once, then falls back to a file of the job's own. */
 
-#define SHARED_LIMIT 1
-#define SHARED_EXIT 2                     /* + exit code 0..255 */
+#define SHARED_LIMIT 0
+#define SHARED_EXIT 1                     /* + exit code 0..255 */
 #define SHARED_SIGNAL (SHARED_EXIT + 256) /* + signal number */
 #define SHARED_MAX (SHARED_SIGNAL + NSIG)
 
@@ -838,7 +839,10 @@ static void remove_job_dir(struct job *j)
  * A new directory is an inode too (above), and mkdir the dearest call of a job's start
  * on such a depot (0.1 ms here): so wshd keeps one made ahead, jobs/.spare, renamed to
  * jobs/<n> at the spawn (10 us) and made anew once the spawn has been answered, while
- * the job runs. RENAME_NOREPLACE keeps an existing jobs/<n> an error. */
+ * the job runs. RENAME_NOREPLACE keeps an existing jobs/<n> an error. On a depot with
+ * no block or inode left for others than root, the spare is left alone and the spawn
+ * does what it did without one: the mkdir says whether there is room (ENOSPC to the
+ * client), so a full depot still refuses a new job rather than lose its output. */
 
 static int g_spare; /* jobs/.spare is there, made by this wshd */
 
@@ -848,13 +852,21 @@ void job_make_spare(struct wshd_ctx *ctx)
         g_spare = 1;
 }
 
+/* Room on jobs/'s file system for more than root: a block and an inode to spare. */
+static int room(int fd)
+{
+    struct statfs s;
+
+    return fstatfs(fd, &s) == 0 && s.f_bavail > 0 && (s.f_files == 0 || s.f_ffree > 0);
+}
+
 /* Make jobs/<n>/ (stdout and stderr come with their first byte: open_output). */
 static int make_job_dir(struct job *j, struct w_error *err)
 {
     char path[32];
 
     snprintf(path, sizeof(path), "%d", j->id);
-    if (g_spare) {
+    if (g_spare && room(j->ctx->jobs_fd)) {
         if (renameat2(j->ctx->jobs_fd, ".spare", j->ctx->jobs_fd, path, RENAME_NOREPLACE) == 0) {
             g_spare = 0;
             return 0;
