@@ -296,7 +296,7 @@ SH
 	assert_output '{"ok":true,"pid":1}'
 }
 
-@test "exec'd processes: root gets --caps, the user none; both load the seccomp filter" {
+@test "exec'd processes: root gets --caps, the user none; both have the seccomp filter" {
 	WSHD_ARGS=(--caps "CHOWN,KILL")
 	started
 	wsh_run --user root grep -E '^(CapBnd|CapEff|Seccomp):' /proc/self/status
@@ -361,14 +361,14 @@ for i in range(50):
 	[[ $(cat "$C/jobs/2/status") == '{"exit":null,"signal":15}' ]]
 }
 
-@test "spawn: an output file appears with its first byte; a finished job's status and empty outputs are links of shared files" {
+@test "spawn: an output file appears with its first byte, never without one; a finished job's status is a link of a shared file" {
 	started
 	run_cmd client '{"op":"spawn","job":1,"script":"sleep 2; echo late"}'
 	assert_output_contains '"ok":true'
 	[[ ! -e $C/jobs/1/stdout && ! -e $C/jobs/1/stderr ]] || _explain "output files before any output"
 	wait_for 20 test -e "$C/jobs/1/status"
 	[[ $(cat "$C/jobs/1/status") == '{"exit":0}' && $(cat "$C/jobs/1/stdout") == late ]]
-	[[ -e $C/jobs/1/stderr && ! -s $C/jobs/1/stderr ]] || _explain "stderr, empty, once the status is there"
+	[[ ! -e $C/jobs/1/stderr ]] || _explain "no stderr: the job wrote none"
 	run_cmd client '{"op":"spawn","job":2,"script":"true"}' '{"op":"spawn","job":3,"script":"exit 4"}'
 	assert_success
 	wait_for 20 test -e "$C/jobs/2/status"
@@ -377,9 +377,32 @@ for i in range(50):
 	[[ $(inode 1/status) == $(inode 2/status) && $(inode 2/status) == $(inode .status-exit-0) ]] ||
 		_explain "jobs 1 and 2 share the status file of exit 0"
 	[[ $(cat "$C/jobs/3/status") == '{"exit":4}' && $(inode 3/status) != $(inode 2/status) ]]
-	[[ $(inode 2/stdout) == $(inode 2/stderr) && $(inode 2/stdout) == $(inode 1/stderr) ]] ||
-		_explain "the empty outputs are one file"
-	[[ ! -s $C/jobs/.empty ]]
+	run_cmd ls -A "$C/jobs/2"
+	assert_output status
+}
+
+@test "spawn: the job's directory is the spare wshd made ahead, renamed; an existing one is still an error" {
+	started
+	inode() { stat -c %i "$C/jobs/$1"; }
+	wait_for 20 test -d "$C/jobs/.spare"
+	local spare
+	spare=$(inode .spare)
+	run_cmd client '{"op":"spawn","job":1,"script":"true"}'
+	assert_output_contains '"ok":true'
+	[[ $(inode 1) == "$spare" ]] || _explain "jobs/1 is the spare renamed"
+	wait_for 20 test -d "$C/jobs/.spare"
+	[[ $(inode .spare) != "$spare" ]] || _explain "a new spare after the spawn"
+	spare=$(inode .spare)
+	run_cmd client '{"op":"spawn","job":1,"script":"true"}'
+	assert_output '{"error":"job 1 already exists"}'
+	[[ $(inode .spare) == "$spare" && -z $(ls -A "$C/jobs/.spare") ]] || _explain "the spare kept, empty"
+	# A spare that went away: mkdir, then a spare again.
+	rmdir "$C/jobs/.spare"
+	run_cmd client '{"op":"spawn","job":2,"script":"echo two"}'
+	assert_output_contains '"ok":true'
+	wait_for 20 test -e "$C/jobs/2/status"
+	[[ $(cat "$C/jobs/2/stdout") == two ]]
+	wait_for 20 test -d "$C/jobs/.spare"
 }
 
 @test "spawn: output limit, discard_output, long scripts, background children" {

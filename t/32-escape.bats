@@ -272,6 +272,30 @@ NoNewPrivs: 1"
 	assert_output_contains "Seccomp:	2"
 }
 
+@test "the filter is wshd's, inherited: one in every job, in pid 1 too; a spawned job is refused as a run one" {
+	# wshd loads it once (doc/security.md): a job that loaded its own on top would show 2.
+	prun 'grep -E "^Seccomp(_filters)?:" /proc/1/status /proc/self/status'
+	assert_success
+	assert_output "/proc/1/status:Seccomp:	2
+/proc/1/status:Seccomp_filters:	1
+/proc/self/status:Seccomp:	2
+/proc/self/status:Seccomp_filters:	1"
+	jrun 'grep "^Seccomp_filters:" /proc/self/status'
+	assert_output "Seccomp_filters:	1"
+	# Only the filter refuses a user namespace (t/33: it works without): EPERM, in a
+	# spawned job of root's and of the user's.
+	local who
+	for who in --privileged ""; do
+		# shellcheck disable=SC2086 # $who: no word or one
+		run_w spawn e 'unshare -U true; echo "rc $?"' $who
+		assert_success
+		run_w link e "$output"
+		assert_success
+		assert_output_contains "Operation not permitted"
+		assert_output_contains "rc 1"
+	done
+}
+
 @test "a node of the host's disk can be made but not read (devices allow-list)" {
 	local dev
 	dev=$(awk 'NR > 2 && $4 !~ /^(loop|ram)/ { print $1, $2; exit }' /proc/partitions)

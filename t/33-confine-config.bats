@@ -50,8 +50,9 @@ setup() {
 }
 
 @test "server.seccomp false: no filter, and a user namespace can be made" {
-	run_w run k 'grep "^Seccomp:" /proc/self/status'
-	assert_output "Seccomp:	0"
+	run_w run k 'grep "^Seccomp:" /proc/1/status /proc/self/status'
+	assert_output "/proc/1/status:Seccomp:	0
+/proc/self/status:Seccomp:	0"
 	[[ $(cat /proc/sys/user/max_user_namespaces) -gt 0 ]] ||
 		skip "user namespaces are off on this host"
 	run_w run k 'unshare -U true'

@@ -76,21 +76,19 @@ int confine_child_caps(uid_t uid)
  * libseccomp) wrote it at build time; what it refuses is listed there and in
  * doc/security.md. */
 
-static int g_seccomp = 1;
-
-void confine_seccomp_off(void)
-{
-    g_seccomp = 0;
-}
-
-int confine_child_seccomp(void)
+int confine_seccomp(struct w_error *err)
 {
     static const struct sock_fprog prog = {
         .len = sizeof(seccomp_filter) / sizeof(seccomp_filter[0]),
         .filter = (struct sock_filter *)seccomp_filter,
     };
+    long r;
 
-    if (!g_seccomp)
-        return 0;
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+    /* TSYNC: on every thread wshd might have, so no thread clones an unfiltered job. */
+    r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+    if (r < 0)
+        return w_errno(err, errno, "load the seccomp filter");
+    if (r > 0)
+        return w_err(err, "load the seccomp filter: thread %ld has another filter", r);
+    return 0;
 }

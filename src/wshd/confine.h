@@ -1,7 +1,7 @@
 /* What keeps root in the container from being root on the host, as far as wshd's
- * processes go: the container's capability bounding set (applied once to wshd, pid 1,
- * so nothing started in the container can gain more) and the seccomp filter loaded by
- * every job just before exec. doc/security.md has the whole picture. */
+ * processes go: the container's capability bounding set and the seccomp filter, both
+ * applied once to wshd, pid 1, so that nothing started in the container can gain more
+ * capabilities or lose the filter. doc/security.md has the whole picture. */
 #ifndef W_WSHD_CONFINE_H
 #define W_WSHD_CONFINE_H
 
@@ -21,10 +21,10 @@ int confine_child_caps(uid_t uid);
 /* wshd, before it clones a child: what confine_child_caps needs (the capabilities left
  * in the bounding set, read once), so the child drops only those. */
 void confine_prepare_child(void);
-/* wshd, at start with --no-seccomp: jobs load no filter. */
-void confine_seccomp_off(void);
-/* The job's child, last thing before exec: load the default filter (compiled in,
- * see seccomp_gen.c). Returns -1 with errno set. */
-int confine_child_seccomp(void);
+/* wshd, once set up and before it serves (unless --no-seccomp): load the default filter
+ * (compiled in, see seccomp_gen.c) on wshd itself. Every job and copy child is a child
+ * of wshd and inherits it: a filter is kept across clone, fork and exec, and nothing
+ * removes one. None of them need load it again. */
+int confine_seccomp(struct w_error *err);
 
 #endif

@@ -3,7 +3,8 @@
  * becomes the container's user, keeps no descriptor but /dev/null, the data pipe and
  * the status pipe, and unpacks the stream into the path (copy in) or packs the path
  * into the stream (copy out) with copytree.c, confined as a job is (confine.h: an
- * unprivileged user's empty bounding set, no_new_privs, the jobs' seccomp filter).
+ * unprivileged user's empty bounding set, no_new_privs, and the seccomp filter it
+ * inherits from wshd).
  * wshd does not wait for it: the reaper collects it, and the requester learns the
  * result from the status pipe. */
 #include "config.h"
@@ -105,10 +106,8 @@ static void __attribute__((noreturn)) child(const struct copy_req *c, const int 
     if (chdir(u->home) < 0 && chdir("/") < 0)
         child_fail(4, "chdir /");
     umask(022); /* for the directories made on the way to the destination */
-    /* Last, as for a job before exec: what the copy does from here on is what the
-     * container's own processes may do. */
-    if (confine_child_seccomp() < 0)
-        child_fail(4, "load the seccomp filter");
+    /* From here on the copy does what the container's own processes may do: it is the
+     * container's user, and wshd's seccomp filter came with the fork. */
     if (c->in)
         rc = copy_unpack(3, c->path, &uo, &err);
     else

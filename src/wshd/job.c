@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -188,17 +189,18 @@ static void close_pipe(struct job *j, int i)
  * Every new file costs an inode, and an inode is dear on some file systems: ext4 without
  * a journal skips, one by one, every inode of the group deleted in the last half minute
  * (recently_deleted), 0.1 to 0.2 ms a file on a depot where containers come and go. So
- * a job's stdout and stderr are made when their first byte comes, and when it has
- * ended, its status and the outputs it never wrote are hard links to one read-only-by-
- * convention file per content in jobs/ (.empty, .status-exit-N, .status-signal-N,
- * .status-limit), each written once per wshd (tmp + rename, so the link is whole): a
- * job that writes nothing creates its directory and nothing else. A link that cannot
+ * a job's stdout and stderr are made when their first byte comes (an output it never
+ * writes is never made: a missing one is empty, before its end and after), and when it
+ * has ended, its status is a hard link to one read-only-by-convention file per content
+ * in jobs/ (.status-exit-N, .status-signal-N, .status-limit), each written once per
+ * wshd (tmp + rename, so the link is whole): a job that writes nothing creates its
+ * directory and nothing else, and the status is the one entry its end adds (so a
+ * watcher of the directory wakes once for it). A link that cannot
  * be made (EMLINK past the file system's link count, a file deleted meanwhile) writes
  * the shared file anew once, then falls back to a file of the job's own. */
 
-#define SHARED_EMPTY 0
-#define SHARED_LIMIT 1
-#define SHARED_EXIT 2                     /* + exit code 0..255 */
+#define SHARED_LIMIT 0
+#define SHARED_EXIT 1                     /* + exit code 0..255 */
 #define SHARED_SIGNAL (SHARED_EXIT + 256) /* + signal number */
 #define SHARED_MAX (SHARED_SIGNAL + NSIG)
 
@@ -206,9 +208,7 @@ static unsigned char g_shared_made[SHARED_MAX]; /* written by this wshd */
 
 static void shared_name(int k, char *buf, size_t size)
 {
-    if (k == SHARED_EMPTY)
-        snprintf(buf, size, ".empty");
-    else if (k == SHARED_LIMIT)
+    if (k == SHARED_LIMIT)
         snprintf(buf, size, ".status-limit");
     else if (k < SHARED_SIGNAL)
         snprintf(buf, size, ".status-exit-%d", k - SHARED_EXIT);
@@ -239,26 +239,6 @@ static int link_shared(struct wshd_ctx *ctx, int k, const char *data, size_t len
     return -1;
 }
 
-/* The outputs the job never wrote: empty files, there before the status. */
-static void empty_outputs(struct job *j)
-{
-    for (int i = 0; i < 2; i++) {
-        char path[32];
-        int fd;
-
-        if (j->files[i] >= 0)
-            continue;
-        snprintf(path, sizeof(path), "%d/%s", j->id, i ? "stderr" : "stdout");
-        if (link_shared(j->ctx, SHARED_EMPTY, "", 0, path) == 0)
-            continue;
-        fd = openat(j->ctx->jobs_fd, path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-            log_msg(LOG_ERR, "job %d: create jobs/%s: %s", j->id, path, strerror(errno));
-        else
-            close(fd);
-    }
-}
-
 static void write_status(struct job *j)
 {
     struct json_object *o = json_object_new_object();
@@ -284,7 +264,6 @@ static void write_status(struct job *j)
                 : -1;
     }
     s = jsonh_str(o, &len);
-    empty_outputs(j);
     snprintf(path, sizeof(path), "%d/status", j->id);
     if ((k < 0 || link_shared(j->ctx, k, s, len, path) < 0) &&
         util_write_file_atomic(j->ctx->jobs_fd, path, s, len, &err) < 0)
@@ -856,12 +835,46 @@ static void remove_job_dir(struct job *j)
     unlinkat(j->ctx->jobs_fd, path, AT_REMOVEDIR);
 }
 
+/* ---- the job's directory ----
+ * A new directory is an inode too (above), and mkdir the dearest call of a job's start
+ * on such a depot (0.1 ms here): so wshd keeps one made ahead, jobs/.spare, renamed to
+ * jobs/<n> at the spawn (10 us) and made anew once the spawn has been answered, while
+ * the job runs. RENAME_NOREPLACE keeps an existing jobs/<n> an error. On a depot with
+ * no block or inode left for others than root, the spare is left alone and the spawn
+ * does what it did without one: the mkdir says whether there is room (ENOSPC to the
+ * client), so a full depot still refuses a new job rather than lose its output. */
+
+static int g_spare; /* jobs/.spare is there, made by this wshd */
+
+void job_make_spare(struct wshd_ctx *ctx)
+{
+    if (!g_spare && (mkdirat(ctx->jobs_fd, ".spare", 0755) == 0 || errno == EEXIST))
+        g_spare = 1;
+}
+
+/* Room on jobs/'s file system for more than root: a block and an inode to spare. */
+static int room(int fd)
+{
+    struct statfs s;
+
+    return fstatfs(fd, &s) == 0 && s.f_bavail > 0 && (s.f_files == 0 || s.f_ffree > 0);
+}
+
 /* Make jobs/<n>/ (stdout and stderr come with their first byte: open_output). */
 static int make_job_dir(struct job *j, struct w_error *err)
 {
     char path[32];
 
     snprintf(path, sizeof(path), "%d", j->id);
+    if (g_spare && room(j->ctx->jobs_fd)) {
+        if (renameat2(j->ctx->jobs_fd, ".spare", j->ctx->jobs_fd, path, RENAME_NOREPLACE) == 0) {
+            g_spare = 0;
+            return 0;
+        }
+        if (errno == EEXIST)
+            return w_err(err, "job %d already exists", j->id);
+        g_spare = 0; /* gone or unusable: mkdir, and a new one after */
+    }
     if (mkdirat(j->ctx->jobs_fd, path, 0755) < 0) {
         if (errno == EEXIST)
             return w_err(err, "job %d already exists", j->id);

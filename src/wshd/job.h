@@ -16,6 +16,9 @@ pid_t job_start(struct wshd_ctx *ctx, struct json_object *req, const int *fds, i
 /* With pass_fds the spawn reply carries *pass_fd (the caller closes it after sending):
  * the write end of the job's stdin pipe (wshd keeps none) or a copy of its pty master. */
 
+/* wshd, once idle (its start, each spawn's reply sent): make the directory the next
+ * job's start renames into place, unless there is one. */
+void job_make_spare(struct wshd_ctx *ctx);
 /* job_stdin: queue the request's bytes ("data", base64) and "eof" for the job's stdin.
  * 0: queued; serve_stdin_done(waiter, NULL or why) follows once written (maybe before
  * this returns). -1 with err: refused now. */

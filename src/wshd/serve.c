@@ -344,6 +344,7 @@ static int dispatch(struct client *c, struct json_object *req, int *fds, int nfd
         reply_ok_pid(c, pid, pass >= 0 ? &pass : NULL, pass >= 0);
         if (pass >= 0)
             close(pass);
+        job_make_spare(g_ctx); /* while the job runs */
         return 0;
     }
     if (nfds != 0)
@@ -466,5 +467,6 @@ int serve_run(struct wshd_ctx *ctx, struct w_error *err)
         loop_add_fd(ctx->loop, ctx->listen_fd, LOOP_READ, on_accept, NULL, err) < 0)
         return -1;
     reap(); /* children that ended before the signalfd existed (hooks are waited) */
+    job_make_spare(ctx);
     return loop_run(ctx->loop, err);
 }

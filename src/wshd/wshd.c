@@ -59,7 +59,7 @@ struct opts {
     long long userns_root;   /* host uid (and gid) of the container's root; -1: no userns */
     char container[PATH_MAX];
     uint64_t caps; /* the container's bounding set */
-    int seccomp;   /* load the default filter in every job */
+    int seccomp;   /* load the default filter (on wshd: every job inherits it) */
 };
 
 static void usage(FILE *f)
@@ -605,8 +605,11 @@ child_main(const struct opts *o, int go_fd, int ready_fd, int idmap_sock)
     ctx.listen_fd = r.listen_fd;
     ctx.jobs_fd = r.jobs_fd;
     ctx.devnull = r.devnull;
-    if (!o->seccomp)
-        confine_seccomp_off();
+    /* Once, on wshd itself: every job and copy child inherits it (confine.h). */
+    if (o->seccomp && confine_seccomp(&err) < 0) {
+        dprintf(ready_fd, "E%s", err.msg);
+        _exit(EXIT_SYSTEM);
+    }
     ctx.loop = loop_new();
     if (ctx.loop == NULL) {
         dprintf(ready_fd, "Eout of memory");
