@@ -216,6 +216,30 @@ line_of() {
 	assert_output "warden: could not acquire network"
 }
 
+@test "creates waiting for one teardown go on in the order they came; the pool's last /30 goes to the first" {
+	hold_every destroy.sh
+	start '"network":{"pool_start_address":"10.253.39.0","pool_size":1,"release_delay_ms":0},
+		"user":{"pool_start_uid":62700,"pool_size":8},"port":{"pool_start_port":62900,"pool_size":4}'
+	run_w create --handle x
+	assert_success
+	run_w destroy x
+	assert_output ok
+	wait_for 20 eval '(($(held destroy.sh) == 1))'
+	bg first create --handle first
+	local p1=$BG_PID
+	wait_for 10 grep -q "create of first: waits (no network is free until a teardown ends)" "$WTMP/wardend.log"
+	bg second create --handle second
+	local p2=$BG_PID
+	wait_for 10 grep -q "create of second: waits (no network is free until a teardown ends)" "$WTMP/wardend.log"
+	touch "$WTMP/release-destroy.sh"
+	wait "$p1" || true
+	wait "$p2" || true
+	assert_file "$WTMP/first.out" first
+	assert_file "$WTMP/second.out" "warden: could not acquire network"
+	run_w list
+	assert_output first
+}
+
 @test "SIGTERM waits for a teardown in flight; it finishes and nothing is left for the next start" {
 	hold_hook destroy.sh
 	start

@@ -743,20 +743,26 @@ static int create_wait(struct req *r, const struct create_args *a, int assigned,
                        struct w_error *err)
 {
     long long now = loop_now_ms(), delay = -1;
+    const char *why;
 
     if (assigned == 0) { /* what it names */
         if (held_by_teardown(a))
-            return lifecycle_park(r, -1, create_again, err) < 0 ? -1 : 1;
-        if (a->net_index >= 0 && (delay = pool_delay_left(&net_pool, a->net_index, now)) >= 0)
-            return lifecycle_park(r, delay, create_again, err) < 0 ? -1 : 1;
-        return 0;
+            why = "a teardown holds its handle or network";
+        else if (a->net_index >= 0 && (delay = pool_delay_left(&net_pool, a->net_index, now)) >= 0)
+            why = "its network is in its release delay";
+        else
+            return 0;
+    } else if (ct_teardowns_running() > 0) { /* -2, -3: that pool had nothing free now */
+        why = assigned == -2 ? "no network is free until a teardown ends"
+                             : "no uid is free until a teardown ends";
+    } else if (assigned == -2 && (delay = pool_delay_left(&net_pool, -1, now)) >= 0) {
+        why = "every free network is in its release delay";
+    } else {
+        return -1;
     }
-    /* -2, -3: the network or uid pool had nothing free now (err says which) */
-    if (ct_teardowns_running() > 0)
-        return lifecycle_park(r, -1, create_again, err) < 0 ? -1 : 1;
-    if (assigned == -2 && (delay = pool_delay_left(&net_pool, -1, now)) >= 0)
-        return lifecycle_park(r, delay, create_again, err) < 0 ? -1 : 1;
-    return -1;
+    log_msg(LOG_DEBUG, "create%s%s: waits (%s)", a->ct->handle[0] ? " of " : "", a->ct->handle,
+            why);
+    return lifecycle_park(r, delay, create_again, err) < 0 ? -1 : 1;
 }
 
 int cmd_create(struct req *r, struct w_error *err)

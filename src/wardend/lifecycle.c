@@ -290,7 +290,7 @@ static void park_timeout(struct loop *loop, long long id, void *data)
 int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r),
                    struct w_error *err)
 {
-    struct parked *p = calloc(1, sizeof(*p));
+    struct parked *p = calloc(1, sizeof(*p)), **pp;
 
     if (p == NULL)
         return w_err(err, "out of memory");
@@ -298,8 +298,10 @@ int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *
     p->again = again;
     if (delay_ms >= 0)
         p->timer = loop_add_timer(g_loop, delay_ms, park_timeout, p);
-    p->next = parked;
-    parked = p;
+    /* At the end: when a teardown ends, those parked first go first. */
+    for (pp = &parked; *pp; pp = &(*pp)->next)
+        ;
+    *pp = p;
     req_set_cancel(r, park_cancel, p);
     return 0;
 }
