@@ -69,12 +69,12 @@ id_of() { # HANDLE -> the container's id (from info)
 	w --json info "$1" | jq -r .id
 }
 
-# assert_gone ID [DEPOT]: no trace of container ID of this instance is left: depot entry,
-# interfaces (bounded wait: a dying netns drops its veth asynchronously), chain, cgroups,
-# mounts, wshd process.
+# assert_gone ID [DEPOT]: no trace of container ID of this instance is left: depot entry
+# (bounded wait: destroy replies before its teardown ran), interfaces (bounded wait: a
+# dying netns drops its veth asynchronously), chain, cgroups, mounts, wshd process.
 assert_gone() {
 	local id=$1 depot=${2:-$WTMP/depot} left
-	[[ ! -e $depot/$id ]] || { echo "depot entry $depot/$id left" >&2; ls -la "$depot/$id" >&2; return 1; }
+	wait_torn_down "$id" "$depot" || return 1
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-$id-'" ||
 		{ ip -o link show | grep "$WINSTANCE-$id-" >&2; return 1; }
 	if iptables -w -S 2>/dev/null | grep -q -- "warden-$WINSTANCE-$id"; then
@@ -107,8 +107,7 @@ our_wshd() {
 # assert_instance_clean: nothing of any container of this instance is left.
 assert_instance_clean() {
 	local left
-	left=$(ls "$WTMP/depot") # dot files (.job_seq) are the server's own
-	[[ -z $left ]] || { echo "depot not empty: $left" >&2; return 1; }
+	wait_depot_empty || return 1
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-'" ||
 		{ ip -o link show | grep ": $WINSTANCE-" >&2; return 1; }
 	left=$(iptables -w -S 2>/dev/null | grep -E -- "-N warden-$WINSTANCE-[0-9a-f]{8}" || true)
@@ -839,27 +838,40 @@ favor_hooks() {
 	assert_gone 0afd8200
 }
 
-@test "destroy: a failing destroy.sh keeps the container registered, says why, and can be retried" {
+@test "destroy: a failing teardown is logged and sent as an event; the handle is gone, its /30 stays taken" {
 	own_daemon_prepare
 	hooks_copy
 	break_hook destroy.sh 'echo "destroy.sh: the disk is on fire" >&2; exit 3'
 	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
 	run_w create --network 10.253.130.0
 	assert_success
+	w --json events >"$WTMP/events" 2>&1 &
+	local ev=$!
+	wait_for 10 grep -q '"event": *"listening"' "$WTMP/events"
+	# destroy answers before destroy.sh runs: its failure can only be logged.
 	run_w destroy 0afd8200
-	assert_failure 1
-	assert_output "warden: hook destroy.sh exited with status 3: destroy.sh: the disk is on fire"
+	assert_success
+	assert_output ok
+	wait_for 20 grep -qF "container 0afd8200 (id 0afd8200): teardown failed: hook destroy.sh exited with status 3: destroy.sh: the disk is on fire" "$WTMP/wardend.log"
+	wait_for 10 grep -q '"event": *"destroy failed", *"handle": *"0afd8200"' "$WTMP/events"
+	kill "$ev"
+	wait "$ev" || true
+	run_cmd grep -c '"destroyed"' "$WTMP/events"
+	assert_output 0
 	run_w list
-	assert_output 0afd8200
-	run_w --json info 0afd8200
-	assert_success
-	fix_hook destroy.sh
-	run_w destroy 0afd8200
-	assert_success
+	assert_output ''
 	run_w info 0afd8200
-	assert_failure 1
 	assert_output "warden: unknown handle"
+	# What it holds is not handed out again until wardend's next start.
+	run_w create --network 10.253.130.0
+	assert_failure 1
+	assert_output "warden: could not acquire network"
+	fix_hook destroy.sh
+	kill -TERM "$WARDEND_PID"
+	wait "$WARDEND_PID" || true
+	own_daemon_start "\"hooks_path\":\"$WTMP/hooks\""
 	assert_gone 0afd8200
+	reuse_network
 }
 
 @test "destroy while create is still running (state born): both finish, nothing leaks" {

@@ -65,22 +65,8 @@ id_of() { w --json info "$1" | jq -r .id; }
 # json FILTER: jq on $output (exit status 1 when the filter yields false or null).
 json() { jq -e "$@" <<<"$output"; }
 
-# hooks_copy: the real hooks in $WTMP/hooks; hold_hook NAME [ARG]: the first run of NAME
-# (whose first argument is ARG, or any) makes $WTMP/held-NAME and waits, bounded, for
-# $WTMP/release-NAME before it runs the real hook; later runs go straight through.
+# hooks_copy: the real hooks in $WTMP/hooks (hold_hook: t/helpers.bash).
 hooks_copy() { cp -a "$WARDEN_SRC/hooks" "$WTMP/hooks"; }
-hold_hook() {
-	mv "$WTMP/hooks/$1" "$WTMP/hooks/$1.real"
-	cat >"$WTMP/hooks/$1" <<-EOF
-		#!/bin/bash
-		if [[ ( -z "${2:-}" || "\${1:-}" == "${2:-}" ) && ! -e "$WTMP/held-$1" ]]; then
-			touch "$WTMP/held-$1"
-			for ((i = 0; i < 600; i++)); do [[ -e "$WTMP/release-$1" ]] && break; sleep 0.1; done
-		fi
-		exec "\${BASH_SOURCE[0]%/*}/$1.real" "\$@"
-	EOF
-	chmod 0755 "$WTMP/hooks/$1"
-}
 
 # hold_hook_after NAME: like hold_hook, but the first run holds after the real hook
 # has done its work (and keeps its exit status).
@@ -98,10 +84,10 @@ hold_hook_after() {
 }
 
 # assert_gone ID: no depot entry, interface, chain, cgroup, mount or wshd of container ID
-# of this instance is left.
+# of this instance is left (waiting, bounded, for the teardown a destroy started).
 assert_gone() {
 	local id=$1 depot=${2:-$WTMP/depot} left
-	[[ ! -e $depot/$id ]] || { echo "depot entry $depot/$id left" >&2; ls -la "$depot/$id" >&2; return 1; }
+	wait_torn_down "$id" "$depot" || return 1
 	wait_for 20 eval "! ip -o link show | grep -q ': $WINSTANCE-$id-'" ||
 		{ ip -o link show | grep "$WINSTANCE-$id-" >&2; return 1; }
 	left=$(iptables -w -S 2>/dev/null | grep -- "warden-$WINSTANCE-$id" || true)
@@ -279,7 +265,7 @@ no_hook_left() {
 	assert_output rebuilt
 }
 
-@test "kill -9 in the middle of a destroy: the restart finishes it, the live wshd notwithstanding" {
+@test "kill -9 in the middle of a teardown (destroy answered, destroy.sh at work): the restart finishes it" {
 	hooks_copy
 	hold_hook destroy.sh
 	SERVER_KEYS="\"hooks_path\":\"$WTMP/hooks\""
@@ -290,11 +276,15 @@ no_hook_left() {
 	assert_success
 	local id
 	id=$(id_of d)
-	bg bash -c "'$WARDEN_BIN' -s '$WSOCK' destroy d >'$WTMP/d.out' 2>&1"
+	# destroy answers before its teardown: the container is killed and unlisted.
+	run_w destroy d
+	assert_success
+	assert_output ok
 	wait_for 30 test -e "$WTMP/held-destroy.sh"
 	run_cmd jq -r .state "$WTMP/depot/$id/snapshot.json"
 	assert_output destroying
-	[[ -n $(pgrep -f "^wshd: $id") ]] || _explain "wshd already gone: not the case under test"
+	run_w info d
+	assert_output "warden: unknown handle"
 	kill9
 	start
 	run_cmd grep -F "container $id: not adopted (snapshot.json: \`state\` is \"destroying\": its destroy never finished)" "$WTMP/wardend.log"
@@ -307,7 +297,7 @@ no_hook_left() {
 	assert_output fine
 }
 
-@test "a destroy that failed (destroy.sh exit 3) leaves the container adoptable by a restart, as before it" {
+@test "a teardown that failed (destroy.sh exit 3) keeps its network and uid taken until the restart, which tears it down" {
 	hooks_copy
 	mv "$WTMP/hooks/destroy.sh" "$WTMP/hooks/destroy.sh.real"
 	# Fails once (before doing anything), then is the real hook.
@@ -319,24 +309,34 @@ no_hook_left() {
 	chmod 0755 "$WTMP/hooks/destroy.sh"
 	SERVER_KEYS="\"hooks_path\":\"$WTMP/hooks\""
 	start
-	run_w create --handle df
+	run_w create --handle df --network 10.253.224.8
 	assert_success
 	local id
 	id=$(id_of df)
 	run_w destroy df
-	assert_failure 1
-	assert_output "warden: hook destroy.sh exited with status 3: destroy.sh: no"
+	assert_success
+	assert_output ok
+	wait_for 20 grep -qF "container df (id $id): teardown failed: hook destroy.sh exited with status 3: destroy.sh: no; its network, uid and host ports stay taken until wardend's next start tears it down again" "$WTMP/wardend.log"
+	run_w info df
+	assert_output "warden: unknown handle"
 	run_cmd jq -r .state "$WTMP/depot/$id/snapshot.json"
-	assert_output active
+	assert_output destroying
+	# Its /30 is not handed out again, by name or otherwise.
+	run_w create --network 10.253.224.8
+	assert_failure 1
+	assert_output "warden: could not acquire network"
+	run_w create --handle df
+	assert_success
+	[[ $(id_of df) != "$id" ]] || _explain "the new df got the failed teardown's /30"
 	kill9
 	start
-	run_w list
-	assert_output df
-	run_w run df 'echo kept'
-	assert_output kept
-	run_w destroy df
+	run_cmd grep -F "container $id: not adopted (snapshot.json: \`state\` is \"destroying\": its destroy never finished); tearing it down" "$WTMP/wardend.log"
 	assert_success
 	assert_gone "$id"
+	run_w list
+	assert_output df
+	run_w create --handle again --network 10.253.224.8
+	assert_success
 }
 
 # tbf_rate IFACE: the rate (bytes/s) of IFACE's tbf qdisc, from tc's JSON.

@@ -76,6 +76,7 @@ mcg() { echo "/sys/fs/cgroup/memory/warden-$WINSTANCE/$1"; }
 # netns drops its veth asynchronously), the loop device LOOP if given.
 assert_kernel_clean() {
 	local id=$1 loop=${2:-} cg
+	wait_torn_down "$id" || return 1
 	for cg in /sys/fs/cgroup/*/"warden-$WINSTANCE/$id"; do
 		[[ ! -e $cg ]] || { echo "cgroup $cg left" >&2; return 1; }
 	done
@@ -85,7 +86,6 @@ assert_kernel_clean() {
 		wait_for 20 eval "[[ ! -e /sys/block/${loop#/dev/}/loop/backing_file ]]" ||
 			{ echo "loop device $loop still attached: $(cat "/sys/block/${loop#/dev/}/loop/backing_file")" >&2; return 1; }
 	fi
-	[[ ! -e $WTMP/depot/$id ]] || { echo "depot entry $id left" >&2; return 1; }
 }
 
 # ---- errors ----

@@ -195,6 +195,7 @@ wire_error() {
 	id=$(id_of e)
 	[[ -n $(rules_of "$id" nat) ]]
 	w destroy e
+	wait_torn_down "$id"
 	[[ -z $(rules_of "$id" nat) && -z $(rules_of "$id") ]]
 	# After the release delay (100 ms) the ports (and the /30) are free again.
 	retry 20 0.1 w create --handle e --network "$P.16" >/dev/null
@@ -362,6 +363,7 @@ wire_error() {
 	[[ -e $WTMP/depot/$id/run/chain-filter && -e $WTMP/depot/$id/run/chain-nat ]]
 	run_w destroy z
 	assert_success
+	wait_torn_down "$id"
 	run_cmd rules_of "$id"
 	assert_output ''
 	run_cmd rules_of "$id" nat

@@ -59,7 +59,7 @@ assert_no_container() {
 	wait_for 20 eval '[[ -z $(w list) ]]' || { w list >&2; return 1; }
 	wait_for 20 eval '! compgen -G "/sys/fs/cgroup/memory/warden-$WINSTANCE/*/" >/dev/null' ||
 		{ ls /sys/fs/cgroup/memory/"warden-$WINSTANCE" >&2; return 1; }
-	[[ -z $(ls "$WTMP/depot") ]] || { ls "$WTMP/depot" >&2; return 1; }
+	wait_depot_empty
 }
 
 # needs_limits: skip while the server answers `limit` with "not supported".

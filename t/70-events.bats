@@ -31,8 +31,13 @@ teardown() {
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
+	local n
 	for h in $(w list 2>/dev/null); do
+		n=$(grep -c "container $h: destroyed" "$WTMP/wardend.log")
 		w destroy "$h" >/dev/null 2>&1 || true
+		# destroy replies before the teardown, whose `destroyed` must not reach the next
+		# test's subscribers: wardend logs the line just before it sends the event.
+		wait_for 20 eval "((\$(grep -c 'container $h: destroyed' '$WTMP/wardend.log') > n))" || true
 	done
 }
 

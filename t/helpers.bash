@@ -68,6 +68,26 @@ wait_for() {
 	done
 }
 
+# wait_torn_down ID [DEPOT]: destroy replies once container ID is killed and unlisted,
+# and its teardown (destroy.sh) goes on in the daemon's own time: wait, bounded (20 s),
+# until its depot entry, the last thing destroy.sh removes, is gone. Fails, showing the
+# entry, when it stays; never passes before destroy.sh got to its end.
+wait_torn_down() {
+	local dir=${2:-$WTMP/depot}/$1
+	wait_for 20 eval "[[ ! -e '$dir' ]]" && return 0
+	echo "teardown of $1 unfinished: $dir left" >&2
+	ls -la "$dir" >&2
+	return 1
+}
+
+# wait_depot_empty [DEPOT]: the same for every container (dot files are the server's).
+wait_depot_empty() {
+	local depot=${1:-$WTMP/depot}
+	wait_for 20 eval "[[ -z \$(ls '$depot') ]]" && return 0
+	echo "depot not empty: $(ls "$depot")" >&2
+	return 1
+}
+
 # retry N DELAY CMD...: up to N attempts, DELAY seconds apart.
 retry() {
 	local n=$1 delay=$2 i
@@ -193,6 +213,24 @@ refute_exists() {
 	echo "-- expected $1 not to exist:" >&2
 	ls -ld "$1" >&2
 	return 1
+}
+
+# ---- hooks held at a moment a test needs ----
+
+# hold_hook NAME [ARG]: in $WTMP/hooks (a copy of the hooks), the first run of NAME (whose
+# first argument is ARG, or any) makes $WTMP/held-NAME and waits, bounded (60 s), for
+# $WTMP/release-NAME before it runs the real hook; later runs go straight through.
+hold_hook() {
+	mv "$WTMP/hooks/$1" "$WTMP/hooks/$1.real"
+	cat >"$WTMP/hooks/$1" <<-EOF
+		#!/bin/bash
+		if [[ ( -z "${2:-}" || "\${1:-}" == "${2:-}" ) && ! -e "$WTMP/held-$1" ]]; then
+			touch "$WTMP/held-$1"
+			for ((i = 0; i < 600; i++)); do [[ -e "$WTMP/release-$1" ]] && break; sleep 0.1; done
+		fi
+		exec "\${BASH_SOURCE[0]%/*}/$1.real" "\$@"
+	EOF
+	chmod 0755 "$WTMP/hooks/$1"
 }
 
 # ---- cgroups, both layouts ----

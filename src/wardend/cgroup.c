@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,37 @@ static char *cg_read(const char *id, const char *controller, const char *file, s
     if (cgroup_file(id, controller, file, path, sizeof(path)) < 0)
         return NULL;
     return util_read_file(AT_FDCWD, path, max, NULL, &err);
+}
+
+int cgroup_kill(const char *id)
+{
+    /* lib/cgroup.sh's cg_v1_controllers: a half-attached process is in some of them. */
+    static const char *const v1[] = {"pids",    "memory", "cpu",     "cpuacct",
+                                     "devices", "cpuset", "freezer", NULL};
+    char path[PATH_MAX], *text, *p, *end;
+    int n = 0;
+
+    if (v2 && cgroup_file(id, NULL, "cgroup.kill", path, sizeof(path)) == 0) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        ssize_t w = fd >= 0 ? write(fd, "1", 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (w == 1)
+            return 0;
+    }
+    for (int i = 0; v2 ? i == 0 : v1[i] != NULL; i++) {
+        if ((text = cg_read(id, v1[i], "cgroup.procs", 1 << 20)) == NULL)
+            continue;
+        for (p = text;; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
+                n++;
+        }
+        free(text);
+    }
+    return n;
 }
 
 struct stat_name {

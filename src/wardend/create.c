@@ -591,7 +591,7 @@ static int acquire_network(int handle_is_id, long long now)
     while ((i = pool_acquire(&net_pool, now)) >= 0 && handle_is_id) {
         char id[16];
         snprintf(id, sizeof(id), "%08x", g_cfg->network.pool_start_address + 4u * (uint32_t)i);
-        if (ct_lookup(id) == NULL)
+        if (ct_lookup(id) == NULL && ct_teardown_lookup(id) == NULL)
             break;
         if (nskipped == (int)(sizeof(skipped) / sizeof(skipped[0]))) {
             pool_put_back(&net_pool, i);
@@ -606,19 +606,23 @@ static int acquire_network(int handle_is_id, long long now)
 }
 
 /* The container's pools, id, handle, paths and hook environment; on failure nothing
- * stays taken. */
+ * stays taken; -2 (network) or -3 (uid) when that pool had no entry free now for a
+ * create that takes any. */
 static int create_assign(struct container *ct, int net_index, struct w_error *err)
 {
     long long now = loop_now_ms();
 
     ct->net_index = net_index == -1 ? acquire_network(ct->handle[0] == '\0', now)
                                     : (net_index >= 0 ? pool_take(&net_pool, net_index, now) : -1);
-    if (ct->net_index < 0)
-        return w_err(err, "could not acquire network");
+    if (ct->net_index < 0) {
+        w_err(err, "could not acquire network");
+        return net_index == -1 ? -2 : -1;
+    }
     ct->uid_index = pool_acquire(&uid_pool, now);
     if (ct->uid_index < 0) {
         pool_release(&net_pool, ct->net_index, now);
-        return w_err(err, "could not acquire user id");
+        w_err(err, "could not acquire user id");
+        return -3;
     }
     ct->network = g_cfg->network.pool_start_address + 4u * (uint32_t)ct->net_index;
     ct->uid = g_cfg->user.pool_start_uid + (uid_t)ct->uid_index;
@@ -690,7 +694,7 @@ int create_pooled(void (*done)(struct container *ct, const char *error), struct 
         return w_err(err, "out of memory");
     ct->grace_time = g_cfg->server.container_grace_time;
     ct->pooled = 1;
-    if (create_assign(ct, -1, err) < 0) {
+    if (create_assign(ct, -1, err) < 0) { /* the pool tries again later */
         ct_free(ct);
         return -1;
     }
@@ -705,11 +709,68 @@ int create_pooled(void (*done)(struct container *ct, const char *error), struct 
     return 0;
 }
 
+/* A create parked by lifecycle_park, run again from the start (CONFIG is checked
+ * anew: a rootfs or bind mount source may have gone meanwhile). */
+static void create_again(struct req *r)
+{
+    struct w_error err;
+
+    if (cmd_create(r, &err) < 0)
+        req_fail(r, &err);
+}
+
+/* Does a teardown still running (destroy replied, destroy.sh at work) hold what this
+ * create asks for by name: its handle, its /30, its network_address? */
+static int held_by_teardown(const struct create_args *a)
+{
+    const char *addr = a->ct->network_address;
+    size_t alen = strcspn(addr, "/");
+
+    if (a->ct->handle[0] && ct_teardown_lookup(a->ct->handle))
+        return 1;
+    for (struct container *t = ct_teardown_first(); t; t = t->next)
+        if (t->destroying == 1 && ((a->net_index >= 0 && t->net_index == a->net_index) ||
+                                   (alen > 0 && strncmp(t->network_address, addr, alen) == 0 &&
+                                    t->network_address[alen] == '/')))
+            return 1;
+    return 0;
+}
+
+/* destroy replies before destroy.sh ran (doc/protocol.md, Decisions): a create must not
+ * fail for what a teardown still holds. 1 when r is parked (it runs again once the
+ * teardown ended, or the entry's release delay passed), 0 to go on, -1 with err. */
+static int create_wait(struct req *r, const struct create_args *a, int assigned,
+                       struct w_error *err)
+{
+    long long now = loop_now_ms(), delay = -1;
+    const char *why;
+
+    if (assigned == 0) { /* what it names */
+        if (held_by_teardown(a))
+            why = "a teardown holds its handle or network";
+        else if (a->net_index >= 0 && (delay = pool_delay_left(&net_pool, a->net_index, now)) >= 0)
+            why = "its network is in its release delay";
+        else
+            return 0;
+    } else if (ct_teardowns_running() > 0) { /* -2, -3: that pool had nothing free now */
+        why = assigned == -2 ? "no network is free until a teardown ends"
+                             : "no uid is free until a teardown ends";
+    } else if (assigned == -2 && (delay = pool_delay_left(&net_pool, -1, now)) >= 0) {
+        why = "every free network is in its release delay";
+    } else {
+        return -1;
+    }
+    log_msg(LOG_DEBUG, "create%s%s: waits (%s)", a->ct->handle[0] ? " of " : "", a->ct->handle,
+            why);
+    return lifecycle_park(r, delay, create_again, err) < 0 ? -1 : 1;
+}
+
 int cmd_create(struct req *r, struct w_error *err)
 {
     struct create_args a = {ct_alloc(), -1, 0};
     struct json_object *cfg = req_nargs(r) > 1 ? req_arg(r, 1) : NULL;
     struct ct_op *op;
+    int ret;
 
     if (a.ct == NULL)
         return w_err(err, "out of memory");
@@ -718,13 +779,18 @@ int cmd_create(struct req *r, struct w_error *err)
         ct_free(a.ct);
         return -1;
     }
+    if ((ret = create_wait(r, &a, 0, err)) != 0) {
+        ct_free(a.ct);
+        return ret < 0 ? -1 : 0;
+    }
     if (poolable(cfg) && create_from_pool(a.ct, r)) {
         ct_free(a.ct);
         return 0;
     }
-    if (create_assign(a.ct, a.net_index, err) < 0) {
+    if ((ret = create_assign(a.ct, a.net_index, err)) < 0) {
+        ret = ret < -1 ? create_wait(r, &a, ret, err) : -1;
         ct_free(a.ct);
-        return -1;
+        return ret < 0 ? -1 : 0;
     }
     ct_register(a.ct); /* born, as ct_alloc made it */
     ct_ref(a.ct, r);

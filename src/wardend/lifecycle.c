@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
+#include "events.h"
 #include "hook.h"
 #include "job.h"
 #include "jsonh.h"
@@ -233,42 +235,151 @@ int cmd_stop(struct req *r, struct container *ct, struct w_error *err)
 
 /* ---- destroy ---- */
 
-static void destroy_done(void *data, const char *error)
-{
-    struct container *ct = data;
-    struct ct_op *op = ct->ops;
+/* Requests waiting for a teardown to end (create: a handle or a network that one still
+ * holds, a pool it keeps empty) or for a released entry's delay. */
+struct parked {
+    struct req *r;
+    void (*again)(struct req *r);
+    long long timer;
+    int ready; /* a teardown ended since it was parked: run it again */
+    struct parked *next;
+};
+static struct parked *parked;
 
-    if (error) {
-        /* Keep it registered so the operator can see why and retry; a restart meanwhile
-         * adopts or tears it down by what is left, as before the destroy. */
-        log_msg(LOG_ERR, "container %s: destroy failed: %s", ct->handle, error);
-        ct->destroying = 0;
-        snapshot_save(ct);
-        op_error(op, error);
-        op_done(ct);
-        return;
-    }
-    log_msg(LOG_INFO, "container %s: destroyed", ct->handle);
-    op_reply(op, json_object_new_string("ok"));
-    op_done_remove(ct);
+static void park_unlink(struct parked *p)
+{
+    for (struct parked **pp = &parked; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    if (p->timer)
+        loop_del_timer(g_loop, p->timer);
+    req_set_cancel(p->r, NULL, NULL);
 }
 
+/* Take p out and run its request again (which may park it anew). */
+static void park_run(struct parked *p)
+{
+    void (*again)(struct req *) = p->again;
+    struct req *r = p->r;
+
+    park_unlink(p);
+    free(p);
+    again(r);
+}
+
+static void park_cancel(struct req *r, void *data)
+{
+    struct parked *p = data;
+
+    (void)r;
+    park_unlink(p);
+    free(p);
+}
+
+static void park_timeout(struct loop *loop, long long id, void *data)
+{
+    struct parked *p = data;
+
+    (void)loop, (void)id;
+    p->timer = 0;
+    park_run(p);
+}
+
+int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r),
+                   struct w_error *err)
+{
+    struct parked *p = calloc(1, sizeof(*p)), **pp;
+
+    if (p == NULL)
+        return w_err(err, "out of memory");
+    p->r = r;
+    p->again = again;
+    if (delay_ms >= 0)
+        p->timer = loop_add_timer(g_loop, delay_ms, park_timeout, p);
+    /* At the end: when a teardown ends, those parked first go first. */
+    for (pp = &parked; *pp; pp = &(*pp)->next)
+        ;
+    *pp = p;
+    req_set_cancel(r, park_cancel, p);
+    return 0;
+}
+
+/* A teardown ended: every request parked before now runs again, one at a time (each
+ * may park again, or end another's connection). */
+static void unpark_all(void)
+{
+    struct parked *p;
+
+    for (p = parked; p; p = p->next)
+        p->ready = 1;
+    for (;;) {
+        for (p = parked; p && !p->ready; p = p->next)
+            ;
+        if (p == NULL)
+            return;
+        park_run(p);
+    }
+}
+
+static void teardown_done(void *data, const char *error)
+{
+    struct container *ct = data;
+
+    if (error) {
+        /* As a failed destroy kept the container and what it holds: its /30, uid and
+         * ports are not handed out again, and its snapshot still says "destroying", so
+         * the next start of wardend tears it down again. */
+        log_msg(LOG_ERR,
+                "container %s (id %s): teardown failed: %s; its network, uid and host ports "
+                "stay taken until wardend's next start tears it down again",
+                ct->handle, ct->id, error);
+        ct->destroying = 2;
+        events_publish(ct->handle, "destroy failed");
+    } else {
+        log_msg(LOG_INFO, "container %s: destroyed", ct->handle);
+        lifecycle_remove(ct);
+    }
+    unpark_all();
+}
+
+/* destroy answers once nothing of the container can run and nothing shows it: the
+ * KILL is sent (not waited for), its jobs end with what their files hold, its handle is
+ * gone, its snapshot says "destroying"; the kernel's exit of its processes, destroy.sh
+ * and the release of its pool entries follow while other requests are served. */
 static void op_destroy(struct container *ct, struct ct_op *op)
 {
     struct w_error err;
 
-    (void)op;
-    /* Should wardend die during destroy.sh, its restart finishes the teardown. On a
-     * full depot the old snapshot stays: a restart may then adopt what is left (wshd
-     * still alive) or tear it down (wshd gone), both whole states. */
+    /* Should wardend die from here on, its restart finishes the teardown. On a full
+     * depot the old snapshot stays: a restart may then adopt what is left (wshd still
+     * alive) or tear it down (wshd gone), both whole states. */
     ct->destroying = 1;
     snapshot_save(ct);
-    ct_unwatch_wshd(ct); /* destroy.sh kills it */
-    oom_unwatch(ct);     /* and removes the cgroup, which would wake the watch */
+    /* wshd is pid 1 of the container's pid namespace: its death takes the rest; the
+     * cgroup's processes get the KILL now rather than when the kernel gets to them. */
+    ct_kill_wshd(ct);
+    cgroup_kill(ct->id);
+    ct_unwatch_wshd(ct);
+    oom_unwatch(ct); /* destroy.sh removes the cgroup, which would wake the watch */
     /* Links and streams of its jobs end now with what the files hold. */
     job_container_stopping(ct);
-    if (hook_run("destroy.sh", NULL, ct->env, NULL, destroy_done, ct, &err) < 0)
-        destroy_done(ct, err.msg);
+    if (ct->grace_timer)
+        loop_del_timer(g_loop, ct->grace_timer);
+    ct->grace_timer = 0;
+    ct_teardown_add(ct);
+    op_reply(op, json_object_new_string("ok"));
+    /* What was queued behind the destroy finds the handle unknown, as it would after. */
+    while (ct->ops) {
+        struct ct_op *o = ct->ops;
+        ct->ops = o->next;
+        if (o != op)
+            op_error(o, "unknown handle");
+        free(o);
+    }
+    if (hook_run("destroy.sh", NULL, ct->env, NULL, teardown_done, ct, &err) < 0)
+        teardown_done(ct, err.msg);
 }
 
 int cmd_destroy(struct req *r, struct container *ct, struct w_error *err)

@@ -35,8 +35,8 @@ void op_done(struct container *ct);
 /* The head op ended by removing ct: free it, then lifecycle_remove(ct). */
 void op_done_remove(struct container *ct);
 
-/* Unregister ct in state destroyed, end its grace timer, watch and jobs, release its
- * pools and free it; queued ops get `unknown handle`. */
+/* Unregister ct (from the registry or the teardowns) in state destroyed, end its grace timer, watch
+ * and jobs, release its pools and free it; queued ops get `unknown handle`. */
 void lifecycle_remove(struct container *ct);
 /* A connection referenced ct: cancel its grace timer. */
 void ct_ref(struct container *ct, struct req *r);
@@ -50,6 +50,13 @@ void lifecycle_wshd_exited(struct container *ct);
  * `oom` is added (once), and an active ct is stopped at once (KILL, as `stop` with
  * `kill`: TERM would only wake processes with no memory to handle it). */
 void lifecycle_oom(struct container *ct);
+
+/* Park r until a teardown ends (destroy.sh, run after destroy replied, succeeded or
+ * failed) or, with delay_ms >= 0, until delay_ms passed, whichever comes first; then
+ * again(r) runs from the loop. A closed connection just drops it. -1 when out of
+ * memory. */
+int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r),
+                   struct w_error *err);
 
 /* Argument checks of stop (the command table's check column). */
 int lifecycle_check_stop(struct req *r, struct w_error *err);

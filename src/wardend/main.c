@@ -71,7 +71,8 @@ static void leave(struct loop *loop)
 }
 
 /* Work no connection waits for: container ops (a destroy whose client went away, a
- * grace-time destroy), hooks (a warm pool refill), copies whose client went away. */
+ * grace-time destroy), hooks (a warm pool refill, the teardown after a destroy
+ * replied), copies whose client went away. */
 static int background_work(void)
 {
     int n = hook_running() + warm_busy() + copy_running();
@@ -117,10 +118,33 @@ static void on_drained(void)
     drain_finish(g_loop, 0, NULL);
 }
 
+static long long stop_deadline;
+
+/* SIGTERM: leave once no teardown runs (destroy answered for them: they finish, bounded
+ * by destroy.sh's hook_timeout; past that the next start finishes them). */
+static void stop_finish(struct loop *loop, long long id, void *data)
+{
+    int n = ct_teardowns_running();
+
+    (void)id, (void)data;
+    if (n > 0 && loop_now_ms() < stop_deadline) {
+        loop_add_timer(loop, 5, stop_finish, NULL);
+        return;
+    }
+    if (n > 0)
+        log_msg(LOG_WARNING, "stop: %d teardown(s) still running; exiting anyway", n);
+    leave(loop);
+}
+
 /* SIGTERM, once the warm pool is destroyed (containers handed out keep running). */
 static void drained(void)
 {
-    leave(g_loop);
+    int n = ct_teardowns_running();
+
+    stop_deadline = loop_now_ms() + (long long)((g_cfg->server.hook_timeout + 1) * 1000);
+    if (n > 0)
+        log_msg(LOG_INFO, "stop: waiting for %d teardown(s)", n);
+    stop_finish(g_loop, 0, NULL);
 }
 
 static void on_signal(struct loop *loop, int fd, int mask, void *data)

@@ -51,12 +51,16 @@ static int host_port_busy(int port)
     return busy;
 }
 
+/* Held by a container, or by a teardown (its DNAT goes with destroy.sh). */
 static int port_held(int port)
 {
-    for (struct container *ct = ct_first(); ct; ct = ct->next)
-        for (int i = 0; i < ct->nports; i++)
-            if (ct->ports[i][0] == port)
-                return 1;
+    struct container *lists[] = {ct_first(), ct_teardown_first()};
+
+    for (int l = 0; l < 2; l++)
+        for (struct container *ct = lists[l]; ct; ct = ct->next)
+            for (int i = 0; i < ct->nports; i++)
+                if (ct->ports[i][0] == port)
+                    return 1;
     return 0;
 }
 
@@ -129,13 +133,15 @@ int net_set_address(struct container *ct, struct json_object *v, struct w_error 
                      len);
     if (ip >= start && (uint64_t)(ip - start) < 4ULL * (uint64_t)g_cfg->network.pool_size)
         return w_err(err, "network_address %s lies in the container pool (use `network`)", buf);
-    for (struct container *o = ct_first(); o; o = o->next) {
-        const char *oa = o->network_address;
-        size_t n = strlen(buf);
-        if (strncmp(oa, buf, n) == 0 && oa[n] == '/')
-            return w_err(err, "network_address %s is already in use by container %s", buf,
-                         o->handle);
-    }
+    /* A container's, or a failed teardown's (create waits for one still running). */
+    for (int l = 0; l < 2; l++)
+        for (struct container *o = l ? ct_teardown_first() : ct_first(); o; o = o->next) {
+            const char *oa = o->network_address;
+            size_t n = strlen(buf);
+            if (o->destroying != 1 && strncmp(oa, buf, n) == 0 && oa[n] == '/')
+                return w_err(err, "network_address %s is already in use by container %s", buf,
+                             o->handle);
+        }
     if (host_has_address(a))
         return w_err(err, "network_address %s is already in use by the host", buf);
     snprintf(ct->network_address, sizeof(ct->network_address), "%s/%ld", buf, len);

@@ -67,3 +67,13 @@ int pool_in_use(const struct pool *p)
         n += p->used[i];
     return n;
 }
+
+long long pool_delay_left(const struct pool *p, int i, long long now)
+{
+    long long best = -1;
+
+    for (int k = i < 0 ? 0 : i; k < (i < 0 ? p->size : (i < p->size ? i + 1 : 0)); k++)
+        if (!p->used[k] && p->free_at[k] > now && (best < 0 || p->free_at[k] - now < best))
+            best = p->free_at[k] - now;
+    return best;
+}

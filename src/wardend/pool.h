@@ -21,5 +21,8 @@ void pool_release(struct pool *p, int i, long long now);
 /* Undo an acquire that was never used: free at once, no release delay. */
 void pool_put_back(struct pool *p, int i);
 int pool_in_use(const struct pool *p);
+/* ms until slot i leaves its release delay (i < 0: the first of all slots to leave
+ * one); -1 when it is in none (taken or free now; i < 0: no slot is in a delay). */
+long long pool_delay_left(const struct pool *p, int i, long long now);
 
 #endif

@@ -23,6 +23,7 @@
 #include "wardend.h"
 
 static struct container *containers;
+static struct container *teardowns;
 static uint64_t next_serial = 1;
 struct pool net_pool, uid_pool, port_pool;
 
@@ -173,12 +174,44 @@ void ct_register(struct container *ct)
 
 void ct_unregister(struct container *ct)
 {
-    for (struct container **p = &containers; *p; p = &(*p)->next)
-        if (*p == ct) {
-            *p = ct->next;
-            break;
-        }
-    ct->next = NULL;
+    struct container **lists[] = {&containers, &teardowns};
+
+    for (size_t i = 0; i < 2; i++)
+        for (struct container **p = lists[i]; *p; p = &(*p)->next)
+            if (*p == ct) {
+                *p = ct->next;
+                ct->next = NULL;
+                return;
+            }
+}
+
+void ct_teardown_add(struct container *ct)
+{
+    ct_unregister(ct);
+    ct->next = teardowns;
+    teardowns = ct;
+}
+
+struct container *ct_teardown_first(void)
+{
+    return teardowns;
+}
+
+struct container *ct_teardown_lookup(const char *handle)
+{
+    for (struct container *ct = teardowns; ct; ct = ct->next)
+        if (ct->destroying == 1 && strcmp(ct->handle, handle) == 0)
+            return ct;
+    return NULL;
+}
+
+int ct_teardowns_running(void)
+{
+    int n = 0;
+
+    for (struct container *ct = teardowns; ct; ct = ct->next)
+        n += ct->destroying == 1;
+    return n;
 }
 
 int ct_port_index(int p)

@@ -50,9 +50,11 @@ struct container {
     int (*ports)[2];          /* net in (net.c): host port, container port; owned */
     int nports, ports_cap;
     struct json_object
-        *net_out;   /* net.c: [[NET,PORTS,PROTO,LOG],...] as net.sh took them, or NULL; owned */
-    int destroying; /* lifecycle.c: destroy.sh is running; snapshots say "destroying" */
-    int pooled;     /* warm.c: in the warm pool, so in no registry list */
+        *net_out; /* net.c: [[NET,PORTS,PROTO,LOG],...] as net.sh took them, or NULL; owned */
+    /* lifecycle.c: 1 while its teardown (destroy.sh) runs after destroy replied, 2 when
+     * that failed (its pool entries stay taken); snapshots say "destroying" either way */
+    int destroying;
+    int pooled; /* warm.c: in the warm pool, so in no registry list */
     struct container *next;
 };
 
@@ -75,6 +77,16 @@ int ct_state_allowed(const struct container *ct, int mask, struct w_error *err);
 struct container *ct_lookup(const char *handle);
 struct container *ct_lookup_serial(uint64_t serial);
 struct container *ct_first(void);
+
+/* Teardowns: containers destroy has answered for (unknown to ct_lookup, list and info)
+ * while destroy.sh tears them down, and those whose destroy.sh failed, which keep their
+ * pool entries. ct_unregister takes a container out of either list. */
+void ct_teardown_add(struct container *ct);
+struct container *ct_teardown_first(void);
+/* The teardown still running (destroying 1) of the container with this handle, or NULL. */
+struct container *ct_teardown_lookup(const char *handle);
+/* How many teardowns are running (destroying 1). */
+int ct_teardowns_running(void);
 
 /* A new container in state born, with empty properties, limits and events and the
  * default rootfs; NULL when out of memory. */

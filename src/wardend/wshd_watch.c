@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -76,4 +78,11 @@ void ct_unwatch_wshd(struct container *ct)
     loop_del_fd(g_loop, ct->wshd_fd, LOOP_READ);
     close(ct->wshd_fd);
     ct->wshd_fd = -1;
+}
+
+int ct_kill_wshd(struct container *ct)
+{
+    if (ct->wshd_fd < 0)
+        return -1;
+    return (int)syscall(SYS_pidfd_send_signal, ct->wshd_fd, SIGKILL, NULL, 0) == 0 ? 0 : -1;
 }

@@ -10,5 +10,9 @@ void wshd_watch_init(void (*on_exit)(struct container *ct));
 /* Watch ct's wshd (run/wshd.pid); failures are logged, the container goes on unwatched. */
 void ct_watch_wshd(struct container *ct);
 void ct_unwatch_wshd(struct container *ct);
+/* SIGKILL to ct's watched wshd through its pidfd (no pid reuse can misdirect it): as
+ * pid 1 of the container's pid namespace its death takes every process there with it.
+ * 0 when sent, -1 when ct's wshd is not watched or the signal failed. */
+int ct_kill_wshd(struct container *ct);
 
 #endif

@@ -103,11 +103,33 @@ static void test_delay(void)
     pool_free(&p);
 }
 
+/* What a create that finds its network (or the whole pool) in a delay waits for. */
+static void test_delay_left(void)
+{
+    struct pool p;
+
+    init(&p, 3, 250);
+    TAP_IS_INT(pool_delay_left(&p, -1, 0), -1, "delay left: none in a new pool");
+    pool_take(&p, 0, 0);
+    pool_take(&p, 1, 0);
+    pool_take(&p, 2, 0);
+    TAP_IS_INT(pool_delay_left(&p, 1, 100), -1, "delay left: a taken slot is in none");
+    pool_release(&p, 1, 1000);
+    pool_release(&p, 2, 1100);
+    TAP_IS_INT(pool_delay_left(&p, 1, 1000), 250, "delay left: all of it at release");
+    TAP_IS_INT(pool_delay_left(&p, 2, 1200), 150, "delay left: what is left of it");
+    TAP_IS_INT(pool_delay_left(&p, -1, 1200), 50, "delay left: any slot, the soonest");
+    TAP_IS_INT(pool_delay_left(&p, 1, 1250), -1, "delay left: none once it passed");
+    TAP_IS_INT(pool_delay_left(&p, 7, 1000), -1, "delay left: none out of range");
+    pool_free(&p);
+}
+
 int main(void)
 {
     test_exhaust();
     test_round_robin();
     test_take();
     test_delay();
+    test_delay_left();
     return tap_done();
 }
