@@ -327,6 +327,34 @@ ct_listing() {
 	assert_output_contains "rc=2"
 }
 
+@test "warden-builtins.so: zygote -c forks a zygote that stays the caller's child across exec; its children run a runner's request themselves" {
+	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
+	cd "$TMP"
+	printf '%s\n' '#!/bin/bash' 'read -r -a st </proc/$$/stat' \
+		'echo "hook $0 pid $$ $BASHPID ppid $PPID pgid ${st[4]} opts $- x ${x-unset} K ${K-unset} traps [$(trap -p)]"' \
+		'shopt -qo pipefail && echo pipefail || echo no-pipefail' 'set -e' 'false' 'echo not-reached' >hook.sh
+	printf '%s\n' '#!/bin/bash' "trap 'echo exit-trap' EXIT" 'exit 4' >exit.sh
+	chmod +x hook.sh exit.sh
+	# The caller has errexit, pipefail, a trap and a variable of its own; it execs the
+	# driver, which is then the zygote's parent and the children's.
+	run_cmd bash -c 'enable -f "$builtins_path" zygote; set -euo pipefail; trap "echo caller-trap" EXIT
+		x=caller-var; zygote -c zfd; echo "caller $$ pgid $(ps -o pgid= $$)"
+		exec python3 "$WARDEN_SRC/t/lib/zygote.py" --fd "$zfd" "$PWD/hook.sh K=v" "$PWD/exit.sh"'
+	assert_success
+	local caller pgid pid
+	read -r _ caller _ pgid <<<"$(grep '^caller ' <<<"$output")"
+	assert_output_contains "driver $caller"
+	pid=$(awk '$1 == "child" && $2 == 0 { print $3 }' <<<"$output")
+	# its own $$, the caller (now the driver) as parent, the caller's process group (an
+	# exec'd hook's), a fresh shell's options, the caller's variables, no trap; errexit
+	# works in it; an EXIT trap and status of its own
+	assert_output_contains "hook $TMP/hook.sh pid $pid $pid ppid $caller pgid $pgid opts hBc x caller-var K v traps []"
+	assert_equal "$(grep -E '^(no-pipefail|pipefail|not-reached|exited|exit-trap|caller-trap)' <<<"$output")" \
+		"$(printf '%s\n' no-pipefail 'exited 1' exit-trap 'exited 4')"
+	run_cmd bash -c 'enable -f "$builtins_path" zygote; zygote -c; echo "rc=$?"; zygote -c 1x; echo "rc=$?"'
+	assert_equal "$(grep -c '^rc=2$' <<<"$output")" 2
+}
+
 # mountinfo_under DIR: the mounts below DIR, without ids, device numbers and peer groups.
 mountinfo_under() {
 	awk -v d="$1/" 'index($5, d) == 1 { $1 = $2 = $3 = ""; print }' /proc/self/mountinfo |

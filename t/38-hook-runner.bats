@@ -201,26 +201,52 @@ zygote_pid() {
 	assert_output "warden: hook net.sh exited with status 4: net.sh: bash=none zero=$WTMP/hooks/net.sh"
 }
 
-@test "wshd's parent-after-clone.sh runs in a runner, child-before-pivot.sh exec'd, each its own process" {
-	wrap_hook parent-after-clone.sh "$PROBE"
+@test "wshd's parent-before-clone.sh and parent-after-clone.sh are forks of start.sh's zygote, child-before-pivot.sh exec'd, each its own process" {
+	local hook pid bashpid
+	wrap_hook parent-before-clone.sh "$PROBE"
+	wrap_hook parent-after-clone.sh "$PROBE"'
+read -r -a st </proc/$PPID/stat; echo "parentpgid ${st[4]}" >>"@PROBES@/probe.${0##*/}"
+awk "\$1 == \"PPid:\" { print \"initppid\", \$2 }" /proc/$PID/status >>"@PROBES@/probe.${0##*/}"'
 	wrap_hook child-before-pivot.sh "$PROBE"
 	create_ok
-	for hook in parent-after-clone.sh child-before-pivot.sh; do
+	for hook in parent-before-clone.sh parent-after-clone.sh child-before-pivot.sh; do
 		run probe_field "$hook" pid
 		read -r pid bashpid <<<"$output"
 		assert_equal "$pid" "$bashpid"
 		assert_equal "$(probe_field "$hook" runner-vars)" 0
 	done
-	assert_match "$(probe_field parent-after-clone.sh cmdline)" "bash --noprofile --norc -c * warden-hook $WTMP/hooks"
-	# child-before-pivot.sh is due as soon as the child is cloned: no runner to wait for.
-	assert_equal "$(probe_field child-before-pivot.sh cmdline)" "/bin/bash $WTMP/hooks/child-before-pivot.sh"
+	# The two on the host: forks of the zygote start.sh left as wshd's child (the command
+	# line is wardend's zygote's, which forked start.sh), children of wshd (the parent of
+	# the container's init), in its process group as an exec'd hook would be.
+	for hook in parent-before-clone.sh parent-after-clone.sh; do
+		assert_match "$(probe_field "$hook" cmdline)" "bash --noprofile --norc -c *$ZYGOTE_CMD* warden-hook $WTMP/hooks *"
+		assert_equal "$(probe_field "$hook" ppid)" "$(probe_field parent-after-clone.sh initppid)"
+		assert_equal "$(probe_field "$hook" pgid)" "$(probe_field parent-after-clone.sh parentpgid)"
+	done
+	[[ $(probe_field parent-after-clone.sh pgid) != "$(probe_field parent-after-clone.sh pid | cut -d' ' -f1)" ]]
 	# parent-after-clone.sh: wshd's child on the host, with PID (the container's init).
 	run probe_field parent-after-clone.sh env
 	assert_match "$output" "$WINSTANCE [0-9]*"
 	refute_output_contains " $WARDEND_PID"
-	# child-before-pivot.sh: in the container's pid namespace, the child of its init.
+	# child-before-pivot.sh is due as soon as the child is cloned: exec'd, no runner to
+	# wait for; in the container's pid namespace, the child of its init.
+	assert_equal "$(probe_field child-before-pivot.sh cmdline)" "/bin/bash $WTMP/hooks/child-before-pivot.sh"
 	assert_equal "$(probe_field child-before-pivot.sh ppid)" 1
 	assert_equal "$(probe_field child-before-pivot.sh env)" "$WINSTANCE -"
+	run_w run "$H" 'echo alive'
+	assert_output alive
+}
+
+@test "start.sh exec'd (not forked by the zygote) runs wshd without one: its hooks are exec'd or in runners, as before" {
+	local hook
+	wrap_hook start.sh ''
+	wrap_hook parent-before-clone.sh "$PROBE"
+	wrap_hook parent-after-clone.sh "$PROBE"
+	create_ok
+	assert_match "$(probe_field parent-before-clone.sh cmdline)" "/bin/bash $WTMP/hooks/parent-before-clone.sh"
+	assert_match "$(probe_field parent-after-clone.sh cmdline)" "bash --noprofile --norc -c * warden-hook $WTMP/hooks"
+	run probe_field parent-after-clone.sh cmdline
+	refute_output_contains "$ZYGOTE_CMD"
 	run_w run "$H" 'echo alive'
 	assert_output alive
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "hookrun_become.h"
 #include "spawnp.h"
 #include "util.h"
 
@@ -44,35 +45,13 @@
     "done\n"                                                                                       \
     "unset w_preload w_f w_l w_done\n"                                                             \
     "printf R >&0 2>/dev/null || :\n"
-/* The request on stdin, then the hook. */
-#define BECOME_HOOK                                                                                \
-    "mapfile -d '' -t w_r\n"                                                                       \
-    "if [[ ${w_r[0]-} == @* ]]; then mapfile -d '' -t w_r <\"${w_r[0]#@}\" || exit 111; fi\n"      \
-    "((${#w_r[@]} >= 3)) || exit 0\n"                                                              \
-    "exec </dev/null\n"                                                                            \
-    "[[ -z ${w_r[1]} ]] || exec >>\"${w_r[1]}\"\n"                                                 \
-    "BASH_ARGV0=${w_r[0]}\n"                                                                       \
-    "w_n=${w_r[2]}\n"                                                                              \
-    "set -- \"${w_r[@]:3:w_n}\"\n"                                                                 \
-    "((${#w_r[@]} <= 3 + w_n)) || export \"${w_r[@]:3+w_n}\" 2>/dev/null || :\n"                   \
-    "unset w_r w_n w_d\n"                                                                          \
-    "w_l=\n"                                                                                       \
-    "{ read -r w_l <\"$0\"; } 2>/dev/null || :\n"                                                  \
-    "if [[ -x $0 && ($w_l == '#!/bin/bash' || $w_l == '#!/usr/bin/env bash') ]]; then\n"           \
-    "\tunset w_l\n"                                                                                \
-    "\t. \"$0\"\n"                                                                                 \
-    "else\n"                                                                                       \
-    "\tunset w_l\n"                                                                                \
-    "\texec \"$0\" \"$@\"\n"                                                                       \
-    "fi\n"
-
-static const char runner[] = PRELOAD("\tread -r -t 0 && break\n") BECOME_HOOK;
+static const char runner[] = PRELOAD("\tread -r -t 0 && break\n") HOOKRUN_BECOME_HOOK;
 
 /* $2: warden-builtins.so. The zygote builtin returns 0 in each child it forks, which
  * goes on as a runner that has its request; in the zygote it returns at EOF (1: exit 0)
  * or on an error (2: exit 1). Without the builtin, status 112 before the "R". */
 static const char zygote[] = "enable -f \"$2\" zygote 2>/dev/null || exit 112\n" PRELOAD(
-    "") "zygote || exit $(($? - 1))\n" BECOME_HOOK;
+    "") "zygote || exit $(($? - 1))\n" HOOKRUN_BECOME_HOOK;
 
 static int is_lib(const char *name)
 {
@@ -272,8 +251,9 @@ int hookrun_send(struct hookrun *r, const char *path, const char *log, const cha
     return 0;
 }
 
-int hookrun_fork(struct hookrun *z, struct hookrun *r, int out_fd, int err_fd, const char *path,
-                 const char *log, const char *const *args, char *const *env, struct w_error *err)
+int hookrun_fork(struct hookrun *z, struct hookrun *r, int pgroup, int out_fd, int err_fd,
+                 const char *path, const char *log, const char *const *args, char *const *env,
+                 struct w_error *err)
 {
     struct pollfd pfd = {z->req, POLLIN, 0};
     int p[2], fds[3], reply = 0, null = -1;
@@ -319,7 +299,8 @@ int hookrun_fork(struct hookrun *z, struct hookrun *r, int out_fd, int err_fd, c
     r->pid = reply;
     r->req = p[1];
     r->ready = r->sent = 1;
-    setpgid(r->pid, r->pid); /* as the child does: whichever comes first */
+    if (pgroup)
+        setpgid(r->pid, r->pid); /* as the child does: whichever comes first */
     if (send_request(r->req, path, log, args, env, &r->keep, err) < 0) {
         /* Without all of its request it would run something else: end it here. */
         kill(r->pid, SIGKILL);

@@ -60,12 +60,14 @@ int hookrun_current(const struct hookrun *r, const char *dir);
 int hookrun_send(struct hookrun *r, const char *path, const char *log, const char *const *args,
                  char *const *env, struct w_error *err);
 /* Fork a hook from the ready zygote z: r becomes it (r->pid the caller's child, leading a
- * process group; its stdout out_fd (-1: /dev/null), its stderr err_fd), and has its
+ * process group if pgroup (the zygote's children lead one, those of a zygote -c stay
+ * in its group); its stdout out_fd (-1: /dev/null), its stderr err_fd), and has its
  * request as hookrun_send gives it. Waits for the zygote's answer (at most 2 s). On -1
  * no hook runs (a child that did not get all of its request is killed and reaped): z
  * may be unusable (discard it), and the hook is to be run directly. */
-int hookrun_fork(struct hookrun *z, struct hookrun *r, int out_fd, int err_fd, const char *path,
-                 const char *log, const char *const *args, char *const *env, struct w_error *err);
+int hookrun_fork(struct hookrun *z, struct hookrun *r, int pgroup, int out_fd, int err_fd,
+                 const char *path, const char *log, const char *const *args, char *const *env,
+                 struct w_error *err);
 /* Once its hook has ended (or r is given up): close what the request still holds. */
 void hookrun_release(struct hookrun *r);
 /* Kill an unused runner's process group (the caller reaps it) and forget it. */

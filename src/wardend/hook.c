@@ -373,7 +373,7 @@ static int run_in_zygote(struct hook *h, const char *path, const char *const *ar
     }
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
-    if (hookrun_fork(&zyg.z, &h->run, h->logfd, p[1], path, NULL, args, env, &err) < 0) {
+    if (hookrun_fork(&zyg.z, &h->run, 1, h->logfd, p[1], path, NULL, args, env, &err) < 0) {
         log_msg(LOG_WARNING, "%s; the hook zygote starts again", err.msg);
         close(p[0]);
         close(p[1]);
