@@ -19,5 +19,12 @@ if [[ ${user_namespaces:-false} == true ]]; then
 	: "${userns_root_uid:?}" "${rootfs_path:?}"
 	confine+=(--userns "$userns_root_uid" --idmap-lower "$rootfs_path")
 fi
+# Forked by wardend's zygote (its builtin is loaded: doc/hooks.md, "The zygote"), this
+# shell has the libraries read: a fork of it, left as wshd's child, forks wshd's
+# parent-before-clone.sh and parent-after-clone.sh, so no bash starts for them.
+if enable zygote 2>/dev/null; then
+	zygote -c zygote_fd
+	[[ -z $zygote_fd ]] || confine+=(--zygote "$zygote_fd")
+fi
 exec "$wshd_path" --run "$container_path/run" --hooks "$hooks_path" \
 	--root "$container_path/mnt" --title "wshd: $id" "${confine[@]}"

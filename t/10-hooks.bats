@@ -284,6 +284,78 @@ ct_listing() {
 	assert_output "$(printf '%s\n' t10.example t10.example "hostname: usage: hostname [NAME]" rc=2)"
 }
 
+@test "warden-builtins.so: zygote forks children of its parent, each with its own \$\$, \$PPID, group, jobs, traps, \$RANDOM, \$SECONDS" {
+	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
+	# The zygote has a background job, a trap, an ignored signal and an idle policy, and
+	# is 2 s old when it forks; each child prints its state, then runs its input.
+	local script='enable -f "$1" zygote || exit 112
+		sleep 5 & bg=$!; trap "echo trapped" USR1 EXIT; trap "" USR2; x=zygote-var
+		printf R >&0; sleep 2.1
+		zygote || exit $(($? - 1))
+		read -r cmd
+		read -r -a st </proc/$$/stat
+		echo "pid $$ $BASHPID ppid $PPID pgid ${st[4]} seconds $SECONDS sub $BASH_SUBSHELL"
+		echo "jobs [$(jobs -p)] bang [${!-}] traps [$(trap -p)] x $x random $RANDOM"
+		chrt -p $$ | head -1 | sed "s/.*: //"
+		eval "$cmd"'
+	run_cmd chrt -i 0 python3 "$WARDEN_SRC/t/lib/zygote.py" "$builtins_path" "$script" \
+		'exit 3' 'kill -KILL $$' '@nofds' 'echo done'
+	assert_success
+	local driver zygote pid pids=() randoms=()
+	driver=$(awk '$1 == "driver" { print $2 }' <<<"$output")
+	zygote=$(awk '$1 == "zygote" { print $2 }' <<<"$output")
+	mapfile -t pids < <(awk '$1 == "child" { print $3 }' <<<"$output")
+	assert_equal "${#pids[@]}" 3
+	for pid in "${pids[@]}"; do
+		[[ $pid != "$zygote" && $pid != "$driver" ]]
+		# its own pid as $$ and $BASHPID, the zygote's parent as parent, its own group
+		# $SECONDS from its fork: 0, or 1 across a second's boundary (the zygote's: >= 2)
+		assert_equal "$(grep -cE "^pid $pid $pid ppid $driver pgid $pid seconds [01] sub 0\$" <<<"$output")" 1
+	done
+	# no job, no $!, no trap of the zygote's; its variables
+	assert_equal "$(grep -c '^jobs \[\] bang \[\] traps \[\] x zygote-var random ' <<<"$output")" 3
+	mapfile -t randoms < <(awk '$1 == "jobs" { print $NF }' <<<"$output" | sort -u)
+	assert_equal "${#randoms[@]}" 3
+	assert_equal "$(grep -c '^SCHED_OTHER$' <<<"$output")" 3
+	# exit status and death by a signal as the driver's waitpid sees them; a message
+	# without three descriptors is refused (-EINVAL) and the zygote goes on; at EOF it
+	# ends with status 0, running its own EXIT trap.
+	assert_equal "$(grep -E '^(exited|signaled|answer|done|trapped|zygote exited)' <<<"$output")" \
+		"$(printf '%s\n' 'exited 3' 'signaled 9' 'answer -22' 'done' 'exited 0' trapped 'zygote exited 0')"
+	# Not on a socket: an error, status 2.
+	run_cmd bash -c 'enable -f "$builtins_path" zygote; zygote </dev/null; echo "rc=$?"'
+	assert_output_contains "zygote: receive: Socket operation on non-socket"
+	assert_output_contains "rc=2"
+}
+
+@test "warden-builtins.so: zygote -c forks a zygote that stays the caller's child across exec; its children run a runner's request themselves" {
+	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
+	cd "$TMP"
+	printf '%s\n' '#!/bin/bash' 'read -r -a st </proc/$$/stat' \
+		'echo "hook $0 pid $$ $BASHPID ppid $PPID pgid ${st[4]} opts $- x ${x-unset} K ${K-unset} traps [$(trap -p)]"' \
+		'shopt -qo pipefail && echo pipefail || echo no-pipefail' 'set -e' 'false' 'echo not-reached' >hook.sh
+	printf '%s\n' '#!/bin/bash' "trap 'echo exit-trap' EXIT" 'exit 4' >exit.sh
+	chmod +x hook.sh exit.sh
+	# The caller has errexit, pipefail, a trap and a variable of its own; it execs the
+	# driver, which is then the zygote's parent and the children's.
+	run_cmd bash -c 'enable -f "$builtins_path" zygote; set -euo pipefail; trap "echo caller-trap" EXIT
+		x=caller-var; zygote -c zfd; echo "caller $$ pgid $(ps -o pgid= $$)"
+		exec python3 "$WARDEN_SRC/t/lib/zygote.py" --fd "$zfd" "$PWD/hook.sh K=v" "$PWD/exit.sh"'
+	assert_success
+	local caller pgid pid
+	read -r _ caller _ pgid <<<"$(grep '^caller ' <<<"$output")"
+	assert_output_contains "driver $caller"
+	pid=$(awk '$1 == "child" && $2 == 0 { print $3 }' <<<"$output")
+	# its own $$, the caller (now the driver) as parent, the caller's process group (an
+	# exec'd hook's), a fresh shell's options, the caller's variables, no trap; errexit
+	# works in it; an EXIT trap and status of its own
+	assert_output_contains "hook $TMP/hook.sh pid $pid $pid ppid $caller pgid $pgid opts hBc x caller-var K v traps []"
+	assert_equal "$(grep -E '^(no-pipefail|pipefail|not-reached|exited|exit-trap|caller-trap)' <<<"$output")" \
+		"$(printf '%s\n' no-pipefail 'exited 1' exit-trap 'exited 4')"
+	run_cmd bash -c 'enable -f "$builtins_path" zygote; zygote -c; echo "rc=$?"; zygote -c 1x; echo "rc=$?"'
+	assert_equal "$(grep -c '^rc=2$' <<<"$output")" 2
+}
+
 # mountinfo_under DIR: the mounts below DIR, without ids, device numbers and peer groups.
 mountinfo_under() {
 	awk -v d="$1/" 'index($5, d) == 1 { $1 = $2 = $3 = ""; print }' /proc/self/mountinfo |

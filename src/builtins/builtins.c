@@ -8,7 +8,8 @@
  *   mknod [-m OCTAL_MODE] NAME c|u|b MAJOR MINOR | NAME p   (-m: exactly that mode)
  * mount_fstab [-q] FSTAB is mount -a -T FSTAB (see mount_fstab_builtin); hostname [NAME]
  * prints or sets the host name (of the caller's uts namespace); ip_batch [-q] is a part of
- * ip -batch - (see ip_batch_builtin).
+ * ip -batch - (see ip_batch_builtin); zygote [FD] makes the shell a fork server for the
+ * hook runner (see zygote_builtin, src/lib/hookrun.h).
  * Built against bash's headers (pkg-config bash); not linked with the rest of warden. */
 /* What bash's loadables.h includes, in its order (Debian ships that file outside the
  * header path). */
@@ -18,10 +19,13 @@
 #include "shell.h"
 #include "bashgetopt.h"
 #include "common.h"
+#include "jobs.h"
+#include "execute_cmd.h"
 /* clang-format on */
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
@@ -30,6 +34,8 @@
 #include <mntent.h>
 #include <net/if.h>
 #include <pwd.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +43,12 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include "../lib/hookrun_become.h"
 
 /* A number (all digits, within id_t) or a name looked up in passwd/group. */
 static int parse_id(const char *s, int group, id_t *id, gid_t *login_gid)
@@ -800,9 +810,202 @@ static char *mknod_doc[] = {
     NULL,
 };
 
+/* zygote [FD]: a fork server. Reads messages on FD (default 0, a Unix socket), each one
+ * byte with three descriptors (the hook's stdin, stdout and stderr); for each it clones
+ * a child with CLONE_PARENT, so the child is our parent's (its exit, status and signal
+ * death are seen by our parent's waitpid, $PPID is our parent), and writes the child's
+ * pid (an int, or -errno) back on FD. The child returns 0 from here with the three
+ * descriptors on 0, 1 and 2 and what a shell has of its own at its start (zygote_child:
+ * $$, $PPID, process group, jobs, traps, $RANDOM, $SECONDS); everything else (functions,
+ * variables, options) is the zygote's, as a runner has what it read before its hook. The
+ * zygote itself returns 1 at EOF on FD and 2 on an error (said on stderr). zygote -c VAR
+ * (zygote_spawn): see there. */
+extern time_t shell_start_time;   /* bash's: what $SECONDS counts from */
+extern struct timeval shellstart; /* (bash 5.2 uses this one) */
+/* bash's trap.c (no header of it is installed): trap - SIG is restore_default_signal. */
+extern int signal_is_trapped(int sig);
+extern void restore_default_signal(int sig);
+#define ZYGOTE_TRAPS (NSIG + 3) /* EXIT (0), the signals, DEBUG, ERR and RETURN */
+
+/* What a forked bash shares with the zygote and an exec'd one has of its own. */
+static int zygote_child(int sock, const int *fds, int become)
+{
+    struct sched_param normal = {0};
+
+    close(sock);
+    for (int i = 0; i < 3; i++)
+        if (dup2(fds[i], i) < 0)
+            _exit(111);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] > 2)
+            close(fds[i]);
+    /* A process group of its own (the runner's; our parent sets it too, so that a kill of
+     * the group right after it learns the pid finds it), but for the children of a
+     * zygote -c, which stay in its group as exec'd hooks stay in their caller's; the
+     * normal policy. */
+    if (!become)
+        setpgid(0, 0);
+    sched_setscheduler(0, SCHED_OTHER, &normal);
+    /* $$, $PPID and the job bookkeeping are set once at a shell's start: a shell's own. */
+    dollar_dollar_pid = getpid();
+    shell_pgrp = dollar_dollar_pid;
+    pipeline_pgrp = 0;
+    delete_all_jobs(0);
+    last_asynchronous_pid = last_made_pid = NO_PID;
+    subshell_environment = 0;
+    subshell_level = 0;
+    set_ppid();
+    /* No trap: a shell starts without (and the hook's own are set afresh). */
+    for (int sig = 0; sig < ZYGOTE_TRAPS; sig++)
+        if (signal_is_trapped(sig))
+            restore_default_signal(sig);
+    /* $RANDOM (seeded from the time and pid at a start, the zygote's otherwise) and
+     * $SECONDS (from the shell's start). */
+    seedrand();
+    seedrand32();
+    gettimeofday(&shellstart, NULL);
+    shell_start_time = shellstart.tv_sec;
+    return EXECUTION_SUCCESS;
+}
+
+/* In a child of zygote -c: the hook, from a clean slate of options, then the end. */
+static void zygote_become(void)
+{
+    char *code = savestring("set +euvx +o pipefail\n" HOOKRUN_BECOME_HOOK "exit\n");
+
+    exit_shell(evalstring(code, "warden-hook", SEVAL_NOHIST));
+}
+
+/* Serve forks on sock until EOF (1) or an error (2); in each child, 0 (or, with become,
+ * the hook, and no return). */
+static int zygote_serve(int sock, int become)
+{
+    for (;;) {
+        char byte, cbuf[CMSG_SPACE(3 * sizeof(int))];
+        struct iovec iov = {&byte, 1};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        int fds[3] = {-1, -1, -1}, nfds = 0, reply;
+        struct cmsghdr *c;
+        ssize_t n;
+        pid_t pid;
+
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return EXECUTION_FAILURE;
+        if (n < 0) {
+            builtin_error("receive: %s", strerror(errno));
+            return EX_USAGE;
+        }
+        for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)), got[4];
+
+                if (k > 4)
+                    k = 4;
+                memcpy(got, CMSG_DATA(c), (size_t)k * sizeof(int));
+                for (int i = 0; i < k; i++) {
+                    if (nfds < 3)
+                        fds[nfds] = got[i];
+                    else
+                        close(got[i]);
+                    nfds++;
+                }
+            }
+        if (nfds != 3 || (msg.msg_flags & MSG_CTRUNC)) {
+            reply = -EINVAL;
+        } else {
+            fflush(stdout);
+            fflush(stderr);
+            pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+            if (pid == 0) {
+                zygote_child(sock, fds, become);
+                if (become)
+                    zygote_become();
+                return EXECUTION_SUCCESS;
+            }
+            reply = pid > 0 ? (int)pid : -errno;
+        }
+        for (int i = 0; i < 3 && i < nfds; i++)
+            close(fds[i]);
+        while (write(sock, &reply, sizeof(reply)) < 0)
+            if (errno != EINTR) {
+                builtin_error("reply: %s", strerror(errno));
+                return EX_USAGE;
+            }
+    }
+}
+
+/* zygote -c VAR: a zygote of our own (a plain fork: our child, and so the child of what
+ * we exec next), whose children become hooks by themselves; VAR is our end of its
+ * socket, kept across exec. Status 0 whatever happens (VAR empty when it could not
+ * start): the caller runs its hooks without it then. */
+static int zygote_spawn(const char *var)
+{
+    int sv[2], null;
+    pid_t pid;
+
+    bind_variable(var, "", 0);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        builtin_warning("socketpair: %s", strerror(errno));
+        return EXECUTION_SUCCESS;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        builtin_warning("fork: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        return EXECUTION_SUCCESS;
+    }
+    if (pid == 0) {
+        /* It holds none of our caller's descriptors: what waits for their EOF (wardend,
+         * on the stderr of the hook that runs us) does not wait for it. */
+        close(sv[0]);
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int i = 0; i < 3 && null >= 0; i++)
+            dup2(null, i);
+        if (null > 2)
+            close(null);
+        _exit(zygote_serve(sv[1], 1) == EXECUTION_FAILURE ? 0 : 1);
+    }
+    close(sv[1]);
+    if (fcntl(sv[0], F_SETFD, 0) < 0) {
+        close(sv[0]);
+        return EXECUTION_SUCCESS;
+    }
+    bind_variable(var, itos(sv[0]), 0);
+    return EXECUTION_SUCCESS;
+}
+
+static int zygote_builtin(WORD_LIST *list)
+{
+    char *end;
+    long v;
+
+    if (list && strcmp(list->word->word, "-c") == 0) {
+        if (!list->next || list->next->next || !legal_identifier(list->next->word->word)) {
+            builtin_usage();
+            return EX_USAGE;
+        }
+        return zygote_spawn(list->next->word->word);
+    }
+    if (!list)
+        return zygote_serve(0, 0);
+    v = strtol(list->word->word, &end, 10);
+    if (list->next || *end || end == list->word->word || v < 0 || v > INT_MAX) {
+        builtin_usage();
+        return EX_USAGE;
+    }
+    return zygote_serve((int)v, 0);
+}
+
 /* The names bash looks up: NAME_struct. */
 extern struct builtin chown_struct, mknod_struct, mount_fstab_struct, hostname_struct,
-    ip_batch_struct;
+    ip_batch_struct, zygote_struct;
 struct builtin chown_struct = {
     "chown",
     chown_builtin,
@@ -845,4 +1048,19 @@ static char *ip_batch_doc[] = {
 };
 struct builtin ip_batch_struct = {
     "ip_batch", ip_batch_builtin, BUILTIN_ENABLED, ip_batch_doc, "ip_batch [-q] <BATCH", 0,
+};
+static char *zygote_doc[] = {
+    "Serve forks of this shell: for each message on FD (default 0, a Unix socket) with",
+    "three descriptors, clone a child of this shell's parent (CLONE_PARENT) that returns",
+    "status 0 with them on 0, 1 and 2, its own $$, $PPID, process group and $RANDOM;",
+    "its pid goes back on FD. Returns 1 at EOF on FD, 2 on an error (warden's hook runner).",
+    "",
+    "-c VAR: fork a zygote of this shell (a child of this process, and of what it execs)",
+    "whose children run a hook runner's request themselves, in its process group, with a",
+    "fresh shell's options; VAR is its socket's descriptor here (kept across exec), or",
+    "empty.",
+    NULL,
+};
+struct builtin zygote_struct = {
+    "zygote", zygote_builtin, BUILTIN_ENABLED, zygote_doc, "zygote [FD]  or  zygote -c VAR", 0,
 };

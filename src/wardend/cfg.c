@@ -71,6 +71,7 @@ static const struct key keys[] = {
     {"server", "stop_timeout", K_SECONDS, F(server.stop_timeout), 0, 0},
     {"server", "hook_timeout", K_SECONDS, F(server.hook_timeout), 0, 0},
     {"server", "hook_runners", K_INT, F(server.hook_runners), 0, 16},
+    {"server", "hook_zygote", K_BOOL, F(server.hook_zygote), 0, 0},
     {"server", "copy_timeout", K_SECONDS_OR_NULL, F(server.copy_timeout), 0, 0},
     {"server", "max_request_bytes", K_INT, F(server.max_request_bytes), 64, 64LL << 20},
     {"server", "container_rlimits", K_RLIMITS, F(server.container_rlimits), 0, 0},
@@ -122,6 +123,7 @@ void config_defaults(struct w_config *cfg)
     cfg->server.stop_timeout = 10;
     cfg->server.hook_timeout = 30;
     cfg->server.hook_runners = 2;
+    cfg->server.hook_zygote = 1;
     cfg->server.copy_timeout = 3600;
     cfg->server.max_request_bytes = 1LL << 20;
     cfg->server.container_rlimits = json_object_new_object();

@@ -32,6 +32,7 @@ struct w_config {
         double stop_timeout;
         double hook_timeout;
         int hook_runners;    /* bash hook runners kept started ahead of need (hook.c); 0: none */
+        int hook_zygote;     /* one bash forks every bash hook (the builtins' zygote; hook.c) */
         double copy_timeout; /* seconds a copy may run; < 0 means no limit (null) */
         long long max_request_bytes;
         struct json_object *container_rlimits;   /* object name -> int; owned */

@@ -6,12 +6,14 @@
  * server.hook_runners bash runners (src/lib/hookrun.h) wait started, each with its
  * stderr pipe, libraries preloaded: a hook goes to the oldest one whose libraries are
  * unchanged, and a new runner starts in its place; with none (or for a hook that is not
- * executable) the hook is exec'd as before. */
+ * executable) the hook is exec'd as before. With server.hook_zygote and the builtins'
+ * zygote, one bash forks every hook instead (hookrun_fork) and no runner starts. */
 #include "hook.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,6 +58,13 @@ struct runner {
 static struct runner runners[16];
 static int nrunners, cannot_start;
 static void runners_fill(void);
+
+/* The zygote (hookrun_zygote_start): z.pid 0 none; broken once one ended before it was
+ * ready (no builtin, a library that exits): runners from then on. */
+static struct {
+    struct hookrun z;
+    int watched, broken;
+} zyg = {.z = {.req = -1, .keep = -1}};
 
 static void log_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(int fd, const char *fmt, ...)
@@ -165,7 +174,9 @@ static void finish(struct hook *h)
         log_msg(LOG_WARNING, "%s", error);
     else
         log_msg(LOG_DEBUG, "hook %s ok (%.0f ms%s)", h->name, ms,
-                h->run.pid > 0 ? ", in a runner" : "");
+                h->run.pid <= 0    ? ""
+                : h->run.nlibs < 0 ? ", forked by the zygote"
+                                   : ", in a runner");
     if (h->logfd >= 0)
         close(h->logfd);
     hookrun_release(&h->run);
@@ -219,8 +230,29 @@ static void runner_remove(int i)
 
 /* An unused runner exited (it cannot preload): forget it. The next one starts when a
  * hook ends, so a broken library costs one start per hook. */
+static void zygote_unwatch(void)
+{
+    if (zyg.watched)
+        loop_del_fd(g_loop, zyg.z.req, LOOP_READ);
+    zyg.watched = 0;
+}
+
 static void runner_died(pid_t pid, int status)
 {
+    if (zyg.z.pid > 0 && pid == zyg.z.pid) {
+        /* No builtin (112): runners from now on. Else a new one when a hook ends, so a
+         * broken library costs one start per hook, as a runner does. */
+        zyg.broken = !zyg.z.ready && WIFEXITED(status) && WEXITSTATUS(status) == 112;
+        log_msg(LOG_WARNING, "hook zygote %d ended%s (status 0x%x)%s", (int)pid,
+                zyg.z.ready ? "" : " before it was ready", status,
+                zyg.broken ? ": no zygote builtin in server.builtins_path; hook runners from now on"
+                           : "");
+        zygote_unwatch();        /* before its socket closes */
+        hookrun_release(&zyg.z); /* reaped: no kill */
+        if (zyg.broken)
+            runners_fill();
+        return;
+    }
     for (int i = 0; i < nrunners; i++)
         if (runners[i].r.pid == pid) {
             log_msg(LOG_WARNING, "hook runner %d ended before it had a hook (status 0x%x)",
@@ -244,11 +276,50 @@ static void on_runner_ready(struct loop *loop, int fd, int mask, void *data)
     runners_fill();
 }
 
+/* The zygote has read the libraries: from now on its forks are on the critical path. */
+static void on_zygote_ready(struct loop *loop, int fd, int mask, void *data)
+{
+    struct sched_param normal = {0};
+
+    (void)loop, (void)fd, (void)mask, (void)data;
+    zygote_unwatch(); /* on EOF too: its end is seen by hook_reap */
+    if (hookrun_ready(&zyg.z))
+        sched_setscheduler(zyg.z.pid, SCHED_OTHER, &normal);
+}
+
+static void zygote_discard(void)
+{
+    zygote_unwatch();
+    hookrun_discard(&zyg.z); /* reaped later, as an unknown child */
+}
+
+/* 1 if bash hooks go to the zygote (started here if there is none), 0 if to runners. */
+static int zygote_fill(void)
+{
+    struct w_error err;
+
+    if (!g_cfg->server.hook_zygote || !g_cfg->server.builtins_path[0] || zyg.broken)
+        return 0;
+    if (zyg.z.pid > 0)
+        return 1;
+    if (hookrun_zygote_start(&zyg.z, g_cfg->server.hooks_path, g_cfg->server.builtins_path,
+                             runner_env, SPAWNP_INHERIT, &err) < 0) {
+        log_msg(LOG_WARNING, "%s; hook runners from now on", err.msg);
+        zyg.broken = 1;
+        return 0;
+    }
+    zyg.watched = loop_add_fd(g_loop, zyg.z.req, LOOP_READ, on_zygote_ready, NULL, &err) == 0;
+    return 1;
+}
+
 /* One runner more, if there are fewer than server.hook_runners and none is still
  * reading the libraries: one at a time, so that their starts take one core at most. */
 static void runners_fill(void)
 {
     int max = g_cfg->server.hook_runners;
+
+    if (zygote_fill())
+        max = 0;
 
     if (max > (int)(sizeof(runners) / sizeof(runners[0])))
         max = (int)(sizeof(runners) / sizeof(runners[0]));
@@ -257,6 +328,10 @@ static void runners_fill(void)
     for (int i = 0; i < nrunners; i++)
         if (!hookrun_ready(&runners[i].r))
             return;
+    while (nrunners > max) { /* the zygote took over */
+        hookrun_discard(&runners[0].r);
+        runner_remove(0);
+    }
     if (nrunners < max) {
         struct runner *r = &runners[nrunners];
         struct w_error err;
@@ -280,12 +355,46 @@ static void runners_fill(void)
     }
 }
 
-/* Give the hook to a runner: 0 with h->pid and h->errfd set, -1 if none can take it. */
+/* Fork the hook from the zygote: 0 with h->pid and h->errfd set, -1 if it cannot. Its
+ * stdout is the log wardend has open (not reopened by path, as in a runner). */
+static int run_in_zygote(struct hook *h, const char *path, const char *const *args,
+                         char *const *env)
+{
+    struct w_error err;
+    int p[2];
+
+    if (zyg.z.pid <= 0 || !hookrun_ready(&zyg.z))
+        return -1;
+    if (!hookrun_current(&zyg.z, g_cfg->server.hooks_path)) {
+        log_msg(LOG_INFO, "hook libraries changed: the hook zygote starts again");
+        zygote_discard();
+        zygote_fill();
+        return -1;
+    }
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    if (hookrun_fork(&zyg.z, &h->run, 1, h->logfd, p[1], path, NULL, args, env, &err) < 0) {
+        log_msg(LOG_WARNING, "%s; the hook zygote starts again", err.msg);
+        close(p[0]);
+        close(p[1]);
+        zygote_discard();
+        return -1;
+    }
+    close(p[1]);
+    h->pid = h->run.pid;
+    h->errfd = p[0];
+    return 0;
+}
+
+/* Give the hook to the zygote or a runner: 0 with h->pid and h->errfd set, -1 if none
+ * can take it. */
 static int run_in_runner(struct hook *h, const char *path, const char *const *args,
                          char *const *env, const char *log_path)
 {
     if (access(path, X_OK) < 0) /* exec'd, it fails with the reason */
         return -1;
+    if (run_in_zygote(h, path, args, env) == 0)
+        return 0;
     while (nrunners > 0) {
         struct runner r = runners[0];
         struct w_error err;

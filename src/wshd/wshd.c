@@ -60,12 +60,13 @@ struct opts {
     char container[PATH_MAX];
     uint64_t caps; /* the container's bounding set */
     int seccomp;   /* load the default filter (on wshd: every job inherits it) */
+    int zygote;    /* --zygote: a socket to the zygote start.sh forked (hookrun.h), or -1 */
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: wshd --run DIR --hooks DIR --root DIR [--title STR] [--caps LIST]\n"
-               "            [--no-seccomp] [--userns HOST_UID [--idmap-lower DIR]]\n"
+               "            [--no-seccomp] [--userns HOST_UID [--idmap-lower DIR]] [--zygote FD]\n"
                "       wshd --device-filter CGROUP_DIR\n"
                "       wshd --help | --version\n");
 }
@@ -82,6 +83,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"device-filter", required_argument, NULL, 'D'},
         {"userns", required_argument, NULL, 'U'},
         {"idmap-lower", required_argument, NULL, 'L'},
+        {"zygote", required_argument, NULL, 'Z'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -93,6 +95,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
     o->seccomp = 1;
     o->userns_root = -1;
+    o->zygote = -1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -131,6 +134,17 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'L':
             o->idmap_lower = optarg;
             break;
+        case 'Z': {
+            /* Not a socket (or no number): the hooks are run without it. */
+            struct stat st;
+            char *end;
+            long fd = strtol(optarg, &end, 10);
+
+            if (*optarg >= '0' && *optarg <= '9' && !*end && fd > 2 && fd < INT_MAX &&
+                fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode))
+                o->zygote = (int)fd;
+            break;
+        }
         case 'h':
             usage(stdout);
             exit(0);
@@ -338,8 +352,41 @@ static pid_t early_take(struct early *e, const struct opts *o, const char *path,
     return pid;
 }
 
+/* The zygote start.sh forked before it exec'd us (--zygote; zygote -c of
+ * warden-builtins.so): a fork of the hook that had the libraries read, whose children
+ * are ours (CLONE_PARENT) and become the hook they are sent. zyg.req -1: none. */
+static struct hookrun zyg = {.req = -1, .keep = -1};
+/* The last hook it forked: its request (a memfd, for a long one) open until the next. */
+static struct hookrun zyg_last = {.req = -1, .keep = -1};
+
+/* Fork path from the zygote: its pid with *outfd its output as start_hook gives them, or
+ * 0 when it cannot (the zygote is then given up: exec the hook). */
+static pid_t zygote_take(const char *path, const char *extra, int *outfd, struct w_error *err)
+{
+    char *const env[] = {(char *)extra, NULL};
+    int out[2];
+
+    hookrun_release(&zyg_last);
+    if (zyg.req < 0 || access(path, X_OK) < 0 || pipe2(out, O_CLOEXEC) < 0)
+        return 0;
+    /* In our process group, as an exec'd hook: a kill of start.sh's group ends it. */
+    if (hookrun_fork(&zyg, &zyg_last, 0, out[1], out[1], path, NULL, NULL, extra ? env : NULL,
+                     err) < 0) {
+        fprintf(stderr, "wshd: %s; hooks are exec'd\n", err->msg);
+        close(out[0]);
+        close(out[1]);
+        close(zyg.req);
+        zyg.req = -1;
+        return 0;
+    }
+    close(out[1]);
+    *outfd = out[0];
+    return zyg_last.pid;
+}
+
 /* Start a hook of the hooks directory (argv[0] its name, extra "K=V" or NULL added to
- * our environment) without waiting for it: in e if one was started for it. */
+ * our environment) without waiting for it: forked by the zygote, or in e if one was
+ * started for it, or exec'd. */
 static pid_t start_named_hook(const struct opts *o, const char *name, const char *extra,
                               struct early *e, int *outfd, struct w_error *err)
 {
@@ -349,6 +396,8 @@ static pid_t start_named_hook(const struct opts *o, const char *name, const char
 
     if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path))
         return w_err(err, "hook path too long");
+    if ((pid = zygote_take(path, extra, outfd, err)) > 0)
+        return pid;
     if (e != NULL && (pid = early_take(e, o, path, extra, outfd, err)) > 0)
         return pid;
     return start_hook(path, argv, name, extra, -1, outfd, err);
@@ -749,9 +798,17 @@ int main(int argc, char **argv, char **envp)
     char pidenv[32];
     pid_t child, pbc;
 
-    closefrom(3); /* whatever our starter leaked must not live on in the container */
     setproctitle_init(argc, argv, envp);
     parse_args(argc, argv, &o);
+    /* Whatever our starter leaked must not live on in the container: all but the
+     * zygote's socket, which the container's side closes at once. */
+    if (o.zygote > 3)
+        close_range(3, (unsigned)o.zygote - 1, 0);
+    closefrom(o.zygote >= 3 ? o.zygote + 1 : 3);
+    if (o.zygote >= 3 && fcntl(o.zygote, F_SETFD, FD_CLOEXEC) == 0) {
+        zyg.req = o.zygote;
+        zyg.ready = 1;
+    }
     if (o.devfilter != NULL) {
         int rc = devfilter_attach(o.devfilter, &err);
 
@@ -766,11 +823,14 @@ int main(int argc, char **argv, char **envp)
     }
     signal(SIGPIPE, SIG_IGN);
     /* parent-before-clone.sh first, then the runner of parent-after-clone.sh, which
-     * reads the libraries while the first runs. */
+     * reads the libraries while the first runs; with the zygote both are its forks. */
     pbc = start_named_hook(&o, "parent-before-clone.sh", NULL, NULL, &outfd, &err);
     if (pbc < 0)
         fail(0, err.msg);
-    early_start(&pac, o.hooks);
+    pac.r.pid = 0;
+    pac.r.req = pac.r.keep = pac.out = -1;
+    if (zyg.req < 0)
+        early_start(&pac, o.hooks);
     if (wait_hook(pbc, outfd, "parent-before-clone.sh", &err) < 0)
         fail(0, err.msg);
     if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
@@ -794,6 +854,10 @@ int main(int argc, char **argv, char **envp)
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* until ready: the parent's death is ours */
         early_close(&pac);
+        if (zyg.req >= 0) /* a host-side shell is not the container's to reach */
+            close(zyg.req);
+        zyg.req = -1;
+        hookrun_release(&zyg_last);
         close(go[1]);
         close(ready[0]);
         if (idmap[0] >= 0)
