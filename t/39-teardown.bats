@@ -240,26 +240,33 @@ line_of() {
 	assert_output first
 }
 
-@test "SIGTERM waits for a teardown in flight; it finishes and nothing is left for the next start" {
+# signal_mid_teardown SIGNAL LOG_PATTERN: destroy a container whose destroy.sh is held,
+# send wardend SIGNAL, check it waits (LOG_PATTERN logged, still alive), release the
+# hook and wait for wardend's exit (status 0); sets id to the container's id.
+signal_mid_teardown() {
 	hold_hook destroy.sh
 	start
 	run_w create --handle a
 	assert_success
-	local id
 	id=$(id_of a)
 	run_w destroy a
 	assert_output ok
 	wait_for 20 test -e "$WTMP/held-destroy.sh"
-	kill -TERM "$WARDEND_PID"
-	wait_for 10 grep -q "stop: waiting for 1 teardown(s)" "$WTMP/wardend.log"
+	kill "-$1" "$WARDEND_PID"
+	wait_for 10 grep -qE "$2" "$WTMP/wardend.log"
 	sleep 0.3
 	kill -0 "$WARDEND_PID" || _explain "wardend left with the teardown unfinished"
 	touch "$WTMP/release-destroy.sh"
 	local rc=0
 	wait "$WARDEND_PID" || rc=$?
 	assert_equal "$rc" 0 "wardend's exit status"
-	(($(line_of "container a: destroyed") > 0)) || _explain "the teardown did not finish"
 	unset WARDEND_PID
+}
+
+@test "SIGTERM waits for a teardown in flight; it finishes and nothing is left for the next start" {
+	local id
+	signal_mid_teardown TERM "stop: waiting for 1 teardown\\(s\\)"
+	(($(line_of "container a: destroyed") > 0)) || _explain "the teardown did not finish"
 	assert_gone "$id"
 	start
 	run_cmd grep -c "not adopted" "$WTMP/wardend.log"
@@ -267,24 +274,8 @@ line_of() {
 }
 
 @test "SIGUSR2 (drain) waits for a teardown in flight before it exits" {
-	hold_hook destroy.sh
-	start
-	run_w create --handle a
-	assert_success
 	local id
-	id=$(id_of a)
-	run_w destroy a
-	assert_output ok
-	wait_for 20 test -e "$WTMP/held-destroy.sh"
-	kill -USR2 "$WARDEND_PID"
-	wait_for 10 grep -qE "drain: waiting for [0-9]+ background operation" "$WTMP/wardend.log"
-	sleep 0.3
-	kill -0 "$WARDEND_PID" || _explain "wardend left with the teardown unfinished"
-	touch "$WTMP/release-destroy.sh"
-	local rc=0
-	wait "$WARDEND_PID" || rc=$?
-	assert_equal "$rc" 0 "wardend's exit status"
-	unset WARDEND_PID
+	signal_mid_teardown USR2 "drain: waiting for [0-9]+ background operation"
 	(($(line_of "container a: destroyed") < $(line_of "drain: 0 snapshots written; exiting"))) ||
 		_explain "drain exited before the teardown ended"
 	assert_gone "$id"
