@@ -493,8 +493,9 @@ mountinfo_under() {
 	assert_success
 	assert_file "$TMP/ran" "cp -a $TMP/skel $container_path"
 	# ... and without the link bash copies it: the same tree, modes and contents.
+	# (bash leaves out git's .gitkeep placeholders, which cp -a copies).
 	rm "$TMP/skel/link" "$container_path/link"
-	cp_listing=$(ct_listing)
+	cp_listing=$(ct_listing | grep -v '/\.gitkeep $')
 	rm -rf "$container_path"
 	: >"$TMP/ran"
 	skeleton_path=$TMP/skel run_cmd "$HK_HOOKS/setup.sh"
@@ -506,7 +507,7 @@ mountinfo_under() {
 		rm -rf "$container_path" "$TMP/skel2"
 		cp -a "$HK_SRC/skeleton" "$TMP/skel2"
 		case $odd in
-		exec) chmod 0755 "$TMP/skel2/bin/.gitkeep" ;;
+		exec) printf 'x\n' >"$TMP/skel2/bin/tool" && chmod 0755 "$TMP/skel2/bin/tool" ;;
 		nul) printf 'a\0b' >"$TMP/skel2/etc/nul" ;;
 		esac
 		: >"$TMP/ran"
