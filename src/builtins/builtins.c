@@ -893,7 +893,7 @@ static int zygote_serve(int sock, int become)
         n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n == 0)
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) /* the parent went away: EOF */
             return EXECUTION_FAILURE;
         if (n < 0) {
             builtin_error("receive: %s", strerror(errno));
@@ -931,7 +931,9 @@ static int zygote_serve(int sock, int become)
         for (int i = 0; i < 3 && i < nfds; i++)
             close(fds[i]);
         while (write(sock, &reply, sizeof(reply)) < 0)
-            if (errno != EINTR) {
+            if (errno == EPIPE || errno == ECONNRESET) {
+                return EXECUTION_FAILURE; /* as at EOF: the parent went away */
+            } else if (errno != EINTR) {
                 builtin_error("reply: %s", strerror(errno));
                 return EX_USAGE;
             }
