@@ -280,3 +280,30 @@ signal_mid_teardown() {
 		_explain "drain exited before the teardown ended"
 	assert_gone "$id"
 }
+
+@test "a client that goes away while its create waits for a teardown: the create still ends, wardend serves on" {
+	# A request in flight when its client goes is carried out (a client may send and
+	# shut its side, as a pipe into a socket does): a waiting create too, once the
+	# teardown ends; its reply goes nowhere.
+	hold_hook destroy.sh
+	start
+	run_w create --handle a
+	assert_success
+	run_w destroy a
+	assert_output ok
+	wait_for 20 test -e "$WTMP/held-destroy.sh"
+	bg gone create --handle a
+	local p=$BG_PID
+	sleep 0.5
+	kill -0 "$p" || _explain "the create did not wait: $(cat "$WTMP/gone.out")"
+	kill "$p"
+	wait "$p" || :
+	touch "$WTMP/release-destroy.sh"
+	wait_for 20 eval '(($(line_of "container a: destroyed") > 0))'
+	wait_for 20 eval '(($(line_of "container a: created") > $(line_of "container a: destroyed")))'
+	kill -0 "$WARDEND_PID" || _explain "wardend died"
+	run_w run a 'echo still a'
+	assert_output "still a"
+	run_w destroy a
+	assert_output ok
+}
