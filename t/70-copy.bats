@@ -476,9 +476,12 @@ tree_listing() { # DIR (run in the container with `w run c`, or on the host)
 	run_w ping
 	assert_output pong
 	w destroy "$h"
-	run wait "$cp_pid"
+	# (wait itself, not `run wait`: run's subshell has no child to wait for, and the
+	# check below would race the copy's last words, which destroy's early reply exposes.)
+	local st=0
+	wait "$cp_pid" || st=$?
 	# Done before the destroy, or cut short by it with a reason.
-	[[ $status == 0 && $(stat -c %s "$T/big") == 314572800 ]] ||
+	[[ $st == 0 && $(stat -c %s "$T/big") == 314572800 ]] ||
 		grep -qE '^warden: copy out: (container: )?[a-z]' "$T/copy.out" ||
 		_explain "copy out during destroy: $(cat "$T/copy.out")"
 	run_w ping
