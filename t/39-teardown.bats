@@ -196,6 +196,38 @@ line_of() {
 	assert_output 'new a'
 }
 
+@test "a /30 a waiting create names is not handed to a create that names none, even one that waits longer" {
+	start '"network":{"pool_start_address":"10.253.39.0","pool_size":3,"release_delay_ms":0},
+		"user":{"pool_start_uid":62700,"pool_size":8},"port":{"pool_start_port":62900,"pool_size":4}'
+	local h
+	for h in a c e; do
+		run_w create --handle $h
+		assert_success
+	done
+	assert_equal "$(id_of a)" 0afd2700 "a's id"
+	# e's /30, the pool's last, is free again, so the pool's next search starts at a's.
+	run_w destroy e
+	assert_output ok
+	wait_torn_down 0afd2708
+	hold_every destroy.sh
+	run_w destroy a
+	assert_output ok
+	wait_for 20 eval '(($(held destroy.sh) == 1))'
+	bg any create --handle a
+	local p1=$BG_PID
+	wait_for 10 grep -q "create of a: waits (a teardown holds its handle or network)" "$WTMP/wardend.log"
+	bg named create --handle b --network 10.253.39.0
+	local p2=$BG_PID
+	wait_for 10 grep -q "create of b: waits (a teardown holds its handle or network)" "$WTMP/wardend.log"
+	touch "$WTMP/release-destroy.sh"
+	wait "$p1" || true
+	wait "$p2" || true
+	assert_file "$WTMP/any.out" a
+	assert_file "$WTMP/named.out" b
+	assert_equal "$(id_of b)" 0afd2700 "b's id"
+	assert_equal "$(id_of a)" 0afd2708 "a's id"
+}
+
 @test "a full pool: create right after destroy waits for the teardown and the release delay, then gets the /30" {
 	start '"network":{"pool_start_address":"10.253.39.0","pool_size":1,"release_delay_ms":300},
 		"user":{"pool_start_uid":62700,"pool_size":8},"port":{"pool_start_port":62900,"pool_size":4}'

@@ -582,16 +582,28 @@ static int parse_create_config(struct json_object *cfg, struct create_args *a, s
     return 0;
 }
 
-/* Any free /30; when the handle will be the id, skip ids that a caller chose as the
- * handle of another container. */
+/* May a create that names no network have /30 number i? Not one that a create waiting
+ * for a teardown named (it would lose it the moment it was freed for it), nor, when
+ * the handle will be the id, one whose id a caller chose as another's handle. */
+static int network_for_anyone(int i, int handle_is_id)
+{
+    char id[16];
+
+    if (lifecycle_parked_wants(i))
+        return 0;
+    if (!handle_is_id)
+        return 1;
+    snprintf(id, sizeof(id), "%08x", g_cfg->network.pool_start_address + 4u * (uint32_t)i);
+    return ct_lookup(id) == NULL && ct_teardown_lookup(id) == NULL;
+}
+
+/* Any free /30 that network_for_anyone allows. */
 static int acquire_network(int handle_is_id, long long now)
 {
     int skipped[64], nskipped = 0, i;
 
-    while ((i = pool_acquire(&net_pool, now)) >= 0 && handle_is_id) {
-        char id[16];
-        snprintf(id, sizeof(id), "%08x", g_cfg->network.pool_start_address + 4u * (uint32_t)i);
-        if (ct_lookup(id) == NULL && ct_teardown_lookup(id) == NULL)
+    while ((i = pool_acquire(&net_pool, now)) >= 0) {
+        if (network_for_anyone(i, handle_is_id))
             break;
         if (nskipped == (int)(sizeof(skipped) / sizeof(skipped[0]))) {
             pool_put_back(&net_pool, i);
@@ -762,7 +774,7 @@ static int create_wait(struct req *r, const struct create_args *a, int assigned,
     }
     log_msg(LOG_DEBUG, "create%s%s: waits (%s)", a->ct->handle[0] ? " of " : "", a->ct->handle,
             why);
-    return lifecycle_park(r, delay, create_again, err) < 0 ? -1 : 1;
+    return lifecycle_park(r, delay, create_again, a->net_index, err) < 0 ? -1 : 1;
 }
 
 int cmd_create(struct req *r, struct w_error *err)

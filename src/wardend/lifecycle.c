@@ -241,7 +241,8 @@ struct parked {
     struct req *r;
     void (*again)(struct req *r);
     long long timer;
-    int ready; /* a teardown ended since it was parked: run it again */
+    int ready;     /* a teardown ended since it was parked: run it again */
+    int wants_net; /* the /30 it names, or -1 */
     struct parked *next;
 };
 static struct parked *parked;
@@ -288,7 +289,7 @@ static void park_timeout(struct loop *loop, long long id, void *data)
 }
 
 int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r),
-                   struct w_error *err)
+                   int wants_net, struct w_error *err)
 {
     struct parked *p = calloc(1, sizeof(*p)), **pp;
 
@@ -296,6 +297,7 @@ int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *
         return w_err(err, "out of memory");
     p->r = r;
     p->again = again;
+    p->wants_net = wants_net < 0 ? -1 : wants_net;
     if (delay_ms >= 0)
         p->timer = loop_add_timer(g_loop, delay_ms, park_timeout, p);
     /* At the end: when a teardown ends, those parked first go first. */
@@ -303,6 +305,14 @@ int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *
         ;
     *pp = p;
     req_set_cancel(r, park_cancel, p);
+    return 0;
+}
+
+int lifecycle_parked_wants(int net_index)
+{
+    for (struct parked *p = parked; p; p = p->next)
+        if (p->wants_net == net_index)
+            return 1;
     return 0;
 }
 
