@@ -288,8 +288,8 @@ static void park_timeout(struct loop *loop, long long id, void *data)
     park_run(p);
 }
 
-int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r),
-                   int wants_net, struct w_error *err)
+int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r), int wants_net,
+                   struct w_error *err)
 {
     struct parked *p = calloc(1, sizeof(*p)), **pp;
 

@@ -55,8 +55,8 @@ void lifecycle_oom(struct container *ct);
  * failed) or, with delay_ms >= 0, until delay_ms passed, whichever comes first; then
  * again(r) runs from the loop. A closed connection just drops it. wants_net: the /30
  * number r asks for by name, or < 0 (lifecycle_parked_wants). -1 when out of memory. */
-int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r),
-                   int wants_net, struct w_error *err);
+int lifecycle_park(struct req *r, long long delay_ms, void (*again)(struct req *r), int wants_net,
+                   struct w_error *err);
 /* Does a parked request ask for /30 number net_index by name? */
 int lifecycle_parked_wants(int net_index);
 
