@@ -95,7 +95,8 @@ fi
 if [[ $skel == builtins ]]; then
 	skel_make || die "cannot copy $skeleton_path to $container_path$(full)"
 else
-	cp -a "$skeleton_path" "$container_path" || die "cannot copy $skeleton_path to $container_path$(full)"
+	# "/.": a skeleton_path that is a symbolic link is copied as the directory it names
+	cp -a "$skeleton_path/." "$container_path" || die "cannot copy $skeleton_path to $container_path$(full)"
 fi
 # A disk size asked for: the overlay's upper and work directories go on a private ext4
 # image mounted over the skeleton's (lib/disk.sh).

@@ -491,7 +491,19 @@ mountinfo_under() {
 	: >"$TMP/ran"
 	skeleton_path=$TMP/skel run_cmd "$HK_HOOKS/setup.sh"
 	assert_success
-	assert_file "$TMP/ran" "cp -a $TMP/skel $container_path"
+	assert_file "$TMP/ran" "cp -a $TMP/skel/. $container_path"
+	# A skeleton_path that is a symbolic link: cp -a copies the directory it names, so
+	# the container's directory is a directory, not a second name of the skeleton.
+	local tree skel
+	tree=$(ct_listing) skel=$(find "$TMP/skel" | sort)
+	rm -rf "$container_path"
+	ln -s skel "$TMP/skel-link"
+	skeleton_path=$TMP/skel-link run_cmd "$HK_HOOKS/setup.sh"
+	assert_success
+	[[ -d $container_path && ! -L $container_path ]] || _explain "the container's directory is a link"
+	assert_equal "$(ct_listing)" "$tree" "the container directory copied through the link"
+	assert_equal "$(find "$TMP/skel" | sort)" "$skel" "the skeleton after the copy"
+	rm "$TMP/skel-link"
 	# ... and without the link bash copies it: the same tree, modes and contents.
 	# (bash leaves out git's .gitkeep placeholders, which cp -a copies).
 	rm "$TMP/skel/link" "$container_path/link"
@@ -513,7 +525,7 @@ mountinfo_under() {
 		: >"$TMP/ran"
 		skeleton_path=$TMP/skel2 run_cmd "$HK_HOOKS/setup.sh"
 		assert_success
-		assert_file "$TMP/ran" "cp -a $TMP/skel2 $container_path"
+		assert_file "$TMP/ran" "cp -a $TMP/skel2/. $container_path"
 	done
 	cmp "$TMP/skel2/etc/nul" "$container_path/etc/nul"
 }
