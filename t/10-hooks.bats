@@ -298,7 +298,9 @@ ct_listing() {
 		echo "jobs [$(jobs -p)] bang [${!-}] traps [$(trap -p)] x $x random $RANDOM"
 		chrt -p $$ | head -1 | sed "s/.*: //"
 		eval "$cmd"'
-	run_cmd chrt -i 0 python3 "$WARDEN_SRC/t/lib/zygote.py" "$builtins_path" "$script" \
+	# (env --default-signal: a signal ignored by whoever ran the tests, e.g. SIGHUP under
+	# nohup, would be inherited by the zygote and show in trap -p as a trap of its own.)
+	run_cmd env --default-signal chrt -i 0 python3 "$WARDEN_SRC/t/lib/zygote.py" "$builtins_path" "$script" \
 		'exit 3' 'kill -KILL $$' '@nofds' 'echo done'
 	assert_success
 	local driver zygote pid pids=() randoms=()
@@ -338,7 +340,7 @@ ct_listing() {
 	chmod +x hook.sh exit.sh
 	# The caller has errexit, pipefail, a trap and a variable of its own; it execs the
 	# driver, which is then the zygote's parent and the children's.
-	run_cmd bash -c 'enable -f "$builtins_path" zygote; set -euo pipefail; trap "echo caller-trap" EXIT
+	run_cmd env --default-signal bash -c 'enable -f "$builtins_path" zygote; set -euo pipefail; trap "echo caller-trap" EXIT
 		x=caller-var; zygote -c zfd; echo "caller $$ pgid $(ps -o pgid= $$)"
 		exec python3 "$WARDEN_SRC/t/lib/zygote.py" --fd "$zfd" "$PWD/hook.sh K=v" "$PWD/exit.sh"'
 	assert_success
