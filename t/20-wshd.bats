@@ -94,6 +94,28 @@ before-pivot"
 	assert_output "$(printf '0\n1\n2\n3')"
 }
 
+@test "wshd is linked as configure chose: statically (no program interpreter) unless sanitized or asked not to" {
+	local mk=$WARDEN_BUILD/Makefile ldflags
+	[[ -f $mk ]] || skip "no Makefile in $WARDEN_BUILD"
+	ldflags=$(sed -n 's/^WSHD_LDFLAGS = //p' "$mk")
+	run_cmd readelf -l "$WSHD"
+	assert_success
+	if [[ $ldflags == -static ]]; then
+		refute_output_contains "program interpreter"
+	else
+		assert_output_contains "program interpreter"
+	fi
+	# auto links it statically whenever it can: not sanitized, the static libraries there.
+	if ! sanitized && ! grep -q -- "static-wshd" "$WARDEN_BUILD/config.log" &&
+		[[ -f /usr/lib/x86_64-linux-gnu/libjson-c.a && -f /usr/lib/x86_64-linux-gnu/libbsd.a ]]; then
+		[[ $ldflags == -static ]] || _explain "auto did not link wshd statically: WSHD_LDFLAGS '$ldflags'"
+	fi
+	# Either way it starts and serves.
+	started
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
+}
+
 @test "out of descriptors: wshd pauses accepting instead of spinning, then serves the queue" {
 	started
 	run_cmd prlimit --pid "$WSHD_PID" --nofile=32:32
