@@ -1,6 +1,11 @@
 #!/bin/bash
 # wardend, on create; host side. Becomes wshd, which runs the clone-stage hooks, turns
 # into the container's pid 1 and returns here once it serves run/wshd.sock.
+#
+# wardend runs it beside setup.sh, as the next line says it may (remove it, and start.sh
+# runs after setup.sh): nothing here reads the container's directory, and wshd waits for
+# setup.sh's end ($setup_done, a pipe: --after) before its child-before-pivot.sh.
+# hook-runner: beside setup.sh
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
@@ -11,6 +16,7 @@ fi
 # The container's capability bounding set and its jobs' seccomp filter: wshd's defaults
 # (doc/security.md) unless the config says otherwise.
 confine=()
+[[ -z ${setup_done:-} ]] || confine+=(--after "$setup_done")
 [[ -n ${container_capabilities+set} ]] && confine+=(--caps "$container_capabilities")
 [[ ${seccomp:-true} == false ]] && confine+=(--no-seccomp)
 # server.user_namespaces: root in the container is host uid $userns_root_uid; the rootfs

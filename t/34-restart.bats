@@ -265,6 +265,31 @@ no_hook_left() {
 	assert_output rebuilt
 }
 
+@test "kill -9 while wshd waits beside setup.sh: wshd ends without a clone, the restart tears it all down" {
+	hooks_copy
+	# setup.sh has done its work and holds; start.sh beside it has started wshd, which
+	# waits for setup.sh's end on wardend's pipe before it clones.
+	hold_hook_after setup.sh
+	SERVER_KEYS="\"hooks_path\":\"$WTMP/hooks\""
+	start
+	bg bash -c "'$WARDEN_BIN' -s '$WSOCK' create --handle beside --network 10.253.224.12 >'$WTMP/c.out' 2>&1"
+	wait_for 30 test -e "$WTMP/held-setup.sh"
+	local id=0afde00c
+	wait_for 30 eval '[[ -n $(pgrep -f -- "--title wshd: $id") ]]' || _explain "no wshd beside setup.sh"
+	kill9
+	# The pipe's writer is gone: wshd ends by itself, before the restart, having cloned
+	# nothing (no child-before-pivot.sh: the depot has no etc/fstab).
+	wait_for 30 eval '[[ -z $(pgrep -f "wshd: $id") ]]' || _explain "wshd still waits with wardend dead"
+	[[ ! -e $WTMP/depot/$id/etc/fstab ]] || _explain "child-before-pivot.sh ran"
+	touch "$WTMP/release-setup.sh"
+	start
+	assert_gone "$id"
+	run_w create --handle beside --network 10.253.224.12
+	assert_success
+	run_w run beside 'echo rebuilt'
+	assert_output rebuilt
+}
+
 @test "kill -9 in the middle of a teardown (destroy answered, destroy.sh at work): the restart finishes it" {
 	hooks_copy
 	hold_hook destroy.sh

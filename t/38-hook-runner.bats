@@ -248,6 +248,78 @@ awk "\$1 == \"PPid:\" { print \"initppid\", \$2 }" /proc/$PID/status >>"@PROBES@
 	assert_output alive
 }
 
+# slow_setup BODY: setup.sh is the real one, then a pause, then BODY; each of the clone-
+# stage hooks notes when it began (probe.NAME.t, $EPOCHREALTIME) before it runs.
+slow_setup() {
+	set_hook setup.sh '#!/bin/bash' '"${BASH_SOURCE[0]%/*}/setup.sh.real" "$@" || exit
+sleep 0.4
+'"$1"
+	local hook
+	for hook in parent-before-clone.sh parent-after-clone.sh child-before-pivot.sh; do
+		wrap_hook "$hook" 'echo "$EPOCHREALTIME" >"@PROBES@/probe.${0##*/}.t"'
+	done
+}
+
+@test "start.sh runs beside setup.sh: parent-before-clone.sh overlaps it, the clone waits for its end" {
+	local log t_pbc t_pac t_cbp t_end
+	slow_setup 'echo "$EPOCHREALTIME" >"'"$WTMP"'/probe.setup.end"'
+	create_ok
+	t_pbc=$(cat "$WTMP/probe.parent-before-clone.sh.t")
+	t_pac=$(cat "$WTMP/probe.parent-after-clone.sh.t")
+	t_cbp=$(cat "$WTMP/probe.child-before-pivot.sh.t")
+	t_end=$(cat "$WTMP/probe.setup.end")
+	awk -v a="$t_pbc" -v b="$t_pac" -v c="$t_end" -v d="$t_cbp" 'BEGIN { exit !(a < c && c < b && c < d) }' ||
+		_explain "want parent-before-clone.sh $t_pbc < setup.sh's end $t_end < parent-after-clone.sh $t_pac and child-before-pivot.sh $t_cbp"
+	# start.sh's log line comes once setup.sh has made the log, saying how long before it began.
+	log=$(echo "$WTMP"/depot/*/log/hooks.log)
+	assert_grep "begin start.sh .[0-9]* ms ago.$" "$log"
+	assert_grep "end start.sh: ok" "$log"
+	run_w run "$H" 'cat /etc/hostname; echo alive'
+	assert_output "$H
+alive"
+	# What setup.sh mounts (the disk image under the upper layer) is in the container's
+	# mount namespace too: the clone came after it.
+	w destroy "$H" >/dev/null
+	run_w create --limit-disk 8M
+	assert_success
+	H=$output
+	run_w run "$H" 'id -un; cat /etc/hostname'
+	assert_output "vcap
+$H"
+}
+
+@test "setup.sh fails while start.sh waits beside it: setup.sh's error, and nothing is left" {
+	local id
+	slow_setup 'echo "$id" >"'"$WTMP"'/probe.id"; echo "setup.sh: broke late" >&2; exit 3'
+	run_w create
+	assert_failure
+	assert_output "warden: hook setup.sh exited with status 3: setup.sh: broke late"
+	# wshd read the end of its pipe without a go and ended; destroy.sh took the rest.
+	[[ -s $WTMP/probe.parent-before-clone.sh.t ]] || _explain "parent-before-clone.sh did not run beside setup.sh"
+	[[ ! -e $WTMP/probe.child-before-pivot.sh.t ]] || _explain "child-before-pivot.sh ran although setup.sh failed"
+	wait_depot_empty
+	id=$(cat "$WTMP/probe.id")
+	! pgrep -f "wshd: $id" || _explain "a wshd of $id is left"
+	refute_cgroups "warden-$WINSTANCE/$id"
+	assert_grep "hook start.sh exited with status [0-9]*: wshd: setup.sh did not finish" "$WTMP/wardend.log"
+}
+
+@test "a start.sh without the line '# hook-runner: beside setup.sh' runs after setup.sh, as before" {
+	local t_pbc t_end
+	slow_setup 'echo "$EPOCHREALTIME" >"'"$WTMP"'/probe.setup.end"'
+	mv "$WTMP/hooks/start.sh" "$WTMP/hooks/start.sh.real"
+	grep -vx '# hook-runner: beside setup.sh' "$WTMP/hooks/start.sh.real" >"$WTMP/hooks/start.sh"
+	chmod 0755 "$WTMP/hooks/start.sh"
+	create_ok
+	t_pbc=$(cat "$WTMP/probe.parent-before-clone.sh.t")
+	t_end=$(cat "$WTMP/probe.setup.end")
+	awk -v a="$t_pbc" -v c="$t_end" 'BEGIN { exit !(c < a) }' ||
+		_explain "want setup.sh's end $t_end < parent-before-clone.sh $t_pbc"
+	assert_grep "begin start.sh$" "$WTMP"/depot/*/log/hooks.log
+	run_w run "$H" 'echo alive'
+	assert_output alive
+}
+
 @test "start.sh exec'd (not forked by the zygote) runs wshd without one: its hooks are exec'd or in runners, as before" {
 	local hook
 	wrap_hook start.sh ''

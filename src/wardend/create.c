@@ -4,10 +4,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "create.h"
 #include "hook.h"
@@ -83,6 +86,124 @@ static void create_launch(struct container *ct, const char *name, const char *co
     }
 }
 
+/* start.sh may run beside setup.sh when it says so (a line "# hook-runner: beside
+ * setup.sh": it passes $setup_done to wshd, which waits there before the container's
+ * directory is used); an edited start.sh without it runs after setup.sh, as before. The
+ * answer is kept while the file is unchanged. */
+static int start_beside_ok(void)
+{
+    static struct stat seen;
+    static int ok;
+    char path[PATH_MAX], buf[8192];
+    struct stat st;
+    FILE *f;
+
+    if (snprintf(path, sizeof(path), "%s/start.sh", g_cfg->server.hooks_path) >=
+            (int)sizeof(path) ||
+        stat(path, &st) < 0)
+        return 0;
+    if (st.st_dev == seen.st_dev && st.st_ino == seen.st_ino && st.st_size == seen.st_size &&
+        st.st_mtim.tv_sec == seen.st_mtim.tv_sec && st.st_mtim.tv_nsec == seen.st_mtim.tv_nsec &&
+        st.st_ctim.tv_sec == seen.st_ctim.tv_sec && st.st_ctim.tv_nsec == seen.st_ctim.tv_nsec)
+        return ok;
+    ok = 0;
+    if ((f = fopen(path, "re")) != NULL) {
+        while (!ok && fgets(buf, sizeof(buf), f))
+            ok = strcmp(buf, "# hook-runner: beside setup.sh\n") == 0;
+        fclose(f);
+    }
+    seen = st;
+    return ok;
+}
+
+static void beside_close(struct ct_op *op)
+{
+    for (int i = 0; i < 2 && op->beside; i++)
+        if (op->go[i] >= 0) {
+            close(op->go[i]);
+            op->go[i] = -1;
+        }
+}
+
+/* setup.sh ended: on success start.sh's log can be opened and wshd may go on; either way
+ * the write end closes (wshd reads EOF without "G": setup.sh failed, or we died). */
+static void setup_beside_done(void *data, const char *error)
+{
+    struct container *ct = data;
+    struct ct_op *op = ct->ops;
+
+    if (error == NULL) {
+        if (op->start)
+            hook_log_open(op->start, ct->log_path);
+        if (op->go[0] >= 0 && write(op->go[1], "G", 1) != 1)
+            log_msg(LOG_WARNING, "container %s: cannot tell wshd setup.sh is done: %s", ct->handle,
+                    strerror(errno));
+    }
+    close(op->go[1]);
+    op->go[1] = -1;
+    create_hook_done(ct, error);
+}
+
+static void start_beside_done(void *data, const char *error)
+{
+    struct container *ct = data;
+    struct ct_op *op = ct->ops;
+
+    op->start = NULL;
+    if (op->go[0] >= 0) {
+        close(op->go[0]);
+        op->go[0] = -1;
+    }
+    create_hook_done(ct, error);
+}
+
+/* setup.sh and start.sh at once: wshd's start, parent-before-clone.sh, clone and
+ * parent-after-clone.sh (none of them reads the container's directory) overlap
+ * setup.sh's work. 0 when both were started (or their error is in op->error), -1 when
+ * they are to run one after the other: start.sh does not say it can, or the container's
+ * directory is there already (setup.sh's destroy.sh of a stale one must not meet a
+ * wshd of ours). */
+static int create_beside(struct container *ct)
+{
+    struct ct_op *op = ct->ops;
+    struct w_error err;
+    char var[64], **envp;
+    size_t n = 0;
+
+    if (!start_beside_ok() || access(ct->path, F_OK) == 0 || errno != ENOENT)
+        return -1;
+    while (ct->env[n])
+        n++;
+    if ((envp = calloc(n + 2, sizeof(*envp))) == NULL)
+        return -1;
+    if (pipe2(op->go, O_CLOEXEC) < 0) {
+        free(envp);
+        return -1;
+    }
+    op->beside = 1;
+    memcpy(envp, ct->env, n * sizeof(*envp));
+    snprintf(var, sizeof(var), "setup_done=/proc/%d/fd/%d", (int)getpid(), op->go[0]);
+    envp[n] = var;
+    op->pending++;
+    if (hook_run("setup.sh", NULL, ct->env, NULL, setup_beside_done, ct, &err) < 0) {
+        op->pending--;
+        strlcpy(op->error, err.msg, sizeof(op->error));
+        beside_close(op);
+        free(envp);
+        return 0;
+    }
+    op->pending++;
+    if (hook_run_log_later("start.sh", envp, start_beside_done, ct, &op->start, &err) < 0) {
+        op->pending--;
+        if (op->error[0] == '\0')
+            strlcpy(op->error, err.msg, sizeof(op->error));
+        close(op->go[0]);
+        op->go[0] = -1;
+    }
+    free(envp);
+    return 0;
+}
+
 static void create_next(struct container *ct)
 {
     struct ct_op *op = ct->ops;
@@ -92,6 +213,10 @@ static void create_next(struct container *ct)
     case STEP_SETUP:
         /* setup.sh makes the container directory, so there is no hooks.log to write to
          * yet: its failures still reach the client and wardend's log. */
+        if (create_beside(ct) == 0) {
+            op->step = STEP_LIMITS;
+            break;
+        }
         create_launch(ct, "setup.sh", NULL, NULL);
         break;
     case STEP_START:

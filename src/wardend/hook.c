@@ -31,6 +31,7 @@
 
 #define HOOK_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define PIPE_GRACE_MS 200
+#define EARLY_MAX 65536
 
 struct hook {
     char name[64];
@@ -38,6 +39,9 @@ struct hook {
     int errfd, logfd;
     struct hookrun run; /* the runner it runs in (run.pid 0: exec'd directly) */
     int exited, status, timed_out;
+    int late;    /* hook_run_log_later: its output waits in early until hook_log_open */
+    char *early; /* that output (stdout and stderr), at most EARLY_MAX bytes */
+    size_t nearly;
     long long started, timer;
     char last[512]; /* last complete stderr line */
     char partial[512];
@@ -130,8 +134,17 @@ static void drain_stderr(struct hook *h)
             h->errfd = -1;
             return;
         }
-        if (h->logfd >= 0)
+        if (h->logfd >= 0) {
             (void)!write(h->logfd, buf, (size_t)n);
+        } else if (h->late && h->nearly < EARLY_MAX) {
+            size_t k = (size_t)n < EARLY_MAX - h->nearly ? (size_t)n : EARLY_MAX - h->nearly;
+            char *e = h->early ? h->early : malloc(EARLY_MAX);
+            if (e) {
+                memcpy(e + h->nearly, buf, k);
+                h->early = e;
+                h->nearly += k;
+            }
+        }
         track_stderr(h, buf, (size_t)n);
     }
 }
@@ -181,6 +194,7 @@ static void finish(struct hook *h)
         close(h->logfd);
     hookrun_release(&h->run);
     h->cb(h->data, error);
+    free(h->early);
     free(h);
     runners_fill();
 }
@@ -373,7 +387,8 @@ static int run_in_zygote(struct hook *h, const char *path, const char *const *ar
     }
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
-    if (hookrun_fork(&zyg.z, &h->run, 1, h->logfd, p[1], path, NULL, args, env, &err) < 0) {
+    if (hookrun_fork(&zyg.z, &h->run, 1, h->late ? p[1] : h->logfd, p[1], path, NULL, args, env,
+                     &err) < 0) {
         log_msg(LOG_WARNING, "%s; the hook zygote starts again", err.msg);
         close(p[0]);
         close(p[1]);
@@ -497,8 +512,8 @@ static pid_t spawn_hook(const char *path, const char *name, const char *const *a
     return pid;
 }
 
-int hook_run(const char *name, const char *const *args, char *const *env, const char *log_path,
-             hook_cb *cb, void *data, struct w_error *err)
+static int run(const char *name, const char *const *args, char *const *env, const char *log_path,
+               int late, hook_cb *cb, void *data, struct hook **hp, struct w_error *err)
 {
     struct hook *h = calloc(1, sizeof(*h));
     int pipefd[2];
@@ -515,6 +530,7 @@ int hook_run(const char *name, const char *const *args, char *const *env, const 
     strlcpy(h->name, name, sizeof(h->name));
     h->cb = cb;
     h->data = data;
+    h->late = late;
     h->run.req = h->run.keep = -1;
     h->logfd = log_path ? open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
     log_line(h->logfd, "begin %s%s%s", name, args && args[0] ? " " : "",
@@ -528,7 +544,7 @@ int hook_run(const char *name, const char *const *args, char *const *env, const 
             free(h);
             return w_errno(err, e, "hook %s: pipe", name);
         }
-        h->pid = spawn_hook(path, name, args, env, h->logfd, pipefd[1], err);
+        h->pid = spawn_hook(path, name, args, env, late ? pipefd[1] : h->logfd, pipefd[1], err);
         close(pipefd[1]);
         h->errfd = pipefd[0];
     }
@@ -548,7 +564,34 @@ int hook_run(const char *name, const char *const *args, char *const *env, const 
     h->timer = loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
     h->next = running;
     running = h;
+    if (hp)
+        *hp = h;
     return 0;
+}
+
+int hook_run(const char *name, const char *const *args, char *const *env, const char *log_path,
+             hook_cb *cb, void *data, struct w_error *err)
+{
+    return run(name, args, env, log_path, 0, cb, data, NULL, err);
+}
+
+int hook_run_log_later(const char *name, char *const *env, hook_cb *cb, void *data,
+                       struct hook **hp, struct w_error *err)
+{
+    return run(name, NULL, env, NULL, 1, cb, data, hp, err);
+}
+
+void hook_log_open(struct hook *h, const char *log_path)
+{
+    if (!h->late || h->logfd >= 0)
+        return;
+    h->logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    log_line(h->logfd, "begin %s (%lld ms ago)", h->name, loop_now_ms() - h->started);
+    if (h->logfd >= 0 && h->nearly > 0)
+        (void)!write(h->logfd, h->early, h->nearly);
+    free(h->early);
+    h->early = NULL;
+    h->nearly = 0;
 }
 
 struct sync_result {

@@ -14,6 +14,15 @@ typedef void hook_cb(void *data, const char *error);
  * cb runs exactly once, later, from the loop. */
 int hook_run(const char *name, const char *const *args, char *const *env, const char *log_path,
              hook_cb *cb, void *data, struct w_error *err);
+/* hook_run's (no args), for a hook that starts before its log file can exist: its output,
+ * stdout and stderr (stdout is /dev/null in a runner), is kept (64 KiB at most) until
+ * hook_log_open names the file. *hp is the hook until cb runs. */
+struct hook;
+int hook_run_log_later(const char *name, char *const *env, hook_cb *cb, void *data,
+                       struct hook **hp, struct w_error *err);
+/* The file of a hook of hook_run_log_later, once it can be opened: "begin NAME", then
+ * what it wrote so far, go there, and from now on the rest, as hook_run's. */
+void hook_log_open(struct hook *h, const char *log_path);
 /* Synchronous variant for start-up work; returns 0 or -1 with err set as above. */
 int hook_run_sync(const char *name, const char *const *args, char *const *env, const char *log_path,
                   struct w_error *err);

@@ -58,15 +58,18 @@ struct opts {
     const char *idmap_lower; /* with userns: DIR, idmapped onto <container>/overlay/lower */
     long long userns_root;   /* host uid (and gid) of the container's root; -1: no userns */
     char container[PATH_MAX];
-    uint64_t caps; /* the container's bounding set */
-    int seccomp;   /* load the default filter (on wshd: every job inherits it) */
-    int zygote;    /* --zygote: a socket to the zygote start.sh forked (hookrun.h), or -1 */
+    uint64_t caps;     /* the container's bounding set */
+    int seccomp;       /* load the default filter (on wshd: every job inherits it) */
+    int zygote;        /* --zygote: a socket to the zygote start.sh forked (hookrun.h), or -1 */
+    const char *after; /* --after: a pipe whose "G" says setup.sh is done, or NULL */
+    int after_fd;      /* it, open from the start until read, or -1 */
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: wshd --run DIR --hooks DIR --root DIR [--title STR] [--caps LIST]\n"
                "            [--no-seccomp] [--userns HOST_UID [--idmap-lower DIR]] [--zygote FD]\n"
+               "            [--after PIPE]\n"
                "       wshd --device-filter CGROUP_DIR\n"
                "       wshd --help | --version\n");
 }
@@ -84,6 +87,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"userns", required_argument, NULL, 'U'},
         {"idmap-lower", required_argument, NULL, 'L'},
         {"zygote", required_argument, NULL, 'Z'},
+        {"after", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -96,6 +100,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
     o->seccomp = 1;
     o->userns_root = -1;
     o->zygote = -1;
+    o->after_fd = -1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -133,6 +138,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
         }
         case 'L':
             o->idmap_lower = optarg;
+            break;
+        case 'A':
+            o->after = optarg;
             break;
         case 'Z': {
             /* Not a socket (or no number): the hooks are run without it. */
@@ -591,6 +599,45 @@ static int wait_go(int *go_fd, struct w_error *err)
     return 0;
 }
 
+/* --after: open the pipe at our start, while its writer surely is there (the byte stays
+ * once it is gone). Non-blocking only for the open: a pipe opened through /proc with no
+ * writer left would wait for one. */
+static int open_after(struct opts *o, struct w_error *err)
+{
+    struct stat st;
+    int fd = open(o->after, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0)
+        return w_errno(err, errno, "--after %s", o->after);
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || fcntl(fd, F_SETFL, 0) < 0) {
+        close(fd);
+        return w_err(err, "--after %s: not a pipe", o->after);
+    }
+    o->after_fd = fd;
+    return 0;
+}
+
+/* Before clone(): wait for "G" on --after (setup.sh, which makes the container's
+ * directory and may mount there, ran beside us; the child's mount namespace is a copy
+ * of ours at clone); end of file without it: setup.sh failed, or what started us went
+ * away. */
+static int wait_after(struct opts *o, struct w_error *err)
+{
+    char c = 0;
+    ssize_t n;
+
+    if (o->after_fd < 0)
+        return 0;
+    do
+        n = read(o->after_fd, &c, 1);
+    while (n < 0 && errno == EINTR);
+    close(o->after_fd);
+    o->after_fd = -1;
+    if (n != 1 || c != 'G')
+        return w_err(err, "setup.sh did not finish (no go on --after %s)", o->after);
+    return 0;
+}
+
 /* Everything the child does before "ready"; any failure goes back to the parent. Without
  * --userns, child-before-pivot.sh runs at once, concurrently with parent-after-clone.sh
  * (it works in our own mount namespace and waits itself for our end of the veth); we
@@ -822,6 +869,8 @@ int main(int argc, char **argv, char **envp)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (o.after != NULL && open_after(&o, &err) < 0)
+        fail(0, err.msg);
     /* parent-before-clone.sh first, then the runner of parent-after-clone.sh, which
      * reads the libraries while the first runs; with the zygote both are its forks. */
     pbc = start_named_hook(&o, "parent-before-clone.sh", NULL, NULL, &outfd, &err);
@@ -831,7 +880,7 @@ int main(int argc, char **argv, char **envp)
     pac.r.req = pac.r.keep = pac.out = -1;
     if (zyg.req < 0)
         early_start(&pac, o.hooks);
-    if (wait_hook(pbc, outfd, "parent-before-clone.sh", &err) < 0)
+    if (wait_hook(pbc, outfd, "parent-before-clone.sh", &err) < 0 || wait_after(&o, &err) < 0)
         fail(0, err.msg);
     if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
         w_errno(&err, errno, "pipe2 for the child's go and ready");
