@@ -23,7 +23,8 @@ fi
 
 # The skeleton holds every directory (overlay/upper/etc, overlay/work, etc, ...). Forks
 # dominate the cost of a hook: a skeleton of only directories and plain files is copied
-# by bash itself (skel_scan, skel_make), anything else by cp -a.
+# without a process, by warden's skel_copy builtin or else by bash itself (skel_scan,
+# skel_make), anything else by cp -a.
 [[ -d ${container_path%/*} ]] || mkdir -p "${container_path%/*}"
 # skel_scan: true when $skeleton_path and all below it are directories (mode 0777 or
 # less) and regular files (no execute or special bit, no NUL byte) of our uid and gid,
@@ -87,12 +88,22 @@ full() {
 	avail=$(stat -f -c %a "${container_path%/*}" 2>/dev/null) || return 0
 	[[ $avail != 0 ]] || printf ': No space left on device in %s' "${container_path%/*}"
 }
+# warden's skel_copy builtin (w_builtins) does scan and copy in one step, in C; status 2:
+# a skeleton it does not copy (nothing made), as skel_scan refuses one.
 skel='cp -a'
-if enable -f stat stat 2>/dev/null; then
+if w_builtins skel_copy; then
+	rc=0
+	skel_copy -q "$skeleton_path" "$container_path" || rc=$?
+	((rc != 0)) || skel=copied
+	((rc == 0 || rc == 2)) || die "cannot copy $skeleton_path to $container_path$(full)"
+fi
+if [[ $skel != copied ]] && enable -f stat stat 2>/dev/null; then
 	skel_scan && enable -f mkdir mkdir 2>/dev/null && skel=builtins
 	enable -d stat # full() wants stat(1)
 fi
-if [[ $skel == builtins ]]; then
+if [[ $skel == copied ]]; then
+	:
+elif [[ $skel == builtins ]]; then
 	skel_make || die "cannot copy $skeleton_path to $container_path$(full)"
 else
 	# "/.": a skeleton_path that is a symbolic link is copied as the directory it names

@@ -284,6 +284,53 @@ ct_listing() {
 	assert_output "$(printf '%s\n' t10.example t10.example "hostname: usage: hostname [NAME]" rc=2)"
 }
 
+@test "warden-builtins.so: skel_copy copies a skeleton of directories and plain files as cp -a; anything else status 2, nothing made" {
+	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
+	local s=$TMP/skel
+	mkdir -p "$s/a/b" "$s/e"
+	chmod 0750 "$s/a"
+	chmod 0711 "$s/e"
+	printf 'one\n' >"$s/a/f"
+	printf 'x\0y' >"$s/a/b/nul"
+	chmod 0640 "$s/a/b/nul"
+	: >"$s/e/.gitkeep"
+	ln -s skel "$TMP/skel-link"
+	cd "$TMP"
+	# Through the link, as cp -a SRC/. copies; modes and contents as cp -a's, .gitkeep left out.
+	run_cmd bash -c 'enable -f "$builtins_path" skel_copy && skel_copy skel-link out && echo ok'
+	assert_output ok
+	rm "$s/e/.gitkeep"
+	cp -a "$s/." want
+	assert_equal "$(cd out && find . -printf '%M %u:%g %s %p\n' | sort)" \
+		"$(cd want && find . -printf '%M %u:%g %s %p\n' | sort)" "the copy against cp -a's"
+	cmp "$s/a/b/nul" out/a/b/nul
+	[[ ! -L out ]] || _explain "out is a link"
+	# DST there already: an error (status 1), the copy left as it was.
+	run_cmd bash -c 'enable -f "$builtins_path" skel_copy; skel_copy skel out'
+	assert_failure 1
+	assert_output_contains "out: File exists"
+	# What cp -a must copy: status 2 and nothing made (-q: nothing said).
+	for odd in link exec fifo setgid-dir; do
+		rm -rf "$TMP/odd" "$TMP/odd-out"
+		cp -a "$s" "$TMP/odd"
+		case $odd in
+		link) ln -s /etc "$TMP/odd/a/l" ;;
+		exec) printf 'x\n' >"$TMP/odd/a/tool" && chmod 0755 "$TMP/odd/a/tool" ;;
+		fifo) mkfifo "$TMP/odd/a/p" ;;
+		setgid-dir) chmod 2755 "$TMP/odd/e" ;;
+		esac
+		run_cmd bash -c 'enable -f "$builtins_path" skel_copy; skel_copy odd odd-out'
+		assert_failure 2
+		assert_output_contains "run cp -a"
+		refute_exists "$TMP/odd-out"
+		run_cmd bash -c 'enable -f "$builtins_path" skel_copy; skel_copy -q odd odd-out'
+		assert_failure 2
+		assert_output ""
+	done
+	run_cmd bash -c 'enable -f "$builtins_path" skel_copy; skel_copy one'
+	assert_failure 2
+}
+
 @test "warden-builtins.so: zygote forks children of its parent, each with its own \$\$, \$PPID, group, jobs, traps, \$RANDOM, \$SECONDS" {
 	[[ -e $builtins_path ]] || skip "not built (no bash headers): $builtins_path"
 	# The zygote has a background job, a trap, an ignored signal and an idle policy, and
@@ -506,8 +553,8 @@ mountinfo_under() {
 	assert_equal "$(ct_listing)" "$tree" "the container directory copied through the link"
 	assert_equal "$(find "$TMP/skel" | sort)" "$skel" "the skeleton after the copy"
 	rm "$TMP/skel-link"
-	# ... and without the link bash copies it: the same tree, modes and contents.
-	# (bash leaves out git's .gitkeep placeholders, which cp -a copies).
+	# ... and without the link skel_copy copies it: the same tree, modes and contents
+	# (it leaves out git's .gitkeep placeholders, which cp -a copies).
 	rm "$TMP/skel/link" "$container_path/link"
 	cp_listing=$(ct_listing | grep -v '/\.gitkeep $')
 	rm -rf "$container_path"
@@ -517,19 +564,30 @@ mountinfo_under() {
 	assert_file "$TMP/ran" ""
 	assert_equal "$(ct_listing)" "$cp_listing" "the container directory bash copied"
 	cmp "$TMP/skel/etc/text" "$container_path/etc/text"
-	for odd in exec nul; do
+	# An executable goes to cp -a; a NUL byte, which bash's copy (no warden builtins)
+	# cannot hold, to skel_copy where it is there, else to cp -a.
+	for odd in exec nul nul-no-builtins; do
 		rm -rf "$container_path" "$TMP/skel2"
 		cp -a "$HK_SRC/skeleton" "$TMP/skel2"
 		case $odd in
 		exec) printf 'x\n' >"$TMP/skel2/bin/tool" && chmod 0755 "$TMP/skel2/bin/tool" ;;
-		nul) printf 'a\0b' >"$TMP/skel2/etc/nul" ;;
+		nul*) printf 'a\0b' >"$TMP/skel2/etc/nul" ;;
 		esac
 		: >"$TMP/ran"
-		skeleton_path=$TMP/skel2 run_cmd "$HK_HOOKS/setup.sh"
+		if [[ $odd == nul-no-builtins ]]; then
+			skeleton_path=$TMP/skel2 builtins_path='' run_cmd "$HK_HOOKS/setup.sh"
+		else
+			skeleton_path=$TMP/skel2 run_cmd "$HK_HOOKS/setup.sh"
+		fi
 		assert_success
-		assert_file "$TMP/ran" "cp -a $TMP/skel2/. $container_path"
+		case $odd in
+		nul) assert_file "$TMP/ran" "" ;;
+		nul-no-builtins) assert_file "$TMP/ran" "$(printf '%s\n' "cp -a $TMP/skel2/. $container_path" \
+			"install -d -o 10001 -g 10001 -m 0755 $container_path/overlay/upper/home/vcap")" ;;
+		*) assert_file "$TMP/ran" "cp -a $TMP/skel2/. $container_path" ;;
+		esac
+		cmp "$TMP/skel2/etc/nul" "$container_path/etc/nul" 2>/dev/null || [[ $odd == exec ]]
 	done
-	cmp "$TMP/skel2/etc/nul" "$container_path/etc/nul"
 }
 
 @test "setup.sh with user namespaces: dev/ links and owners without ln or chown where builtins are; the programs where not, alike" {

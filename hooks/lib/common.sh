@@ -236,7 +236,7 @@ veth_teardown() {
 }
 
 # w_builtins NAME...: loads warden's loadable builtins NAME... (chown, mknod,
-# mount_fstab, hostname, ip_batch: src/builtins/builtins.c) from server.builtins_path,
+# mount_fstab, hostname, ip_batch, skel_copy: src/builtins/builtins.c) from server.builtins_path,
 # so that they run without a process; false when that file is not there (the caller
 # then runs the programs).
 w_builtins() {

@@ -9,7 +9,8 @@
  * mount_fstab [-q] FSTAB is mount -a -T FSTAB (see mount_fstab_builtin); hostname [NAME]
  * prints or sets the host name (of the caller's uts namespace); ip_batch [-q] is a part of
  * ip -batch - (see ip_batch_builtin); zygote [FD] makes the shell a fork server for the
- * hook runner (see zygote_builtin, src/lib/hookrun.h).
+ * hook runner (see zygote_builtin, src/lib/hookrun.h); skel_copy [-q] SRC DST copies
+ * setup.sh's skeleton (see skel_copy_builtin).
  * Built against bash's headers (pkg-config bash); not linked with the rest of warden. */
 /* What bash's loadables.h includes, in its order (Debian ships that file outside the
  * header path). */
@@ -172,6 +173,150 @@ static int chown_builtin(WORD_LIST *list)
         }
     }
     return chown_failed ? EXECUTION_FAILURE : EXECUTION_SUCCESS;
+}
+
+/* skel_copy [-q] SRC DST: a copy of the directory SRC (a symbolic link to one is
+ * followed) at DST, which must not exist, as `cp -a SRC/. DST` makes it for a skeleton of
+ * only directories (mode 0777 or less) and regular files (no execute or special bit),
+ * all of our uid and gid: modes, owners (ours) and contents kept, not times or extended
+ * attributes; git's placeholders (.gitkeep) left out. Anything else in SRC (a link, a
+ * node, another owner, more than SKEL_MAX entries or SKEL_BYTES of contents): status 2
+ * and nothing made (-q: silently), so the caller runs cp -a. SRC is read whole before
+ * DST is made. */
+#define SKEL_MAX 4096
+#define SKEL_BYTES (64 << 20) /* file contents held at once; more: cp -a */
+struct skel_entry {
+    char *rel; /* "" for SRC itself */
+    mode_t mode;
+    int dir;
+    char *data;
+    size_t size;
+};
+static struct skel_entry *skel;
+static size_t nskel, skel_rootlen, skel_bytes;
+static int skel_refused;
+
+static void skel_free(void)
+{
+    for (size_t i = 0; i < nskel; i++) {
+        free(skel[i].rel);
+        free(skel[i].data);
+    }
+    free(skel);
+    skel = NULL;
+    nskel = 0;
+}
+
+static int skel_read(const char *path, struct skel_entry *e)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    size_t got = 0;
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    e->data = malloc(e->size ? e->size : 1);
+    while (e->data && got < e->size && (n = read(fd, e->data + got, e->size - got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    return e->data && got == e->size ? 0 : -1;
+}
+
+static int skel_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    struct skel_entry *e;
+    const char *base = path + ftw->base;
+
+    if (type == FTW_F && ftw->level > 0 && strcmp(base, ".gitkeep") == 0)
+        return 0;
+    if ((type != FTW_D && type != FTW_F) || sb->st_uid != geteuid() || sb->st_gid != getegid() ||
+        (type == FTW_D ? (sb->st_mode & 07777) > 0777 : (sb->st_mode & 07111) != 0) ||
+        (type == FTW_F && !S_ISREG(sb->st_mode)) || nskel == SKEL_MAX ||
+        (type == FTW_F && (size_t)sb->st_size > SKEL_BYTES - skel_bytes)) {
+        skel_refused = 1;
+        return 1;
+    }
+    if (nskel % 64 == 0) {
+        struct skel_entry *more = realloc(skel, (nskel + 64) * sizeof(*skel));
+        if (more == NULL)
+            return skel_refused = 1;
+        skel = more;
+    }
+    e = &skel[nskel];
+    memset(e, 0, sizeof(*e));
+    e->rel = savestring(ftw->level == 0 ? "" : path + skel_rootlen);
+    e->mode = sb->st_mode & 07777;
+    e->dir = type == FTW_D;
+    e->size = e->dir ? 0 : (size_t)sb->st_size;
+    skel_bytes += e->size;
+    nskel++;
+    if (!e->dir && skel_read(path, e) < 0)
+        return skel_refused = 1;
+    return 0;
+}
+
+static int skel_copy_builtin(WORD_LIST *list)
+{
+    int opt, quiet = 0, ret = EXECUTION_SUCCESS;
+    char src[PATH_MAX], path[PATH_MAX];
+    const char *dst;
+    mode_t um;
+
+    reset_internal_getopt();
+    while ((opt = internal_getopt(list, "q")) != -1) {
+        switch (opt) {
+        case 'q':
+            quiet = 1;
+            break;
+            CASE_HELPOPT;
+        default:
+            builtin_usage();
+            return EX_USAGE;
+        }
+    }
+    list = loptend;
+    if (!list || !list->next || list->next->next) {
+        builtin_usage();
+        return EX_USAGE;
+    }
+    /* SRC/. as cp -a is given it: a link to the skeleton is the skeleton. */
+    if (realpath(list->word->word, src) == NULL) {
+        builtin_error("%s: %s", list->word->word, strerror(errno));
+        return EXECUTION_FAILURE;
+    }
+    dst = list->next->word->word;
+    skel_rootlen = strlen(src);
+    skel_refused = 0;
+    skel_bytes = 0;
+    if (nftw(src, skel_one, 16, FTW_PHYS) != 0 || skel_refused || nskel == 0 || !skel[0].dir) {
+        if (!quiet)
+            builtin_error("%s: not only directories and plain files of ours: run cp -a", src);
+        skel_free();
+        return EX_USAGE;
+    }
+    um = umask(0);
+    for (size_t i = 0; i < nskel && ret == EXECUTION_SUCCESS; i++) {
+        const struct skel_entry *e = &skel[i];
+        int fd;
+
+        if (snprintf(path, sizeof(path), "%s%s", dst, e->rel) >= (int)sizeof(path)) {
+            builtin_error("%s%s: %s", dst, e->rel, strerror(ENAMETOOLONG));
+            ret = EXECUTION_FAILURE;
+        } else if (e->dir) {
+            if (mkdir(path, e->mode) < 0) {
+                builtin_error("%s: %s", path, strerror(errno));
+                ret = EXECUTION_FAILURE;
+            }
+        } else if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              e->mode)) < 0 ||
+                   (e->size && write(fd, e->data, e->size) != (ssize_t)e->size) || close(fd) < 0) {
+            builtin_error("%s: %s", path, strerror(errno));
+            ret = EXECUTION_FAILURE;
+        }
+    }
+    umask(um);
+    skel_free();
+    return ret;
 }
 
 static int parse_number(const char *s, int base, unsigned long max, unsigned long *out)
@@ -1007,7 +1152,7 @@ static int zygote_builtin(WORD_LIST *list)
 
 /* The names bash looks up: NAME_struct. */
 extern struct builtin chown_struct, mknod_struct, mount_fstab_struct, hostname_struct,
-    ip_batch_struct, zygote_struct;
+    ip_batch_struct, zygote_struct, skel_copy_struct;
 struct builtin chown_struct = {
     "chown",
     chown_builtin,
@@ -1050,6 +1195,16 @@ static char *ip_batch_doc[] = {
 };
 struct builtin ip_batch_struct = {
     "ip_batch", ip_batch_builtin, BUILTIN_ENABLED, ip_batch_doc, "ip_batch [-q] <BATCH", 0,
+};
+static char *skel_copy_doc[] = {
+    "Copy the skeleton directory SRC to DST (which must not exist) as cp -a SRC/. DST",
+    "would, without a process (warden's setup.sh): only directories and plain files of",
+    "ours, modes and contents kept, .gitkeep files left out. Status 2, nothing made, for",
+    "anything else in SRC (-q: silently): run cp -a then.",
+    NULL,
+};
+struct builtin skel_copy_struct = {
+    "skel_copy", skel_copy_builtin, BUILTIN_ENABLED, skel_copy_doc, "skel_copy [-q] SRC DST", 0,
 };
 static char *zygote_doc[] = {
     "Serve forks of this shell: for each message on FD (default 0, a Unix socket) with",
