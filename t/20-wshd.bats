@@ -260,6 +260,62 @@ SH
 	assert_failure 1
 }
 
+# beside_pbc BODY: a copy of the fixture hooks whose parent-before-clone.sh has the line
+# that lets it run beside the clone, records when it began and ended, and runs BODY.
+beside_pbc() {
+	cp -a "$HOOKS" "$T/hooks"
+	cat >"$T/hooks/parent-before-clone.sh" <<SH
+#!/bin/bash
+# hook-runner: beside clone
+echo "\$EPOCHREALTIME" >"\$container_path/pbc.begin"
+$1
+echo "\$EPOCHREALTIME" >"\$container_path/pbc.end"
+SH
+	# shellcheck disable=SC2016 # expanded by the hooks
+	printf '%s\n' '#!/bin/bash' 'echo "$EPOCHREALTIME" >"$container_path/cbp.begin"' \
+		"$(tail -n +2 "$HOOKS/child-before-pivot.sh")" >"$T/hooks/child-before-pivot.sh"
+	# shellcheck disable=SC2016 # expanded by the hooks
+	printf '%s\n' '#!/bin/bash' 'echo "$EPOCHREALTIME" >"$container_path/pac.begin"' \
+		"$(tail -n +2 "$HOOKS/parent-after-clone.sh")" >"$T/hooks/parent-after-clone.sh"
+}
+
+@test "parent-before-clone.sh with '# hook-runner: beside clone' runs beside the clone: child-before-pivot.sh overlaps it, parent-after-clone.sh waits" {
+	beside_pbc 'sleep 0.5'
+	HOOKS=$T/hooks started
+	local b e c p
+	read -r b <"$C/pbc.begin"
+	read -r e <"$C/pbc.end"
+	read -r c <"$C/cbp.begin"
+	read -r p <"$C/pac.begin"
+	awk -v b="$b" -v e="$e" -v c="$c" -v p="$p" 'BEGIN { exit !(b < c && c < e && e < p) }' ||
+		_explain "want parent-before-clone.sh's start $b < child-before-pivot.sh $c < its end $e < parent-after-clone.sh $p"
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
+	# Without the line it comes before the clone, as always.
+	kill -KILL "$WSHD_PID"
+	wait_for 10 eval "! kill -0 $WSHD_PID 2>/dev/null"
+	rm -rf "$C"/run/* "$C"/*.begin "$C"/*.end
+	sed -i '/^# hook-runner: beside clone$/d' "$T/hooks/parent-before-clone.sh"
+	HOOKS=$T/hooks started
+	read -r e <"$C/pbc.end"
+	read -r c <"$C/cbp.begin"
+	awk -v e="$e" -v c="$c" 'BEGIN { exit !(e < c) }' ||
+		_explain "want parent-before-clone.sh's end $e < child-before-pivot.sh $c"
+}
+
+@test "parent-before-clone.sh fails beside the clone: its last line, the child killed, nothing left behind" {
+	beside_pbc 'sleep 0.3; echo "parent-before-clone: failing beside the clone" >&2; exit 4'
+	HOOKS=$T/hooks start_wshd
+	assert_failure 111
+	[[ ${lines[-1]} == "wshd: hook parent-before-clone.sh exited with status 4: parent-before-clone: failing beside the clone" ]] ||
+		_explain "last line"
+	[[ -e $C/cbp.begin ]] || _explain "child-before-pivot.sh did not run beside it"
+	[[ ! -e $C/pac.begin ]] || _explain "parent-after-clone.sh ran"
+	[[ ! -e $C/run/wshd.pid && ! -e $S ]] || _explain "wshd.pid or the socket left"
+	run_cmd pgrep -f "$C/run"
+	assert_failure 1
+}
+
 @test "a hook that cannot be run (no exec bit): precise last line, nothing left behind" {
 	cp -a "$HOOKS" "$T/hooks"
 	chmod -x "$T/hooks/parent-after-clone.sh"

@@ -726,9 +726,17 @@ child_main(const struct opts *o, int go_fd, int ready_fd, int idmap_sock)
 /* The child's socket, once there is a child: a failed start removes it, as the child
  * may have bound it while parent-after-clone.sh still ran, and a killed child cannot. */
 static char child_sock[PATH_MAX];
+/* parent-before-clone.sh while it runs beside the clone (its pid, its output), or 0. */
+static pid_t pbc_pid;
+static int pbc_out = -1;
 
 static void __attribute__((noreturn)) fail(pid_t child, const char *msg)
 {
+    if (pbc_pid > 0) { /* its cgroups must not come after destroy.sh's look */
+        kill(pbc_pid, SIGKILL);
+        while (waitpid(pbc_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (child > 0) {
         kill(child, SIGKILL); /* pid 1 of its namespace: takes every process in it along */
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
@@ -836,6 +844,29 @@ static void write_pidfile(const struct opts *o, pid_t child)
         fail(child, err.msg);
 }
 
+/* 1 if the hook NAME has the line LINE (a "# hook-runner: ..." promise) in its first
+ * 8 KiB. */
+static int hook_says(const struct opts *o, const char *name, const char *line)
+{
+    char path[PATH_MAX], buf[8192 + 1], *p;
+    size_t len = strlen(line);
+    ssize_t n = -1;
+    int fd;
+
+    if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path) ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    for (p = buf; (p = strstr(p, line)) != NULL; p += len)
+        if ((p == buf || p[-1] == '\n') && p[len] == '\n')
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv, char **envp)
 {
     struct opts o = {0};
@@ -844,6 +875,7 @@ int main(int argc, char **argv, char **envp)
     int go[2], ready[2], idmap[2] = {-1, -1}, outfd;
     char pidenv[32];
     pid_t child, pbc;
+    int pbc_beside;
 
     setproctitle_init(argc, argv, envp);
     parse_args(argc, argv, &o);
@@ -876,11 +908,20 @@ int main(int argc, char **argv, char **envp)
     pbc = start_named_hook(&o, "parent-before-clone.sh", NULL, NULL, &outfd, &err);
     if (pbc < 0)
         fail(0, err.msg);
+    /* A parent-before-clone.sh that says so (the shipped one: the cgroups, which only
+     * parent-after-clone.sh needs) runs beside the clone and child-before-pivot.sh. */
+    pbc_beside = hook_says(&o, "parent-before-clone.sh", "# hook-runner: beside clone");
     pac.r.pid = 0;
     pac.r.req = pac.r.keep = pac.out = -1;
     if (zyg.req < 0)
         early_start(&pac, o.hooks);
-    if (wait_hook(pbc, outfd, "parent-before-clone.sh", &err) < 0 || wait_after(&o, &err) < 0)
+    if (pbc_beside) {
+        pbc_pid = pbc;
+        pbc_out = outfd;
+    } else if (wait_hook(pbc, outfd, "parent-before-clone.sh", &err) < 0) {
+        fail(0, err.msg);
+    }
+    if (wait_after(&o, &err) < 0)
         fail(0, err.msg);
     if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
         w_errno(&err, errno, "pipe2 for the child's go and ready");
@@ -911,6 +952,10 @@ int main(int argc, char **argv, char **envp)
         close(ready[0]);
         if (idmap[0] >= 0)
             close(idmap[0]);
+        if (pbc_out >= 0) /* the parent's hook */
+            close(pbc_out);
+        pbc_pid = 0;
+        pbc_out = -1;
         child_main(&o, go[0], ready[1], idmap[1]);
     }
     close(go[0]);
@@ -923,6 +968,14 @@ int main(int argc, char **argv, char **envp)
         fail(child, err.msg);
     if (idmap[0] >= 0)
         close(idmap[0]);
+    if (pbc_pid > 0) { /* parent-after-clone.sh puts the child into its cgroups */
+        int rc = wait_hook(pbc_pid, pbc_out, "parent-before-clone.sh", &err);
+
+        pbc_pid = 0;
+        pbc_out = -1;
+        if (rc < 0)
+            fail(child, err.msg);
+    }
     snprintf(pidenv, sizeof(pidenv), "PID=%d", (int)child);
     if (run_named_hook(&o, "parent-after-clone.sh", pidenv, &pac, &err) < 0)
         fail(child, err.msg);
