@@ -90,6 +90,31 @@ int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t 
     return 0;
 }
 
+int util_file_has_line(const char *path, const char *line, size_t max)
+{
+    size_t len = strlen(line), n = 0;
+    char *buf = malloc(max + 1), *p;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+    ssize_t r;
+
+    if (fd >= 0 && buf != NULL)
+        while (n < max && ((r = read(fd, buf + n, max - n)) > 0 || (r < 0 && errno == EINTR)))
+            if (r > 0)
+                n += (size_t)r;
+    if (fd >= 0)
+        close(fd);
+    if (buf == NULL)
+        return 0;
+    buf[n] = '\0';
+    for (p = buf; len > 0 && (p = strstr(p, line)) != NULL; p++)
+        if ((p == buf || p[-1] == '\n') && (p[len] == '\n' || p + len == buf + n)) {
+            found = 1;
+            break;
+        }
+    free(buf);
+    return found;
+}
+
 char *util_read_file(int dirfd, const char *path, size_t max, size_t *len, struct w_error *err)
 {
     size_t cap = 4096, n = 0;

@@ -40,6 +40,9 @@ int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t 
                            struct w_error *err);
 /* Read a whole file up to max bytes; returns a NUL-terminated malloc'd buffer. */
 char *util_read_file(int dirfd, const char *path, size_t max, size_t *len, struct w_error *err);
+/* 1 if one of the lines in the first max bytes of path is exactly line (no newline in
+ * it), else 0 (also when path cannot be read): a hook's "# hook-runner: ..." promise. */
+int util_file_has_line(const char *path, const char *line, size_t max);
 /* mkdir -p with mode for each created component. */
 int util_mkdir_p(const char *path, mode_t mode, struct w_error *err);
 

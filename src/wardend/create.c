@@ -94,9 +94,8 @@ static int start_beside_ok(void)
 {
     static struct stat seen;
     static int ok;
-    char path[PATH_MAX], buf[8192];
+    char path[PATH_MAX];
     struct stat st;
-    FILE *f;
 
     if (snprintf(path, sizeof(path), "%s/start.sh", g_cfg->server.hooks_path) >=
             (int)sizeof(path) ||
@@ -106,12 +105,7 @@ static int start_beside_ok(void)
         st.st_mtim.tv_sec == seen.st_mtim.tv_sec && st.st_mtim.tv_nsec == seen.st_mtim.tv_nsec &&
         st.st_ctim.tv_sec == seen.st_ctim.tv_sec && st.st_ctim.tv_nsec == seen.st_ctim.tv_nsec)
         return ok;
-    ok = 0;
-    if ((f = fopen(path, "re")) != NULL) {
-        while (!ok && fgets(buf, sizeof(buf), f))
-            ok = strcmp(buf, "# hook-runner: beside setup.sh\n") == 0;
-        fclose(f);
-    }
+    ok = util_file_has_line(path, "# hook-runner: beside setup.sh", 8192);
     seen = st;
     return ok;
 }

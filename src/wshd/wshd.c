@@ -848,23 +848,10 @@ static void write_pidfile(const struct opts *o, pid_t child)
  * 8 KiB. */
 static int hook_says(const struct opts *o, const char *name, const char *line)
 {
-    char path[PATH_MAX], buf[8192 + 1], *p;
-    size_t len = strlen(line);
-    ssize_t n = -1;
-    int fd;
+    char path[PATH_MAX];
 
-    if (snprintf(path, sizeof(path), "%s/%s", o->hooks, name) >= (int)sizeof(path) ||
-        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return 0;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    for (p = buf; (p = strstr(p, line)) != NULL; p += len)
-        if ((p == buf || p[-1] == '\n') && p[len] == '\n')
-            return 1;
-    return 0;
+    return snprintf(path, sizeof(path), "%s/%s", o->hooks, name) < (int)sizeof(path) &&
+           util_file_has_line(path, line, 8192);
 }
 
 int main(int argc, char **argv, char **envp)

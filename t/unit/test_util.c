@@ -275,6 +275,29 @@ static int count_entries(const char *dir)
     return n;
 }
 
+static void test_file_has_line(void)
+{
+    static const char *const L = "# hook-runner: beside setup.sh";
+    struct w_error err = {0};
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/hook", tmpdir);
+    util_write_file_atomic(AT_FDCWD, path, "#!/bin/bash\n# hook-runner: beside setup.sh\nset -e\n",
+                           50, &err);
+    TAP_IS_INT(util_file_has_line(path, L, 8192), 1, "file_has_line: a whole line");
+    TAP_IS_INT(util_file_has_line(path, L, 20), 0, "file_has_line: only the first max bytes");
+    TAP_IS_INT(util_file_has_line(path, "# hook-runner: beside", 8192), 0,
+               "file_has_line: a prefix of a line is not the line");
+    TAP_IS_INT(util_file_has_line(path, "hook-runner: beside setup.sh", 8192), 0,
+               "file_has_line: nor is a suffix");
+    util_write_file_atomic(AT_FDCWD, path, "x\n# hook-runner: beside setup.sh", 32, &err);
+    TAP_IS_INT(util_file_has_line(path, L, 8192), 1,
+               "file_has_line: the last line without a newline");
+    TAP_IS_INT(util_file_has_line(path, "", 8192), 0, "file_has_line: an empty line is none");
+    unlink(path);
+    TAP_IS_INT(util_file_has_line(path, L, 8192), 0, "file_has_line: no file, no line");
+}
+
 static void test_files(void)
 {
     struct w_error err = {0};
@@ -761,6 +784,7 @@ int main(void)
     test_base64_into();
     test_json_quote();
     test_files();
+    test_file_has_line();
     test_mkdir_p();
     test_jsonh();
     test_fdpass();
