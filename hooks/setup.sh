@@ -101,11 +101,9 @@ if [[ $skel != copied ]] && enable -f stat stat 2>/dev/null; then
 	skel_scan && enable -f mkdir mkdir 2>/dev/null && skel=builtins
 	enable -d stat # full() wants stat(1)
 fi
-if [[ $skel == copied ]]; then
-	:
-elif [[ $skel == builtins ]]; then
+if [[ $skel == builtins ]]; then
 	skel_make || die "cannot copy $skeleton_path to $container_path$(full)"
-else
+elif [[ $skel != copied ]]; then
 	# "/.": a skeleton_path that is a symbolic link is copied as the directory it names
 	cp -a "$skeleton_path/." "$container_path" || die "cannot copy $skeleton_path to $container_path$(full)"
 fi

@@ -4,7 +4,7 @@
 #
 # wardend runs it beside setup.sh, as the next line says it may (remove it, and start.sh
 # runs after setup.sh): nothing here reads the container's directory, and wshd waits for
-# setup.sh's end ($setup_done, a pipe: --after) before its child-before-pivot.sh.
+# setup.sh's end ($setup_done, a pipe: --after) before it clones the container's init.
 # hook-runner: beside setup.sh
 set -euo pipefail
 [[ -n ${DEBUG:-} ]] && set -x

@@ -316,6 +316,34 @@ SH
 	assert_failure 1
 }
 
+@test "wshd --after: waits for G before the clone; a path that is not a pipe, or its end without G, fails and leaves nothing" {
+	# Not a pipe: refused before any hook runs.
+	WSHD_ARGS=(--after /etc/hostname)
+	start_wshd
+	assert_failure 111
+	assert_output_contains "wshd: --after /etc/hostname: not a pipe"
+	[[ ! -e $C/hooks.trace ]] || _explain "a hook ran"
+	# A FIFO with no writer (gone without G): parent-before-clone.sh ran, no clone.
+	mkfifo "$T/go"
+	WSHD_ARGS=(--after "$T/go")
+	start_wshd
+	assert_failure 111
+	assert_output_contains "wshd: setup.sh did not finish (no go on --after $T/go)"
+	run_cmd cat "$C/hooks.trace"
+	assert_output before-clone
+	[[ ! -e $C/run/wshd.pid && ! -e $S ]] || _explain "wshd.pid or the socket left"
+	run_cmd pgrep -f "$C/run"
+	assert_failure 1
+	# With G waiting in it (its writer still there) it clones and serves.
+	rm -f "$C/hooks.trace"
+	exec 4<>"$T/go"
+	printf G >&4
+	started
+	exec 4>&-
+	run_cmd client '{"op":"ping"}'
+	assert_output '{"ok":true,"pid":1}'
+}
+
 @test "a hook that cannot be run (no exec bit): precise last line, nothing left behind" {
 	cp -a "$HOOKS" "$T/hooks"
 	chmod -x "$T/hooks/parent-after-clone.sh"

@@ -93,14 +93,14 @@ int util_write_file_atomic(int dirfd, const char *path, const void *buf, size_t 
 int util_file_has_line(const char *path, const char *line, size_t max)
 {
     size_t len = strlen(line), n = 0;
-    char *buf = malloc(max + 1), *p;
     int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+    char *buf = fd >= 0 ? malloc(max + 1) : NULL, *p;
     ssize_t r;
 
-    if (fd >= 0 && buf != NULL)
-        while (n < max && ((r = read(fd, buf + n, max - n)) > 0 || (r < 0 && errno == EINTR)))
-            if (r > 0)
-                n += (size_t)r;
+    while (buf != NULL && n < max &&
+           ((r = read(fd, buf + n, max - n)) > 0 || (r < 0 && errno == EINTR)))
+        if (r > 0)
+            n += (size_t)r;
     if (fd >= 0)
         close(fd);
     if (buf == NULL)

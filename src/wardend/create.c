@@ -110,15 +110,6 @@ static int start_beside_ok(void)
     return ok;
 }
 
-static void beside_close(struct ct_op *op)
-{
-    for (int i = 0; i < 2 && op->beside; i++)
-        if (op->go[i] >= 0) {
-            close(op->go[i]);
-            op->go[i] = -1;
-        }
-}
-
 /* setup.sh ended: on success start.sh's log can be opened and wshd may go on; either way
  * the write end closes (wshd reads EOF without "G": setup.sh failed, or we died). */
 static void setup_beside_done(void *data, const char *error)
@@ -174,7 +165,6 @@ static int create_beside(struct container *ct)
         free(envp);
         return -1;
     }
-    op->beside = 1;
     memcpy(envp, ct->env, n * sizeof(*envp));
     snprintf(var, sizeof(var), "setup_done=/proc/%d/fd/%d", (int)getpid(), op->go[0]);
     envp[n] = var;
@@ -182,7 +172,9 @@ static int create_beside(struct container *ct)
     if (hook_run("setup.sh", NULL, ct->env, NULL, setup_beside_done, ct, &err) < 0) {
         op->pending--;
         strlcpy(op->error, err.msg, sizeof(op->error));
-        beside_close(op);
+        close(op->go[0]);
+        close(op->go[1]);
+        op->go[0] = op->go[1] = -1;
         free(envp);
         return 0;
     }

@@ -21,9 +21,9 @@ struct ct_op {
     int pending;      /* create: hooks of the current step still running */
     char error[1024]; /* first error of a multi-step op */
     /* create, with start.sh beside setup.sh: "G" goes down go[1] once setup.sh is done
-     * (wshd reads it through /proc/<wardend>/fd/<go[0]>); start the hook start.sh, whose
-     * log file setup.sh makes. beside: go[] are open. */
-    int beside, go[2];
+     * (wshd reads it through /proc/<wardend>/fd/<go[0]>), each end closed (-1) when the
+     * hook it serves ends; start the hook start.sh, whose log file setup.sh makes. */
+    int go[2];
     struct hook *start;
     /* create of a warm pool container: runs instead of the reply (error NULL: it is up) */
     void (*done)(struct container *ct, const char *error);

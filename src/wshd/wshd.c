@@ -862,7 +862,6 @@ int main(int argc, char **argv, char **envp)
     int go[2], ready[2], idmap[2] = {-1, -1}, outfd;
     char pidenv[32];
     pid_t child, pbc;
-    int pbc_beside;
 
     setproctitle_init(argc, argv, envp);
     parse_args(argc, argv, &o);
@@ -895,14 +894,13 @@ int main(int argc, char **argv, char **envp)
     pbc = start_named_hook(&o, "parent-before-clone.sh", NULL, NULL, &outfd, &err);
     if (pbc < 0)
         fail(0, err.msg);
-    /* A parent-before-clone.sh that says so (the shipped one: the cgroups, which only
-     * parent-after-clone.sh needs) runs beside the clone and child-before-pivot.sh. */
-    pbc_beside = hook_says(&o, "parent-before-clone.sh", "# hook-runner: beside clone");
     pac.r.pid = 0;
     pac.r.req = pac.r.keep = pac.out = -1;
     if (zyg.req < 0)
         early_start(&pac, o.hooks);
-    if (pbc_beside) {
+    /* A parent-before-clone.sh that says so (the shipped one: the cgroups, which only
+     * parent-after-clone.sh needs) runs beside the clone and child-before-pivot.sh. */
+    if (hook_says(&o, "parent-before-clone.sh", "# hook-runner: beside clone")) {
         pbc_pid = pbc;
         pbc_out = outfd;
     } else if (wait_hook(pbc, outfd, "parent-before-clone.sh", &err) < 0) {
