@@ -320,6 +320,27 @@ $H"
 	assert_output alive
 }
 
+@test "start.sh's hook_timeout counts from setup.sh's end; a setup.sh past its own is the hook named" {
+	own_wardend ',"hook_timeout":1'
+	# setup.sh takes 0.7 s, start.sh 0.6 s past its end: 1.3 s in all, each within 1 s.
+	set_hook setup.sh '#!/bin/bash' '"${BASH_SOURCE[0]%/*}/setup.sh.real" "$@" || exit
+sleep 0.7'
+	wrap_hook parent-after-clone.sh 'sleep 0.6'
+	create_ok
+	run_w run "$H" 'echo alive'
+	assert_output alive
+	w destroy "$H" >/dev/null
+	H=''
+	# start.sh waits beside a setup.sh that hangs: setup.sh is killed at its deadline
+	# and named, whatever start.sh's clock says.
+	set_hook setup.sh '#!/bin/bash' 'sleep 60'
+	run_w create
+	assert_failure 1
+	assert_output "warden: hook setup.sh timed out after 1 s"
+	wait_depot_empty
+	! pgrep -f "$WTMP/hooks/setup.sh" || _explain "the timed-out setup.sh is still running"
+}
+
 @test "start.sh exec'd (not forked by the zygote) runs wshd without one: its hooks are exec'd or in runners, as before" {
 	local hook
 	wrap_hook start.sh ''

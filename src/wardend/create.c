@@ -111,12 +111,15 @@ static int start_beside_ok(void)
 }
 
 /* setup.sh ended: on success start.sh's log can be opened and wshd may go on; either way
- * the write end closes (wshd reads EOF without "G": setup.sh failed, or we died). */
+ * the write end closes (wshd reads EOF without "G": setup.sh failed, or we died).
+ * start.sh's hook_timeout counts from here: a setup.sh past its own is the one reported. */
 static void setup_beside_done(void *data, const char *error)
 {
     struct container *ct = data;
     struct ct_op *op = ct->ops;
 
+    if (op->start)
+        hook_start_clock(op->start);
     if (error == NULL) {
         if (op->start)
             hook_log_open(op->start, ct->log_path);

@@ -561,7 +561,9 @@ static int run(const char *name, const char *const *args, char *const *env, cons
         free(h);
         return -1;
     }
-    h->timer = loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
+    if (!late)
+        h->timer =
+            loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
     h->next = running;
     running = h;
     if (hp)
@@ -592,6 +594,13 @@ void hook_log_open(struct hook *h, const char *log_path)
     free(h->early);
     h->early = NULL;
     h->nearly = 0;
+}
+
+void hook_start_clock(struct hook *h)
+{
+    if (!h->late || h->timer || h->exited)
+        return;
+    h->timer = loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
 }
 
 struct sync_result {

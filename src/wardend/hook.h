@@ -23,6 +23,10 @@ int hook_run_log_later(const char *name, char *const *env, hook_cb *cb, void *da
 /* The file of a hook of hook_run_log_later, once it can be opened: "begin NAME", then
  * what it wrote so far, go there, and from now on the rest, as hook_run's. */
 void hook_log_open(struct hook *h, const char *log_path);
+/* A hook of hook_run_log_later has no deadline until this: it waits for another hook
+ * (start.sh for setup.sh), which has its own, so the one it waits for is the one that
+ * times out, and its hook_timeout counts from that one's end. */
+void hook_start_clock(struct hook *h);
 /* Synchronous variant for start-up work; returns 0 or -1 with err set as above. */
 int hook_run_sync(const char *name, const char *const *args, char *const *env, const char *log_path,
                   struct w_error *err);
