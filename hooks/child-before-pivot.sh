@@ -104,40 +104,70 @@ if [[ $userns != true ]]; then
 	done
 fi
 
-# The mount points of the tmpfs and bind mounts (setup.sh validated the lines), resolved
-# with one realpath(1) (-m: they need not exist yet). One whose path leaves the rootfs
-# through a symbolic link of the rootfs (/var/run -> /run) is refused: making it would
-# make a directory or file of the host's.
-tdst=() topts=() bsrc=() bdst=() bmode=() real=()
+# The mount points of the tmpfs and bind mounts (setup.sh validated the lines), each
+# resolved in the rootfs as the container will resolve it (runc's securejoin): every
+# symbolic link of the rootfs followed, an absolute target from the container's root,
+# ".." never above it, so no mount point is ever a file or directory of the host's;
+# what does not exist yet is kept as it is (it is made below). No process: lstat by
+# bash's loadable stat (Debian bash-builtins), else readlink(1) per link.
+# in_root PATH: into w_in, $mnt and PATH resolved so; status 1 past 40 links.
+in_root() {
+	local todo=$1 out='' c t n=0
+	local -A st=()
+	while [[ -n $todo ]]; do
+		c=${todo%%/*}
+		if [[ $todo == */* ]]; then todo=${todo#*/}; else todo=''; fi
+		case $c in
+		'' | .) continue ;;
+		..)
+			out=${out%/*}
+			continue
+			;;
+		esac
+		if [[ ! -L $mnt$out/$c ]]; then
+			out=$out/$c
+			continue
+		fi
+		((++n <= 40)) || return 1
+		if ((w_lstat)); then
+			stat -L -A st -- "$mnt$out/$c" || return 1
+			t=${st[link]}
+		else
+			t=$(readlink -- "$mnt$out/$c") || return 1
+		fi
+		[[ $t != /* ]] || out=''
+		todo=$t${todo:+/$todo}
+	done
+	w_in=$mnt$out
+}
+tdst=() topts=() bsrc=() bdst=() bmode=()
 if [[ -s $container_path/etc/tmpfs_mounts ]]; then
 	while IFS=$'\t' read -r d o; do tdst+=("$d") topts+=("$o"); done <"$container_path/etc/tmpfs_mounts"
 fi
 if [[ -s $container_path/etc/bind_mounts ]]; then
 	while IFS=$'\t' read -r s d o; do bsrc+=("$s") bdst+=("$d") bmode+=("$o"); done <"$container_path/etc/bind_mounts"
 fi
-if ((${#tdst[@]} + ${#bdst[@]})); then
-	names=("${tdst[@]}" "${bdst[@]}")
-	mapfile -t real < <(realpath -m -- "$mnt" "${names[@]/#/$mnt}")
-	for i in "${!names[@]}"; do
-		[[ ${real[i + 1]} == "${real[0]}"/* ]] ||
-			die "mount point ${names[i]} leaves the rootfs (through a symbolic link)"
-	done
-fi
+w_lstat=0
+((${#tdst[@]} + ${#bdst[@]} == 0)) || ! enable -f stat stat 2>/dev/null || w_lstat=1
 
 # tmpfs_mounts, before the bind mounts (so one can go inside a tmpfs), as one fstab;
 # X-mount.mkdir makes each mount point on the overlay.
 if ((${#tdst[@]})); then
 	tp=''
 	for i in "${!tdst[@]}"; do
-		fstab_path tp "${real[i + 1]}"
+		in_root "${tdst[i]}" || die "mount point ${tdst[i]}: too many levels of symbolic links"
+		fstab_path tp "$w_in"
 		printf '%s\n' "tmpfs $tp tmpfs ${topts[i]},X-mount.mkdir 0 0"
 	done >"$container_path/etc/fstab.tmpfs"
 	w_mount_fstab "$container_path/etc/fstab.tmpfs" || die "cannot mount the tmpfs mounts (etc/fstab.tmpfs)"
 fi
 
-# Bind mounts, in order, each mount point made on the overlay if the rootfs lacks it.
+# Bind mounts, in order, each mount point resolved once those before it are there and
+# made on the overlay if the rootfs lacks it.
 for i in "${!bdst[@]}"; do
-	src=${bsrc[i]} dst=${bdst[i]} target=${real[${#tdst[@]} + i + 1]}
+	src=${bsrc[i]} dst=${bdst[i]}
+	in_root "$dst" || die "mount point $dst: too many levels of symbolic links"
+	target=$w_in
 	[[ -e $src ]] || die "bind mount source $src does not exist"
 	if [[ -d $src ]]; then
 		mkdir -p "$target"
@@ -150,6 +180,7 @@ for i in "${!bdst[@]}"; do
 		mount -o remount,bind,ro "$target" || die "cannot make $dst read-only"
 	fi
 done
+((w_lstat == 0)) || enable -d stat
 
 # sysctls of the container's own namespaces (setup.sh checked the names), through the
 # host's /proc: /proc/sys/net and the ipc sysctls there are those of the writer's
