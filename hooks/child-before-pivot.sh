@@ -110,7 +110,8 @@ fi
 # ".." never above it, so no mount point is ever a file or directory of the host's;
 # what does not exist yet is kept as it is (it is made below). No process: lstat by
 # bash's loadable stat (Debian bash-builtins), else readlink(1) per link.
-# in_root PATH: into w_in, $mnt and PATH resolved so; status 1 past 40 links.
+# in_root PATH: into w_in, $mnt and PATH resolved so; dies past 40 links, or at a link
+# it cannot read.
 in_root() {
 	local todo=$1 out='' c t n=0
 	local -A st=()
@@ -128,12 +129,11 @@ in_root() {
 			out=$out/$c
 			continue
 		fi
-		((++n <= 40)) || return 1
-		if ((w_lstat)); then
-			stat -L -A st -- "$mnt$out/$c" || return 1
+		((++n <= 40)) || die "mount point $1: too many levels of symbolic links"
+		if ((w_lstat)) && stat -L -A st -- "$mnt$out/$c" 2>/dev/null; then
 			t=${st[link]}
-		else
-			t=$(readlink -- "$mnt$out/$c") || return 1
+		elif ((w_lstat)) || ! t=$(readlink -- "$mnt$out/$c"); then
+			die "mount point $1: cannot read the symbolic link $out/$c of the rootfs"
 		fi
 		[[ $t != /* ]] || out=''
 		todo=$t${todo:+/$todo}
@@ -155,7 +155,7 @@ w_lstat=0
 if ((${#tdst[@]})); then
 	tp=''
 	for i in "${!tdst[@]}"; do
-		in_root "${tdst[i]}" || die "mount point ${tdst[i]}: too many levels of symbolic links"
+		in_root "${tdst[i]}"
 		fstab_path tp "$w_in"
 		printf '%s\n' "tmpfs $tp tmpfs ${topts[i]},X-mount.mkdir 0 0"
 	done >"$container_path/etc/fstab.tmpfs"
@@ -166,7 +166,7 @@ fi
 # made on the overlay if the rootfs lacks it.
 for i in "${!bdst[@]}"; do
 	src=${bsrc[i]} dst=${bdst[i]}
-	in_root "$dst" || die "mount point $dst: too many levels of symbolic links"
+	in_root "$dst"
 	target=$w_in
 	[[ -e $src ]] || die "bind mount source $src does not exist"
 	if [[ -d $src ]]; then

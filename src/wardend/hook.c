@@ -224,6 +224,12 @@ static void on_timer(struct loop *loop, long long id, void *data)
     kill(-h->pid, SIGKILL);
 }
 
+/* server.hook_timeout from now: then the hook's process group is killed. */
+static void arm_deadline(struct hook *h)
+{
+    h->timer = loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
+}
+
 static char *const runner_env[] = {(char *)HOOK_PATH, NULL};
 
 static void runner_unwatch(struct runner *r)
@@ -562,8 +568,7 @@ static int run(const char *name, const char *const *args, char *const *env, cons
         return -1;
     }
     if (!late)
-        h->timer =
-            loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
+        arm_deadline(h);
     h->next = running;
     running = h;
     if (hp)
@@ -598,9 +603,8 @@ void hook_log_open(struct hook *h, const char *log_path)
 
 void hook_start_clock(struct hook *h)
 {
-    if (!h->late || h->timer || h->exited)
-        return;
-    h->timer = loop_add_timer(g_loop, (long long)(g_cfg->server.hook_timeout * 1000), on_timer, h);
+    if (h->late && !h->timer && !h->exited)
+        arm_deadline(h);
 }
 
 struct sync_result {
